@@ -1,0 +1,65 @@
+# The platform's user interface: every entry point is a target here, documented by its `##` line.
+# ENV=<name> always means environments/<name>.yaml.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+UV_VERSION := 0.13.9
+VENV := .venv
+PY := $(VENV)/bin/python
+UV := $(or $(shell command -v uv 2>/dev/null),.cache/uv/bin/uv)
+ENV ?=
+ENV_FLAG := $(if $(ENV),--env $(ENV))
+ENVIRONMENTS := $(basename $(notdir $(wildcard environments/*.yaml)))
+
+.PHONY: help setup test lint format synth policy plan deploy bootstrap bench clean env-required
+
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-20s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+setup: $(VENV)/.synced ## Create .venv with every locked dependency (needs only python3 >= 3.11 and make)
+
+$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --python python3
+	$(PY) -c "import infra.app" # loads the provider bundle once: warms the jsii package cache
+	@touch $@
+
+.cache/uv/bin/uv:
+	python3 -m venv .cache/uv
+	.cache/uv/bin/pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+
+test: setup ## Run the whole test suite
+	$(PY) -m pytest
+
+lint: setup ## Lint and check formatting (ruff)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: setup ## Fix lint findings that are safe to fix and format the code (ruff)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+synth: setup ## Synthesize stacks to infra/cdktf.out/stacks/<env>/ [ENV=]; prints resources per type
+	$(PY) -m infra.synth $(ENV_FLAG)
+
+policy: synth ## Policy-check synthesized stacks with checkov, offline [ENV=]
+	$(PY) -m infra.policy.checkov $(ENV_FLAG)
+
+plan: env-required synth ## Terraform/OpenTofu init + plan for ENV= (needs the binary and Google credentials)
+	$(PY) -m infra.terraform plan $(ENV_FLAG)
+
+deploy: env-required synth ## Plan, then apply that plan, for ENV=
+	$(PY) -m infra.terraform deploy $(ENV_FLAG)
+
+bootstrap: env-required setup ## One-time: create ENV='s versioned Terraform state bucket
+	$(PY) -m infra.terraform bootstrap $(ENV_FLAG)
+
+bench: setup ## Benchmark synth time and peak memory against the floor (provider import + empty stack)
+	$(PY) tests/bench/bench_synth.py
+
+clean: ## Remove synthesized stacks, build outputs and caches (keeps .venv)
+	rm -rf infra/cdktf.out build .pytest_cache .ruff_cache
+
+env-required:
+	$(if $(ENV),,$(error ENV is required, e.g. `make $(MAKECMDGOALS) ENV=dev` (environments: $(ENVIRONMENTS))))

@@ -1,0 +1,24 @@
+"""Builds the CDK Terrain app: one PlatformStack per environment."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from cdktn import App
+
+import infra  # noqa: F401 - points jsii at the virtualenv's node before cdktn loads
+from environments.config import Environment
+from infra import INFRA_DIR
+from infra.stacks.platform import PlatformStack
+
+
+def cdktf_context() -> dict:
+    """The feature flags of cdktf.json, which the cdktn CLI would otherwise pass in."""
+    return json.loads((INFRA_DIR / "cdktf.json").read_text())["context"]
+
+
+def build_app(environments: list[Environment], outdir: Path) -> tuple[App, dict[str, PlatformStack]]:
+    app = App(outdir=str(outdir), context=cdktf_context())
+    stacks = {environment.name: PlatformStack(app, environment) for environment in environments}
+    return app, stacks

@@ -1,0 +1,52 @@
+"""Customer-managed encryption: one key ring and key per environment, rotated, never destroyed."""
+
+from __future__ import annotations
+
+from cdktn import TerraformResourceLifecycle
+from cdktn_provider_google.kms_crypto_key import KmsCryptoKey
+from cdktn_provider_google.kms_crypto_key_iam_member import KmsCryptoKeyIamMember
+from cdktn_provider_google.kms_key_ring import KmsKeyRing
+from constructs import Construct
+
+from infra.constructs.grants import Grantee
+
+SECONDS_PER_DAY = 86_400
+
+
+class EncryptionKey(Construct):
+    """A symmetric key in a regional key ring. Destroying it would make every object, image and
+    metadata record encrypted with it unreadable, so it carries `prevent_destroy`."""
+
+    def __init__(
+        self, scope: Construct, id: str, *, name: str, location: str, rotation_days: int, labels: dict[str, str]
+    ) -> None:
+        super().__init__(scope, id)
+        ring = KmsKeyRing(self, "ring", name=name, location=location)
+        self.key = KmsCryptoKey(
+            self,
+            "key",
+            name=name,
+            key_ring=ring.id,
+            purpose="ENCRYPT_DECRYPT",
+            rotation_period=f"{rotation_days * SECONDS_PER_DAY}s",
+            labels=labels,
+            lifecycle=TerraformResourceLifecycle(prevent_destroy=True),
+        )
+        self.grants: list[KmsCryptoKeyIamMember] = []
+
+    @property
+    def id(self) -> str:
+        return self.key.id
+
+    def grant_encrypt_decrypt(self, grantee: Grantee) -> KmsCryptoKeyIamMember:
+        """Let a service agent use the key for the resources it manages; returns the grant so
+        resources can wait for it before their first write."""
+        grant = KmsCryptoKeyIamMember(
+            self,
+            f"encrypt-decrypt-{grantee.grant_id}",
+            crypto_key_id=self.key.id,
+            role="roles/cloudkms.cryptoKeyEncrypterDecrypter",
+            member=grantee.member,
+        )
+        self.grants.append(grant)
+        return grant

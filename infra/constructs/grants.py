@@ -1,0 +1,32 @@
+"""Who can be granted access: workload identities, service agents and people or groups."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Protocol
+
+
+class Grantee(Protocol):
+    """Anything a resource can grant a role to."""
+
+    @property
+    def member(self) -> str:
+        """The IAM member string, e.g. `serviceAccount:runner@p.iam.gserviceaccount.com`."""
+
+    @property
+    def grant_id(self) -> str:
+        """A short, stable name used in the construct ids of the grants it receives."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    """A member that is not a construct of this app: a group, a user, a Google service agent."""
+
+    member: str
+    grant_id: str
+
+    @classmethod
+    def of(cls, member: str) -> Principal:
+        """A principal named after its member, e.g. `group:ml@acme.com` -> `group-ml-acme-com`."""
+        return cls(member=member, grant_id=re.sub(r"[^a-z0-9]+", "-", member.lower()).strip("-"))

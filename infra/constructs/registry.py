@@ -1,0 +1,98 @@
+"""Artifact Registry repositories: container images and KFP pipeline templates."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from cdktn import ITerraformDependable
+from cdktn_provider_google.artifact_registry_repository import (
+    ArtifactRegistryRepository,
+    ArtifactRegistryRepositoryCleanupPolicies,
+    ArtifactRegistryRepositoryCleanupPoliciesCondition,
+    ArtifactRegistryRepositoryCleanupPoliciesMostRecentVersions,
+    ArtifactRegistryRepositoryDockerConfig,
+)
+from cdktn_provider_google.artifact_registry_repository_iam_member import ArtifactRegistryRepositoryIamMember
+from constructs import Construct
+
+from infra.constructs.encryption import EncryptionKey
+from infra.constructs.grants import Grantee
+
+SECONDS_PER_DAY = 86_400
+
+
+class ArtifactRepository(Construct):
+    """A standard repository of `format` (DOCKER or KFP) with cleanup policies: untagged versions
+    go after `untagged_retention_days`, and beyond that the `keep_recent` newest versions of each
+    package are always kept. Docker tags are immutable: a tag names one image for good."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        repository_id: str,
+        format: str,
+        location: str,
+        description: str,
+        labels: dict[str, str],
+        encryption_key: EncryptionKey | None = None,
+        untagged_retention_days: int = 14,
+        keep_recent: int = 20,
+        depends_on: Sequence[ITerraformDependable] = (),
+    ) -> None:
+        super().__init__(scope, id)
+        self.location = location
+        self.repository = ArtifactRegistryRepository(
+            self,
+            "repository",
+            repository_id=repository_id,
+            format=format,
+            location=location,
+            mode="STANDARD_REPOSITORY",
+            description=description,
+            labels=labels,
+            kms_key_name=encryption_key.id if encryption_key else None,
+            docker_config=ArtifactRegistryRepositoryDockerConfig(immutable_tags=True) if format == "DOCKER" else None,
+            cleanup_policy_dry_run=False,
+            cleanup_policies=[
+                ArtifactRegistryRepositoryCleanupPolicies(
+                    id="delete-untagged",
+                    action="DELETE",
+                    condition=ArtifactRegistryRepositoryCleanupPoliciesCondition(
+                        tag_state="UNTAGGED", older_than=f"{untagged_retention_days * SECONDS_PER_DAY}s"
+                    ),
+                ),
+                ArtifactRegistryRepositoryCleanupPolicies(
+                    id="keep-recent",
+                    action="KEEP",
+                    most_recent_versions=ArtifactRegistryRepositoryCleanupPoliciesMostRecentVersions(
+                        keep_count=keep_recent
+                    ),
+                ),
+            ],
+            depends_on=[*depends_on, *(encryption_key.grants if encryption_key else [])] or None,
+        )
+
+    @property
+    def repository_id(self) -> str:
+        return self.repository.repository_id
+
+    def grant_read(self, grantee: Grantee) -> None:
+        """Pull images or download templates."""
+        self._grant("read", "roles/artifactregistry.reader", grantee)
+
+    def grant_write(self, grantee: Grantee) -> None:
+        """Push images or upload templates, and read them; never delete the repository."""
+        self._grant("write", "roles/artifactregistry.writer", grantee)
+
+    def _grant(self, access: str, role: str, grantee: Grantee) -> None:
+        ArtifactRegistryRepositoryIamMember(
+            self,
+            f"{access}-{grantee.grant_id}",
+            project=self.repository.project,
+            location=self.location,
+            repository=self.repository.name,
+            role=role,
+            member=grantee.member,
+        )

@@ -1,0 +1,180 @@
+"""`make policy [ENV=]`: checkov, offline, over the synthesized stacks.
+
+Every failed check fails the run unless `checkov_skips.yaml` lists it for that resource and
+environment with a reason; a listed skip that matches nothing fails the run too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from environments.config import ConfigError, environment_names, validate_file
+from infra import OUT_DIR
+
+SKIP_FILE = Path(__file__).resolve().parent / "checkov_skips.yaml"
+OFFLINE = {"BC_SKIP_MAPPING": "TRUE", "CKV_SKIP_PACKAGE_UPDATE_CHECK": "true", "LOG_LEVEL": "ERROR"}
+
+
+class Skip(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    check: Annotated[str, StringConstraints(pattern=r"^CKV2?_[A-Z]+_\d+$")]
+    resource: Annotated[str, StringConstraints(min_length=1)]
+    environments: list[str] = Field(min_length=1)
+    reason: Annotated[str, StringConstraints(min_length=20)]
+
+
+class SkipFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    skips: list[Skip]
+
+
+@dataclass(frozen=True)
+class Finding:
+    environment: str
+    check: str
+    name: str
+    resource: str  # construct path inside the stack
+
+    def __str__(self) -> str:
+        return f"{self.environment}: {self.check} {self.resource}: {self.name}"
+
+
+@dataclass
+class Report:
+    passed: int
+    failed: list[Finding]
+    skipped: list[tuple[Finding, Skip]]
+    unused: list[Skip]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.unused
+
+
+def load_skips(path: Path = SKIP_FILE) -> list[Skip]:
+    return validate_file(SkipFile, path).skips
+
+
+def run_checkov(stacks: dict[str, Path]) -> tuple[int, list[Finding]]:
+    """Run checkov once over every stack file; return passed count and failed findings."""
+    files = [arg for path in stacks.values() for arg in ("-f", str(path))]
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "checkov.main",
+            "--skip-download",
+            "--framework",
+            "terraform_json",
+            "--compact",
+            "--quiet",
+            "-o",
+            "json",
+            *files,
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **OFFLINE},
+        check=False,
+    )
+    if result.returncode not in (0, 1):
+        raise RuntimeError(f"checkov failed (exit {result.returncode}):\n{result.stderr[-2000:]}")
+    report = json.loads(result.stdout)
+    reports = report if isinstance(report, list) else [report]
+    by_file = {path.resolve(): name for name, path in stacks.items()}
+    paths = {name: _construct_paths(path) for name, path in stacks.items()}
+    passed, failed = 0, []
+    for section in reports:
+        passed += section["summary"]["passed"]
+        for check in section["results"]["failed_checks"]:
+            environment = by_file[Path(check["file_abs_path"]).resolve()]
+            logical_id = check["resource"].split(".")[-1]
+            failed.append(
+                Finding(
+                    environment, check["check_id"], check["check_name"], paths[environment].get(logical_id, logical_id)
+                )
+            )
+    return passed, failed
+
+
+def _construct_paths(stack_json: Path) -> dict[str, str]:
+    """Logical id -> construct path without the stack prefix, e.g. `models/bucket`."""
+    document = json.loads(stack_json.read_text())
+    return {
+        logical_id: body["//"]["metadata"]["path"].split("/", 1)[1]
+        for section in ("resource", "data")
+        for resources in document.get(section, {}).values()
+        for logical_id, body in resources.items()
+    }
+
+
+def evaluate(passed: int, findings: list[Finding], skips: list[Skip], environments: list[str]) -> Report:
+    report = Report(passed=passed, failed=[], skipped=[], unused=[])
+    used: set[int] = set()
+    for finding in findings:
+        match = next(
+            (
+                i
+                for i, s in enumerate(skips)
+                if s.check == finding.check and s.resource == finding.resource and finding.environment in s.environments
+            ),
+            None,
+        )
+        if match is None:
+            report.failed.append(finding)
+        else:
+            used.add(match)
+            report.skipped.append((finding, skips[match]))
+    report.unused = [s for i, s in enumerate(skips) if i not in used and set(s.environments) & set(environments)]
+    return report
+
+
+def check(environments: list[str], outdir: Path = OUT_DIR) -> Report:
+    stacks = {name: outdir / "stacks" / name / "cdk.tf.json" for name in environments}
+    missing = [name for name, path in stacks.items() if not path.exists()]
+    if missing:
+        raise ConfigError([f"{name}: no synthesized stack; run `make synth ENV={name}` first" for name in missing])
+    passed, findings = run_checkov(stacks)
+    return evaluate(passed, findings, load_skips(), environments)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--env", help="environment name; all when omitted")
+    args = parser.parse_args(argv)
+    try:
+        environments = [args.env] if args.env else environment_names()
+        report = check(environments)
+    except ConfigError as error:
+        print("\n".join(error.problems), file=sys.stderr)
+        return 2
+    print(
+        f"checkov over {', '.join(environments)}: {report.passed} passed, {len(report.failed)} failed, "
+        f"{len(report.skipped)} skipped (infra/policy/checkov_skips.yaml)"
+    )
+    for finding, skip in report.skipped:
+        print(f"  skipped {finding}\n          reason: {skip.reason}")
+    for finding in report.failed:
+        print(f"  FAILED  {finding}", file=sys.stderr)
+    for skip in report.unused:
+        print(
+            f"  UNUSED SKIP {skip.check} {skip.resource} for {', '.join(skip.environments)}: it matches no "
+            "finding any more; remove it from infra/policy/checkov_skips.yaml",
+            file=sys.stderr,
+        )
+    return 0 if report.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

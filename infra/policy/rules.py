@@ -1,0 +1,103 @@
+"""The platform's own rules, checked on every resource of a stack while it synthesizes.
+
+A violation is an error annotation on the offending resource, so synth fails with the resource's
+path, the rule and what was expected. The rules are not suppressible: fix the resource.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import jsii
+from cdktn import Annotations, Aspects, IAspect, TerraformResource, TerraformStack
+from constructs import IConstruct
+
+REQUIRED_LABELS = ("env", "managed-by")
+PRIMITIVE_ROLES = frozenset({"roles/owner", "roles/editor", "roles/viewer"})
+PUBLIC_MEMBERS = frozenset({"allUsers", "allAuthenticatedUsers"})
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    description: str
+    check: Callable[[TerraformResource, str, dict[str, Any]], Iterator[str]]
+
+
+def _required_labels(node: TerraformResource, resource_type: str, attributes: dict[str, Any]) -> Iterator[str]:
+    if not hasattr(type(node), "labels_input"):  # the resource type has no labels
+        return
+    labels = attributes.get("labels") or {}
+    missing = [key for key in REQUIRED_LABELS if key not in labels]
+    if missing:
+        expected = ", ".join(REQUIRED_LABELS)
+        yield f"labels lack {', '.join(missing)}; expected every labelled resource to carry {expected}"
+
+
+def _no_primitive_roles(node: TerraformResource, resource_type: str, attributes: dict[str, Any]) -> Iterator[str]:
+    role = attributes.get("role")
+    if role in PRIMITIVE_ROLES:
+        yield f"grants {role}; expected a predefined role scoped to what the workload does"
+
+
+def _no_public_members(node: TerraformResource, resource_type: str, attributes: dict[str, Any]) -> Iterator[str]:
+    members = [attributes.get("member"), *(attributes.get("members") or [])]
+    for member in members:
+        if member in PUBLIC_MEMBERS:
+            yield f"grants access to {member}; expected named service accounts, groups or users"
+
+
+def _additive_iam_only(node: TerraformResource, resource_type: str, attributes: dict[str, Any]) -> Iterator[str]:
+    if resource_type.endswith(("_iam_policy", "_iam_binding")):
+        yield "is authoritative and would remove grants made elsewhere; expected the additive *_iam_member form"
+
+
+def _no_service_account_keys(node: TerraformResource, resource_type: str, attributes: dict[str, Any]) -> Iterator[str]:
+    if resource_type == "google_service_account_key":
+        yield "creates a service account key; expected workloads to use their platform's identity, never keys"
+
+
+def _private_uniform_buckets(node: TerraformResource, resource_type: str, attributes: dict[str, Any]) -> Iterator[str]:
+    if resource_type != "google_storage_bucket":
+        return
+    if attributes.get("uniform_bucket_level_access") is not True:
+        yield "uniform_bucket_level_access is not true; expected uniform (IAM-only) access"
+    prevention = attributes.get("public_access_prevention")
+    if prevention != "enforced":
+        yield f"public_access_prevention is {prevention!r}; expected 'enforced'"
+
+
+RULES = (
+    Rule("required-labels", "labelled resources carry env and managed-by", _required_labels),
+    Rule("no-primitive-roles", "no owner, editor or viewer grants", _no_primitive_roles),
+    Rule("no-public-members", "no allUsers or allAuthenticatedUsers", _no_public_members),
+    Rule("additive-iam-only", "IAM as additive members, never authoritative policies", _additive_iam_only),
+    Rule("no-service-account-keys", "no service account keys", _no_service_account_keys),
+    Rule("private-uniform-buckets", "buckets are uniform and never public", _private_uniform_buckets),
+)
+
+
+def violations(node: TerraformResource) -> Iterator[str]:
+    """Every rule's complaints about one resource, as '[rule] what is wrong; what was expected'."""
+    resource_type = node.terraform_resource_type
+    (attributes,) = node.to_terraform()["resource"][resource_type].values()
+    for rule in RULES:
+        for problem in rule.check(node, resource_type, attributes):
+            yield f"[{rule.id}] {resource_type} {problem}"
+
+
+@jsii.implements(IAspect)
+class PlatformPolicy:
+    """Fails synth on any resource of the stack that breaks a platform rule."""
+
+    @classmethod
+    def attach(cls, stack: TerraformStack) -> None:
+        # Aspects run per stack: one added to the App would never visit the stacks' resources.
+        Aspects.of(stack).add(cls())
+
+    def visit(self, node: IConstruct) -> None:
+        if isinstance(node, TerraformResource):
+            for problem in violations(node):
+                Annotations.of(node).add_error(problem)

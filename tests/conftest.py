@@ -1,0 +1,38 @@
+"""Shared fixtures. The stacks are synthesized once per test session: the first synth in a process
+loads the whole google provider bundle, so every infra test reads the same output."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def synth_outdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from infra.synth import synthesize
+
+    outdir = tmp_path_factory.mktemp("cdktf.out")
+    synthesize(None, outdir=outdir)
+    return outdir
+
+
+@pytest.fixture(scope="session")
+def stacks(synth_outdir: Path) -> dict[str, dict]:
+    """Every committed environment's synthesized cdk.tf.json, parsed."""
+    return {
+        path.name: json.loads((path / "cdk.tf.json").read_text())
+        for path in sorted((synth_outdir / "stacks").iterdir())
+    }
+
+
+@pytest.fixture
+def environments_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty `environments/` folder that the config model reads instead of the committed one."""
+    directory = tmp_path / "environments"
+    directory.mkdir()
+    monkeypatch.setenv("PLATFORM_ENVIRONMENTS_DIR", str(directory))
+    return directory

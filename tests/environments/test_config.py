@@ -1,0 +1,159 @@
+"""The config model: the committed files load, and every kind of bad file gets one exact message."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from environments.config import REPO_ROOT, ConfigError, environment_names, load_environment
+
+DEV = (REPO_ROOT / "environments" / "dev.yaml").read_text()
+
+
+def test_committed_environments_load():
+    assert environment_names() == ["dev", "prod"]
+    dev, prod = load_environment("dev"), load_environment("prod")
+    assert (dev.name, prod.name) == ("dev", "prod")
+    assert dev.encryption.cmek is False and prod.encryption.cmek is True
+    assert dev.composer.enabled is False and prod.composer.enabled is True
+    assert dev.schedules == [] and prod.schedules == []
+
+
+def test_resource_names_and_labels_derive_from_the_environment():
+    dev = load_environment("dev")
+    assert dev.names.bucket("data") == "acme-mlops-dev-data"
+    assert dev.names.pipeline_root == "gs://acme-mlops-dev-pipeline-root"
+    assert (
+        dev.names.service_account_email("pipelines-runner") == "pipelines-runner@acme-mlops-dev.iam.gserviceaccount.com"
+    )
+    assert dev.resource_labels(team="forecasting") == {
+        "cost-center": "ml-platform",
+        "env": "dev",
+        "managed-by": "mlops-platform",
+        "team": "forecasting",
+    }
+
+
+BAD_FILES = {
+    "unknown key": (
+        DEV + "colour: blue\n",
+        "colour: unknown key; expected one of composer, encryption, labels, "
+        "notifications, project_id, region, schedules, state_bucket, storage",
+    ),
+    "unknown nested key": (
+        DEV.replace("  enabled: false", "  enabled: false\n  zone: b"),
+        "composer.zone: unknown key; expected one of enabled, image_version, size",
+    ),
+    "value not in a set": (
+        DEV.replace("  enabled: false ", "  size: huge\n  enabled: false "),
+        "composer.size: 'huge' is not one of small, medium, large",
+    ),
+    "wrong type": (
+        DEV.replace("  enabled: false ", "  enabled: 'yes' "),
+        "composer.enabled: 'yes' is a string; expected true or false",
+    ),
+    "wrong container type": (
+        DEV.replace("labels:\n  cost-center: ml-platform", "labels: 5"),
+        "labels: 5 is an integer; expected a mapping",
+    ),
+    "missing key": (
+        DEV.replace("project_id: acme-mlops-dev\n", ""),
+        "project_id: required key is missing; expected a Google Cloud project id",
+    ),
+    "bad project id": (
+        DEV.replace("acme-mlops-dev\n", "Acme_Dev\n"),
+        "project_id: 'Acme_Dev' is not valid; expected a Google Cloud project id: 6 to 30 lowercase "
+        "letters, digits and hyphens, starting with a letter, not ending with a hyphen, not "
+        "containing 'google'",
+    ),
+    "bad region": (
+        DEV.replace("region: europe-west1", "region: europe-west99"),
+        "region: 'europe-west99' is not valid; expected a Google Cloud region such as europe-west1 or us-central1",
+    ),
+    "out of range": (
+        DEV.replace("cmek: false ", "cmek: false\n  key_rotation_days: 120 "),
+        "encryption.key_rotation_days: 120 is out of range; expected at most 90",
+    ),
+    "bad list item": (
+        DEV.replace("ml-platform@example.com", "nope"),
+        "notifications.emails[0]: 'nope' is not valid; expected an email address",
+    ),
+    "reserved label": (
+        DEV.replace("cost-center: ml-platform", "env: x"),
+        "labels: {'env': 'x'} is not valid; expected none of the keys the platform sets itself (env)",
+    ),
+    "bad cron": (
+        DEV.replace("schedules: []", "schedules:\n  - {name: daily, cron: '0 3 * *', pipeline: training}"),
+        "schedules[0].cron: '0 3 * *' is not valid; expected a unix-cron expression of five fields, "
+        "such as '0 3 * * *'",
+    ),
+    "not YAML": (
+        "project_id: [unclosed\n",
+        "not valid YAML: line 2, column 1: expected ',' or ']', but got '<stream end>'",
+    ),
+    "duplicate key": (DEV + "region: us-central1\n", "not valid YAML: line 18, column 1: duplicate key 'region'"),
+    "empty": ("", "the file is empty; expected a mapping of settings"),
+    "comments only": ("# nothing yet\n", "the file is empty; expected a mapping of settings"),
+    "not a mapping": ("- a\n- b\n", "top level: ['a', 'b'] is a list; expected a mapping of settings"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_FILES))
+def test_bad_file_gets_one_exact_message(case: str, environments_dir: Path):
+    text, expected = BAD_FILES[case]
+    (environments_dir / "broken.yaml").write_text(text)
+    with pytest.raises(ConfigError) as raised:
+        load_environment("broken")
+    assert raised.value.problems == [f"environments/broken.yaml: {expected}"]
+
+
+def test_every_problem_of_a_file_is_reported_at_once(environments_dir: Path):
+    (environments_dir / "broken.yaml").write_text(
+        DEV.replace("europe-west1", "mars-north1").replace("  enabled: false ", "  enabled: 3 ")
+    )
+    with pytest.raises(ConfigError) as raised:
+        load_environment("broken")
+    assert [p.split(": ")[1] for p in raised.value.problems] == ["region", "composer.enabled"]
+
+
+def test_unknown_environment_lists_the_known_ones(environments_dir: Path):
+    (environments_dir / "dev.yaml").write_text(DEV)
+    with pytest.raises(ConfigError) as raised:
+        load_environment("../dev")
+    assert raised.value.problems == ["ENV: '../dev' is not an environment; expected one of dev"]
+
+
+yaml_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=10), children, max_size=3),
+    max_leaves=8,
+)
+keys = st.sampled_from(
+    [
+        "project_id",
+        "region",
+        "state_bucket",
+        "labels",
+        "encryption",
+        "composer",
+        "storage",
+        "notifications",
+        "schedules",
+        "surprise",
+    ]
+)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(overrides=st.dictionaries(keys, yaml_values, min_size=1, max_size=3))
+def test_any_bad_value_is_a_config_error_naming_the_file(overrides: dict, environments_dir: Path):
+    document = yaml.safe_load(DEV) | overrides
+    (environments_dir / "fuzz.yaml").write_text(yaml.safe_dump(document))
+    try:
+        load_environment("fuzz")
+    except ConfigError as error:
+        assert error.problems and all(p.startswith("environments/fuzz.yaml: ") for p in error.problems)

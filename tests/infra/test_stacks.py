@@ -1,0 +1,235 @@
+"""Structural assertions on the synthesized dev and prod stacks (synthesized once per session)."""
+
+from __future__ import annotations
+
+import pytest
+
+from environments.config import ResourceNames, load_environment
+
+
+def resources(stack: dict, resource_type: str) -> dict[str, dict]:
+    return stack.get("resource", {}).get(resource_type, {})
+
+
+def by_path(stack: dict, resource_type: str) -> dict[str, dict]:
+    """Resources of a type keyed by construct path without the stack prefix."""
+    return {body["//"]["metadata"]["path"].split("/", 1)[1]: body for body in resources(stack, resource_type).values()}
+
+
+def all_resources(stack: dict):
+    for resource_type, items in stack.get("resource", {}).items():
+        for body in items.values():
+            yield resource_type, body
+
+
+def account_of(member: str) -> str:
+    """`${google_service_account.pipelines-runner_account_70FB3B25.member}` -> `pipelines-runner`."""
+    return member.split(".")[1].rsplit("_", 2)[0]
+
+
+ENVIRONMENTS = ["dev", "prod"]
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_one_stack_per_environment_with_its_provider_and_backend(stacks, env):
+    environment = load_environment(env)
+    stack = stacks[env]
+    assert stack["provider"]["google"] == [{"project": environment.project_id, "region": environment.region}]
+    assert stack["provider"]["google-beta"] == [{"project": environment.project_id, "region": environment.region}]
+    assert stack["terraform"]["backend"] == {"gcs": {"bucket": environment.state_bucket, "prefix": f"platform/{env}"}}
+    versions = {p["version"] for p in stack["terraform"]["required_providers"].values()}
+    assert len(versions) == 1, "google and google-beta must be pinned to the same version"
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_apis_are_enabled_and_never_disabled_on_destroy(stacks, env):
+    services = resources(stacks[env], "google_project_service").values()
+    enabled = {s["service"] for s in services}
+    assert {
+        "aiplatform.googleapis.com",
+        "artifactregistry.googleapis.com",
+        "cloudfunctions.googleapis.com",
+        "cloudscheduler.googleapis.com",
+        "cloudbuild.googleapis.com",
+        "run.googleapis.com",
+    } <= enabled
+    assert all(s["disable_on_destroy"] is False for s in services)
+    assert ("cloudkms.googleapis.com" in enabled) == (env == "prod")
+    assert ("composer.googleapis.com" in enabled) == (env == "prod")
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_buckets_are_private_uniform_versioned_logged_and_labelled(stacks, env):
+    environment = load_environment(env)
+    buckets = {b["name"]: b for b in resources(stacks[env], "google_storage_bucket").values()}
+    purposes = ["access-logs", "data", "pipeline-root", "models", "function-sources"]
+    assert sorted(buckets) == sorted(environment.names.bucket(p) for p in purposes)
+    logs = environment.names.bucket("access-logs")
+    for name, bucket in buckets.items():
+        assert bucket["uniform_bucket_level_access"] is True
+        assert bucket["public_access_prevention"] == "enforced"
+        assert bucket["versioning"] == {"enabled": True}
+        assert bucket["force_destroy"] is False
+        assert bucket["labels"]["env"] == env and bucket["labels"]["managed-by"] == "mlops-platform"
+        if name != logs:
+            assert bucket["logging"]["log_bucket"].startswith("${google_storage_bucket.access-logs_bucket")
+        noncurrent = [r for r in bucket["lifecycle_rule"] if "days_since_noncurrent_time" in r["condition"]]
+        assert noncurrent and noncurrent[0]["action"] == {"type": "Delete"}
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_pipeline_root_objects_expire_after_the_configured_days(stacks, env):
+    environment = load_environment(env)
+    bucket = by_path(stacks[env], "google_storage_bucket")["pipeline-root/bucket"]
+    ages = [r["condition"]["age"] for r in bucket["lifecycle_rule"] if "age" in r["condition"]]
+    assert ages == [environment.storage.pipeline_root_retention_days]
+    data = by_path(stacks[env], "google_storage_bucket")["data/bucket"]
+    assert not [r for r in data["lifecycle_rule"] if "age" in r["condition"]], "data must never expire"
+
+
+def test_prod_protects_data_and_models_from_destroy_and_dev_does_not(stacks):
+    for env, expected in (("prod", True), ("dev", False)):
+        buckets = by_path(stacks[env], "google_storage_bucket")
+        for path in ("data/bucket", "models/bucket"):
+            assert buckets[path].get("lifecycle", {}).get("prevent_destroy", False) is expected, (env, path)
+        assert "lifecycle" not in buckets["pipeline-root/bucket"]
+
+
+def test_prod_encrypts_everything_with_a_rotated_protected_key(stacks):
+    prod = stacks["prod"]
+    (key,) = resources(prod, "google_kms_crypto_key").values()
+    assert key["rotation_period"] == "7776000s"  # 90 days
+    assert key["lifecycle"] == {"prevent_destroy": True}
+    key_ref = "${google_kms_crypto_key.cmek_key_"
+    assert all(
+        b["encryption"]["default_kms_key_name"].startswith(key_ref)
+        for b in resources(prod, "google_storage_bucket").values()
+    )
+    assert all(
+        r["kms_key_name"].startswith(key_ref) for r in resources(prod, "google_artifact_registry_repository").values()
+    )
+    (composer,) = resources(prod, "google_composer_environment").values()
+    assert composer["config"]["encryption_config"]["kms_key_name"].startswith(key_ref)
+    (store,) = resources(prod, "google_vertex_ai_metadata_store").values()
+    assert store["encryption_spec"]["kms_key_name"].startswith(key_ref)
+    agents = {g["member"] for g in resources(prod, "google_kms_crypto_key_iam_member").values()}
+    assert all(
+        g["role"] == "roles/cloudkms.cryptoKeyEncrypterDecrypter"
+        for g in resources(prod, "google_kms_crypto_key_iam_member").values()
+    )
+    identities = {i["service"] for i in resources(prod, "google_project_service_identity").values()}
+    assert {"artifactregistry.googleapis.com", "aiplatform.googleapis.com", "composer.googleapis.com"} <= identities
+    assert len(agents) == len(identities) + 2  # plus the storage and compute agents
+
+
+def test_dev_has_no_key_and_no_encryption_settings(stacks):
+    dev = stacks["dev"]
+    assert not resources(dev, "google_kms_crypto_key")
+    assert all("encryption" not in b for b in resources(dev, "google_storage_bucket").values())
+    assert all("kms_key_name" not in r for r in resources(dev, "google_artifact_registry_repository").values())
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_one_service_account_per_workload_and_no_keys(stacks, env):
+    accounts = {a["account_id"] for a in resources(stacks[env], "google_service_account").values()}
+    workloads = {
+        ResourceNames.RUNNER,
+        ResourceNames.TRIGGER,
+        ResourceNames.SCHEDULER_INVOKER,
+        ResourceNames.SERVING,
+        ResourceNames.DEPLOYER,
+    }
+    assert accounts == (workloads | {ResourceNames.COMPOSER_WORKER} if env == "prod" else workloads)
+    assert not resources(stacks[env], "google_service_account_key")
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_iam_has_no_primitive_roles_no_public_members_and_only_additive_grants(stacks, env):
+    for resource_type, body in all_resources(stacks[env]):
+        assert not resource_type.endswith(("_iam_policy", "_iam_binding")), resource_type
+        if resource_type.endswith("_iam_member"):
+            assert body["role"] not in {"roles/owner", "roles/editor", "roles/viewer"}
+            assert body["member"] not in {"allUsers", "allAuthenticatedUsers"}
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_project_level_roles_are_only_those_without_a_narrower_resource(stacks, env):
+    grants = {
+        (g["role"], account_of(g["member"])) for g in resources(stacks[env], "google_project_iam_member").values()
+    }
+    expected = {
+        ("roles/aiplatform.user", "pipelines-runner"),
+        ("roles/logging.logWriter", "pipelines-runner"),
+        ("roles/aiplatform.user", "pipeline-trigger"),
+    }
+    if env == "prod":
+        expected.add(("roles/composer.worker", "composer_worker"))
+    assert grants == expected
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_workloads_get_resource_level_grants(stacks, env):
+    bucket_grants = {
+        (path.split("/")[0], g["role"], account_of(g["member"]))
+        for path, g in by_path(stacks[env], "google_storage_bucket_iam_member").items()
+    }
+    assert bucket_grants == {
+        ("data", "roles/storage.objectViewer", "pipelines-runner"),
+        ("pipeline-root", "roles/storage.objectUser", "pipelines-runner"),
+        ("pipeline-root", "roles/storage.objectViewer", "pipeline-trigger"),
+        ("models", "roles/storage.objectUser", "pipelines-runner"),
+        ("models", "roles/storage.objectViewer", "model-serving"),
+    }
+    repository_grants = {
+        (path.split("/")[0], g["role"], account_of(g["member"]))
+        for path, g in by_path(stacks[env], "google_artifact_registry_repository_iam_member").items()
+    }
+    assert repository_grants == {
+        ("containers", "roles/artifactregistry.reader", "pipelines-runner"),
+        ("pipelines", "roles/artifactregistry.reader", "pipeline-trigger"),
+    }
+    (act_as,) = [
+        g
+        for p, g in by_path(stacks[env], "google_service_account_iam_member").items()
+        if p.startswith("pipelines-runner/")
+    ]
+    assert act_as["role"] == "roles/iam.serviceAccountUser"
+    assert act_as["member"].startswith("${google_service_account.pipeline-trigger_account")
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_registries_hold_images_and_templates_with_cleanup_policies(stacks, env):
+    repositories = {
+        r["repository_id"]: r for r in resources(stacks[env], "google_artifact_registry_repository").values()
+    }
+    assert repositories["containers"]["format"] == "DOCKER"
+    assert repositories["containers"]["docker_config"] == {"immutable_tags": True}
+    assert repositories["pipelines"]["format"] == "KFP"
+    for repository in repositories.values():
+        policies = {p["id"]: p for p in repository["cleanup_policies"]}
+        assert policies["delete-untagged"]["condition"]["tag_state"] == "UNTAGGED"
+        assert policies["keep-recent"]["most_recent_versions"]["keep_count"] > 0
+        assert repository["cleanup_policy_dry_run"] is False
+
+
+def test_composer_is_off_in_dev_and_small_private_in_prod_with_its_own_worker(stacks):
+    assert not resources(stacks["dev"], "google_composer_environment")
+    (composer,) = resources(stacks["prod"], "google_composer_environment").values()
+    config = composer["config"]
+    assert config["environment_size"] == "ENVIRONMENT_SIZE_SMALL"
+    assert config["enable_private_environment"] is True
+    assert config["software_config"]["image_version"].startswith("composer-3-")
+    assert config["node_config"]["service_account"].startswith("${google_service_account.composer_worker_account")
+    worker_roles = [
+        g["role"]
+        for g in resources(stacks["prod"], "google_project_iam_member").values()
+        if "composer_worker" in g["member"]
+    ]
+    assert worker_roles == ["roles/composer.worker"]
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_a_metadata_store_exists_before_the_first_pipeline_run(stacks, env):
+    (store,) = resources(stacks[env], "google_vertex_ai_metadata_store").values()
+    assert store["name"] == "default" and store["provider"] == "google-beta"
+    assert store["region"] == load_environment(env).region

@@ -1,0 +1,49 @@
+"""`make synth`: bad configs exit non-zero with one clear message, no traceback, no stack written."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import REPO_ROOT
+
+
+def run(*args: str, env_dir: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, **({"PLATFORM_ENVIRONMENTS_DIR": str(env_dir)} if env_dir else {})}
+    return subprocess.run(args, cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=False)
+
+
+def test_make_synth_with_a_bad_file_names_file_key_value_and_expectation(environments_dir: Path):
+    dev = (REPO_ROOT / "environments" / "dev.yaml").read_text()
+    (environments_dir / "broken.yaml").write_text(dev.replace("  enabled: false ", "  size: huge\n  enabled: false "))
+    result = run("make", "--no-print-directory", "synth", "ENV=broken", env_dir=environments_dir)
+    assert result.returncode != 0
+    assert "environments/broken.yaml: composer.size: 'huge' is not one of small, medium, large" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert not (REPO_ROOT / "infra" / "cdktf.out" / "stacks" / "broken").exists()
+
+
+def test_synth_of_an_unknown_environment_lists_the_real_ones():
+    result = run(sys.executable, "-m", "infra.synth", "--env", "staging")
+    assert result.returncode == 2
+    assert result.stderr == "ENV: 'staging' is not an environment; expected one of dev, prod\n"
+    assert result.stdout == ""
+
+
+def test_one_bad_file_among_several_writes_no_stack_at_all(environments_dir: Path, tmp_path: Path):
+    from environments.config import ConfigError
+    from infra.synth import synthesize
+
+    dev = (REPO_ROOT / "environments" / "dev.yaml").read_text()
+    (environments_dir / "good.yaml").write_text(dev)
+    (environments_dir / "bad.yaml").write_text(dev.replace("europe-west1", "nowhere-1"))
+    outdir = tmp_path / "out"
+    try:
+        synthesize(None, outdir=outdir)
+    except ConfigError:
+        pass
+    else:
+        raise AssertionError("synth accepted a bad environment file")
+    assert not outdir.exists()
