@@ -7,7 +7,6 @@ from pathlib import Path
 
 from cdktn import App
 
-import infra  # noqa: F401 - points jsii at the virtualenv's node before cdktn loads
 from environments.config import Environment
 from infra import INFRA_DIR
 from infra.stacks.platform import PlatformStack

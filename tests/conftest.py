@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+import infra  # noqa: F401 - points jsii at the virtualenv's node before any test imports cdktn
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -36,3 +38,17 @@ def environments_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     directory.mkdir()
     monkeypatch.setenv("PLATFORM_ENVIRONMENTS_DIR", str(directory))
     return directory
+
+
+@pytest.fixture
+def gcs_emulator(monkeypatch: pytest.MonkeyPatch):
+    """A local, in-memory GCS emulator that google-cloud-storage talks to via STORAGE_EMULATOR_HOST."""
+    from gcp_storage_emulator.server import create_server
+
+    server = create_server("127.0.0.1", 0, in_memory=True)  # port 0: the OS picks a free port
+    server.start()
+    host, port = server._api._httpd.server_address
+    url = f"http://{host}:{port}"
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", url)
+    yield url
+    server.stop()

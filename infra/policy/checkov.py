@@ -152,10 +152,11 @@ def check(environments: list[str], outdir: Path = OUT_DIR) -> Report:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--env", help="environment name; all when omitted")
+    parser.add_argument("--outdir", type=Path, default=OUT_DIR, help="where `make synth` wrote the stacks")
     args = parser.parse_args(argv)
     try:
         environments = [args.env] if args.env else environment_names()
-        report = check(environments)
+        report = check(environments, outdir=args.outdir)
     except ConfigError as error:
         print("\n".join(error.problems), file=sys.stderr)
         return 2

@@ -1,0 +1,73 @@
+"""A local HTTP server that records the exact requests a Google client library sends.
+
+Google Cloud APIs cannot be reached from tests, so the client libraries are pointed at this server
+(with anonymous credentials) and tests assert on what they would have sent. `respond` decides each
+answer from (method, path); unanswered requests get 404 like a missing resource.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+
+@dataclass(frozen=True)
+class CapturedRequest:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self):
+        return json.loads(self.body)
+
+
+Responder = Callable[[CapturedRequest], tuple[int, object] | None]
+
+
+class CaptureServer:
+    def __init__(self, respond: Responder) -> None:
+        self.requests: list[CapturedRequest] = []
+        captured, answer = self.requests, respond
+
+        class Handler(BaseHTTPRequestHandler):
+            def _handle(self) -> None:
+                url = urlsplit(self.path)
+                length = int(self.headers.get("Content-Length") or 0)
+                request = CapturedRequest(
+                    self.command,
+                    url.path,
+                    parse_qs(url.query),
+                    {k.lower(): v for k, v in self.headers.items()},
+                    self.rfile.read(length),
+                )
+                captured.append(request)
+                status, body = answer(request) or (404, {"error": {"code": 404, "message": "not found"}})
+                payload = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _handle
+
+            def log_message(self, *args) -> None:  # keep test output clean
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> CaptureServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._server.shutdown()
+        self._server.server_close()
