@@ -13,7 +13,12 @@ ENV ?=
 ENV_FLAG := $(if $(ENV),--env $(ENV))
 ENVIRONMENTS := $(basename $(notdir $(wildcard environments/*.yaml)))
 
-.PHONY: help setup test lint format synth policy plan deploy bootstrap bench clean env-required
+PIPELINE ?=
+PARAMS ?= {}
+TAG ?=
+
+.PHONY: help setup test lint format synth policy plan deploy bootstrap bench clean env-required \
+	compile-pipelines run-pipeline publish-pipelines demo
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-20s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -54,6 +59,18 @@ deploy: env-required synth ## Plan, then apply that plan, for ENV=
 
 bootstrap: env-required setup ## One-time: create ENV='s versioned Terraform state bucket
 	$(PY) -m infra.terraform bootstrap $(ENV_FLAG)
+
+demo: setup ## The main job, no cloud account: synth + policy for every environment, train, predict, monitor
+	$(PY) -m pipelines.demo
+
+compile-pipelines: setup ## Compile the pipelines to build/pipelines/<pipeline>.yaml [ENV= sets the components image]
+	$(PY) -m pipelines.cli compile $(ENV_FLAG)
+
+run-pipeline: setup ## Run PIPELINE= locally (kfp.local), or on Vertex AI with ENV= [PARAMS='{json}'] [DRY_RUN=1]
+	$(PY) -m pipelines.cli run "$(PIPELINE)" $(ENV_FLAG) --params '$(PARAMS)' $(if $(DRY_RUN),--dry-run)
+
+publish-pipelines: env-required setup ## Upload compiled templates to ENV='s KFP repository, tagged TAG=, commit, latest
+	$(PY) -m pipelines.cli publish $(ENV_FLAG) $(if $(TAG),--tag $(TAG))
 
 bench: setup ## Benchmark synth time and peak memory against the floor (provider import + empty stack)
 	$(PY) tests/bench/bench_synth.py

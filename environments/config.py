@@ -227,7 +227,12 @@ class Environment(_Strict):
 
     @property
     def names(self) -> ResourceNames:
-        return ResourceNames(project_id=self.project_id, region=self.region)
+        return ResourceNames(environment=self.name, project_id=self.project_id, region=self.region)
+
+
+def bucket_name(project_id: str, purpose: str) -> str:
+    """Bucket names are global: they carry the project id, e.g. `acme-ml-dev-data`."""
+    return f"{project_id}-{purpose}"
 
 
 @dataclass(frozen=True)
@@ -235,6 +240,7 @@ class ResourceNames:
     """The names of the platform's resources in one environment: the stacks create them under
     these names, and pipelines, functions and make targets find them by the same names."""
 
+    environment: str
     project_id: str
     region: str
 
@@ -250,11 +256,22 @@ class ResourceNames:
     PIPELINES_REPOSITORY = "pipelines"
 
     def bucket(self, purpose: str) -> str:
-        """Bucket names are global: they carry the project id, e.g. `acme-ml-dev-data`."""
-        return f"{self.project_id}-{purpose}"
+        return bucket_name(self.project_id, purpose)
 
     def service_account_email(self, account_id: str) -> str:
         return f"{account_id}@{self.project_id}.iam.gserviceaccount.com"
+
+    @property
+    def kms_key_ring(self) -> str:
+        return f"{self.environment}-platform"
+
+    @property
+    def kms_key(self) -> str:
+        """The CMEK key's resource name (the key carries the key ring's name)."""
+        return (
+            f"projects/{self.project_id}/locations/{self.region}/keyRings/{self.kms_key_ring}"
+            f"/cryptoKeys/{self.kms_key_ring}"
+        )
 
     @property
     def pipeline_root(self) -> str:
@@ -266,7 +283,7 @@ class ResourceNames:
 
     @property
     def components_image(self) -> str:
-        return f"{self.region}-docker.pkg.dev/{self.project_id}/{self.CONTAINERS_REPOSITORY}/components"
+        return f"{self.region}-docker.pkg.dev/{self.project_id}/{self.CONTAINERS_REPOSITORY}/python-components"
 
 
 def environments_dir() -> Path:

@@ -19,13 +19,10 @@ import sys
 from pathlib import Path
 
 from environments.config import ConfigError, Environment, load_environment
+from environments.credentials import MissingPrerequisite, google_credentials
 from infra import OUT_DIR
 
 PLAN_FILE = "plan.tfplan"
-
-
-class MissingPrerequisite(Exception):
-    """Something outside the repository (a binary, credentials, a synthesized stack) is missing."""
 
 
 def terraform_binary() -> str:
@@ -39,21 +36,6 @@ def terraform_binary() -> str:
         + "; install Terraform >= 1.5 (developer.hashicorp.com/terraform/install) or OpenTofu (opentofu.org), "
         "or let Cloud Build run it (cloudbuild/ uses a pinned image)"
     )
-
-
-def google_credentials(project_id: str):
-    """Application Default Credentials, or a message on how to get them."""
-    import google.auth
-    from google.auth.exceptions import DefaultCredentialsError
-
-    try:
-        credentials, _ = google.auth.default(scopes=["https://www.googleapis.com/auth/cloud-platform"])
-    except DefaultCredentialsError:
-        raise MissingPrerequisite(
-            "no Google Cloud credentials found; run `gcloud auth application-default login` "
-            f"(with access to project {project_id}), set GOOGLE_APPLICATION_CREDENTIALS, or run in Cloud Build"
-        ) from None
-    return credentials
 
 
 def stack_dir(environment: Environment, outdir: Path = OUT_DIR) -> Path:

@@ -120,7 +120,7 @@ class PlatformStack(TerraformStack):
         key = EncryptionKey(
             self,
             "cmek",
-            name=f"{environment.name}-platform",
+            name=self.names.kms_key_ring,
             location=environment.region,
             rotation_days=environment.encryption.key_rotation_days,
             labels=self.labels,

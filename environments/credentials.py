@@ -1,0 +1,22 @@
+"""Google credentials for the command-line tools, with a message saying how to get them."""
+
+from __future__ import annotations
+
+
+class MissingPrerequisite(Exception):
+    """Something outside the repository (a binary, credentials, a synthesized stack) is missing."""
+
+
+def google_credentials(project_id: str):
+    """Application Default Credentials, or MissingPrerequisite saying how to get them."""
+    import google.auth
+    from google.auth.exceptions import DefaultCredentialsError
+
+    try:
+        credentials, _ = google.auth.default(scopes=["https://www.googleapis.com/auth/cloud-platform"])
+    except DefaultCredentialsError:
+        raise MissingPrerequisite(
+            "no Google Cloud credentials found; run `gcloud auth application-default login` "
+            f"(with access to project {project_id}), set GOOGLE_APPLICATION_CREDENTIALS, or run in Cloud Build"
+        ) from None
+    return credentials

@@ -1,0 +1,202 @@
+"""`make compile-pipelines`, `make run-pipeline`, `make publish-pipelines`.
+
+compile   write build/pipelines/<pipeline>.yaml (on ENV's components image when ENV is given)
+run       without --env: run locally with kfp.local (registry in build/registry);
+          with --env: submit to Vertex AI Pipelines as the environment's runner account;
+          --dry-run prints the exact create request instead of sending it
+publish   compile on ENV's components image and upload every template to ENV's KFP repository,
+          tagged with the release tag, the git commit and `latest`
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import yaml
+
+from environments.config import REPO_ROOT, ConfigError, Environment, load_environment
+from environments.credentials import MissingPrerequisite, google_credentials
+from pipelines.definitions import LOCAL_IMAGE, PIPELINES, build
+from pipelines.parameters import check
+
+BUILD_DIR = REPO_ROOT / "build"
+COMPILED_DIR = BUILD_DIR / "pipelines"
+LOCAL_REGISTRY = BUILD_DIR / "registry"
+LOCAL_PIPELINE_ROOT = BUILD_DIR / "local-runs"
+
+
+class UsageError(Exception):
+    """Bad CLI input: one line naming the argument, the value and what was expected."""
+
+
+class PipelineFailed(Exception):
+    """A local run's task failed; the task's own log (printed above) says why."""
+
+
+def git_commit() -> str:
+    result = subprocess.run(
+        ["git", "rev-parse", "--short=12", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=False
+    )
+    return result.stdout.strip() if result.returncode == 0 else "uncommitted"
+
+
+def components_image(environment: Environment | None) -> str:
+    """The image components run on: ENV's repository tagged with IMAGE_TAG (default: the commit)."""
+    if environment is None:
+        return LOCAL_IMAGE
+    return f"{environment.names.components_image}:{os.environ.get('IMAGE_TAG') or git_commit()}"
+
+
+def compile_pipelines(environment: Environment | None, outdir: Path = COMPILED_DIR) -> dict[str, Path]:
+    from kfp import compiler
+
+    pipelines = build(components_image(environment))
+    outdir.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for name in PIPELINES:
+        with tempfile.NamedTemporaryFile(suffix=".yaml", dir=outdir, delete=False) as staging:
+            compiler.Compiler().compile(getattr(pipelines, name), staging.name)
+        paths[name] = Path(staging.name).replace(outdir / f"{name}.yaml")
+    return paths
+
+
+def parse_params(text: str) -> dict:
+    try:
+        params = json.loads(text or "{}")
+    except json.JSONDecodeError as error:
+        raise UsageError(f"PARAMS: not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}") from None
+    if not isinstance(params, dict):
+        raise UsageError(
+            f"PARAMS: expected a JSON object such as '{{\"holdout_days\": 7}}', got {type(params).__name__}"
+        )
+    return params
+
+
+def checked_parameters(pipeline: str, template: dict, params: dict, registry_uri: str) -> dict:
+    values = {"registry_uri": registry_uri} | params
+    problems = check(template, values, where="PARAMS")
+    if problems:
+        raise UsageError("\n".join(f"{field}: {message}" for field, message in problems))
+    return values
+
+
+def run_locally(pipeline: str, params: dict) -> dict:
+    """Run one pipeline with kfp.local; returns its parameters and output."""
+    from pipelines import local
+
+    pipelines = build()
+    definition = getattr(pipelines, pipeline)
+    template = _spec_of(definition)
+    values = checked_parameters(pipeline, template, params, str(LOCAL_REGISTRY))
+    local.init(LOCAL_PIPELINE_ROOT)
+    try:
+        task = definition(**values)
+    except RuntimeError as error:  # kfp.local reports a failed task as RuntimeError
+        raise PipelineFailed(str(error)) from None
+    output = task.output
+    return {"pipeline": pipeline, "parameters": values, "output": getattr(output, "path", output)}
+
+
+def _spec_of(definition) -> dict:
+    from google.protobuf import json_format
+
+    return json_format.MessageToDict(definition.pipeline_spec)
+
+
+def submit_to_vertex(pipeline: str, environment: Environment, params: dict, dry_run: bool) -> dict:
+    from pipelines.vertex import default_registry_uri, job_labels, pipeline_job, request_of
+
+    with tempfile.TemporaryDirectory() as outdir:
+        template_path = compile_pipelines(environment, Path(outdir))[pipeline]
+        template = yaml.safe_load(template_path.read_text())
+        values = checked_parameters(pipeline, template, params, default_registry_uri(environment))
+        job = pipeline_job(
+            environment,
+            pipeline,
+            str(template_path),
+            values,
+            labels=job_labels(environment, pipeline, trigger="cli"),
+            credentials=_credentials(environment, dry_run),
+        )
+    runner = environment.names.service_account_email(environment.names.RUNNER)
+    if dry_run:
+        return request_of(job, runner)
+    job.submit(service_account=runner)
+    return {"submitted": job.resource_name, "console": job._dashboard_uri()}
+
+
+def _credentials(environment: Environment, dry_run: bool):
+    """A dry run builds the request without calling Google, so it needs no account."""
+    if dry_run:
+        from google.auth.credentials import AnonymousCredentials
+
+        return AnonymousCredentials()
+    return google_credentials(environment.project_id)
+
+
+def publish(environment: Environment, tag: str | None) -> dict:
+    from kfp.registry import RegistryClient
+
+    client = RegistryClient(host=environment.names.kfp_repository_url, auth=google_credentials(environment.project_id))
+    tags = [t for t in dict.fromkeys([tag, git_commit(), "latest"]) if t]
+    published = {}
+    for name, path in compile_pipelines(environment).items():
+        package, version = client.upload_pipeline(file_name=str(path), tags=tags)
+        published[name] = {"package": package, "version": version, "tags": tags}
+    return published
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    compile_command = commands.add_parser("compile")
+    compile_command.add_argument("--env")
+    run_command = commands.add_parser("run")
+    run_command.add_argument("pipeline")
+    run_command.add_argument("--env")
+    run_command.add_argument("--params", default="{}")
+    run_command.add_argument("--dry-run", action="store_true")
+    run_command.add_argument("--result-file", type=Path, help="also write the result JSON here")
+    publish_command = commands.add_parser("publish")
+    publish_command.add_argument("--env", required=True)
+    publish_command.add_argument("--tag")
+    args = parser.parse_args(argv)
+
+    try:
+        environment = load_environment(args.env) if args.env else None
+        if args.command == "compile":
+            for name, path in compile_pipelines(environment).items():
+                print(f"{name}: {path.relative_to(REPO_ROOT)} (image {components_image(environment)})")
+            return 0
+        if args.command == "publish":
+            print(json.dumps(publish(environment, args.tag), indent=2))
+            return 0
+        if args.pipeline not in PIPELINES:
+            raise UsageError(f"PIPELINE: {args.pipeline!r} is not a pipeline; expected one of {', '.join(PIPELINES)}")
+        params = parse_params(args.params)
+        if environment is None:
+            if args.dry_run:
+                raise UsageError("DRY_RUN: prints a Vertex AI request, so it needs ENV=<environment>")
+            result = run_locally(args.pipeline, params)
+        else:
+            result = submit_to_vertex(args.pipeline, environment, params, args.dry_run)
+    except (ConfigError, UsageError, MissingPrerequisite) as error:
+        print(error, file=sys.stderr)
+        return 2
+    except PipelineFailed as error:
+        print(f"run-pipeline {args.pipeline}: {error}", file=sys.stderr)
+        return 1
+    print(json.dumps(result, indent=2, default=str))
+    if args.result_file:
+        args.result_file.write_text(json.dumps(result, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

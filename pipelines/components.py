@@ -1,0 +1,235 @@
+"""KFP components: thin wrappers that move artifacts in and out of the plain modules.
+
+Each function body imports what it needs (KFP ships only the function's source). No component has
+`packages_to_install`: locally they run in `.venv` (kfp.local SubprocessRunner), on Vertex AI in
+the components image built from `pipelines/Dockerfile`, which installs this repository. The image is
+chosen when the pipelines are compiled (`make_components(image)`).
+"""
+
+from types import SimpleNamespace
+from typing import NamedTuple
+
+from kfp import dsl
+from kfp.dsl import HTML, Artifact, Dataset, Input, Metrics, Model, Output
+
+
+def ingest(source: str, raw: Output[Dataset]):
+    """Read the source (`reference`, a CSV path or gs:// URI) as it is."""
+    from pipelines.data import DataValidationError, read_source
+
+    try:
+        frame = read_source(source)
+    except DataValidationError as error:
+        raise SystemExit(f"invalid data: {error}") from None  # the message, without a traceback
+    frame.to_parquet(raw.path, index=False)
+    raw.metadata["source"] = source
+
+
+def validate(raw: Input[Dataset], data_spec: dict, purpose: str, holdout_days: int, validated: Output[Dataset]):
+    """Schema, nulls, ranges, regular timestamps, enough history: fail fast with every problem."""
+    import pandas as pd
+
+    from pipelines.data import DataSpec, DataValidationError, validate
+    from pipelines.features import required_history
+
+    spec = DataSpec.from_dict(data_spec)
+    try:
+        series = validate(
+            pd.read_parquet(raw.path),
+            spec,
+            raw.metadata.get("source", "input"),
+            min_history=required_history(spec, purpose, holdout_days),
+            allow_future_rows=purpose == "prediction",
+        )
+    except DataValidationError as error:
+        raise SystemExit(f"invalid data: {error}") from None  # the message, without a traceback
+    series.to_parquet(validated.path)
+    validated.metadata.update({"rows": len(series), "start": str(series.index[0]), "end": str(series.index[-1])})
+
+
+def features(validated: Input[Dataset], data_spec: dict, holdout_days: int, table: Output[Dataset]):
+    """The training table: shared features, target and a time-ordered train/holdout split."""
+    import pandas as pd
+
+    from pipelines.data import DataSpec
+    from pipelines.evaluation import split_holdout
+    from pipelines.features import training_rows
+
+    spec = DataSpec.from_dict(data_spec)
+    series = pd.read_parquet(validated.path)
+    rows, target = training_rows(series, spec)
+    _, holdout = split_holdout(series, spec, holdout_days)
+    frame = rows.assign(target=target, split="train")
+    frame.loc[frame.index.isin(holdout), "split"] = "holdout"
+    frame.to_parquet(table.path)
+    table.metadata.update({"train_rows": int((frame.split == "train").sum()), "holdout_rows": len(holdout)})
+
+
+def train(
+    table: Input[Dataset],
+    validated: Input[Dataset],
+    data_spec: dict,
+    holdout_days: int,
+    model_params: dict,
+    model: Output[Model],
+):
+    """Fit the forecaster on the training rows; keep its training data as the drift reference."""
+    from pathlib import Path
+
+    import pandas as pd
+
+    from pipelines.data import DataSpec
+    from pipelines.evaluation import split_holdout
+    from pipelines.model import Forecaster
+
+    spec = DataSpec.from_dict(data_spec)
+    frame = pd.read_parquet(table.path)
+    rows = frame[frame.split == "train"]
+    forecaster = Forecaster.fit(rows, rows["target"], spec, model_params)
+    forecaster.save(Path(model.path))
+    training_part, _ = split_holdout(pd.read_parquet(validated.path), spec, holdout_days)
+    training_part.to_parquet(Path(model.path) / "training_data.parquet")
+    model.metadata["framework"] = "xgboost"
+
+
+def evaluate(
+    model: Input[Model],
+    validated: Input[Dataset],
+    data_spec: dict,
+    holdout_days: int,
+    registry_uri: str,
+    evaluation: Output[Artifact],
+    metrics: Output[Metrics],
+):
+    """Challenger, champion and seasonal-naive baseline on the same time-ordered holdout."""
+    import json
+    from pathlib import Path
+
+    import pandas as pd
+
+    from pipelines.data import DataSpec
+    from pipelines.evaluation import evaluate_on_holdout, seasonal_naive, split_holdout
+    from pipelines.evaluation import metrics as score
+    from pipelines.model import Forecaster
+    from pipelines.registry import open_registry
+
+    spec = DataSpec.from_dict(data_spec)
+    series = pd.read_parquet(validated.path)
+    _, holdout = split_holdout(series, spec, holdout_days)
+    challenger = evaluate_on_holdout(Forecaster.load(Path(model.path)), series, holdout)
+    baseline = score(series.loc[holdout, spec.target_column].to_numpy(), seasonal_naive(series, spec, holdout))
+    registry = open_registry(registry_uri)
+    current = registry.champion()
+    champion = evaluate_on_holdout(Forecaster.load(registry.fetch(current)), series, holdout) if current else None
+    result = {
+        "challenger": challenger,
+        "baseline": baseline,
+        "champion": champion,
+        "champion_version": current.version if current else None,
+    }
+    Path(evaluation.path).write_text(json.dumps(result, indent=2))
+    for name, values in (("challenger", challenger), ("baseline", baseline), ("champion", champion or {})):
+        for metric, value in values.items():
+            metrics.log_metric(f"{name}_{metric}", round(value, 4))
+
+
+def gate(evaluation: Input[Artifact], metric: str, margin: float, metrics: Output[Metrics]) -> NamedTuple(
+    "Gate", [("promote", bool), ("reason", str)]
+):
+    """Champion/challenger: promote only a challenger that beats the champion by `margin`."""
+    import json
+    from collections import namedtuple
+    from pathlib import Path
+
+    from pipelines.gate import decide
+
+    result = json.loads(Path(evaluation.path).read_text())
+    decision = decide(result["challenger"], result["champion"], result["baseline"], metric=metric, margin=margin)
+    metrics.log_metric("promote", int(decision.promote))
+    metrics.log_metric(f"challenger_{metric}", round(decision.challenger, 4))
+    if decision.champion is not None:
+        metrics.log_metric(f"champion_{metric}", round(decision.champion, 4))
+    return namedtuple("Gate", ["promote", "reason"])(decision.promote, decision.reason)
+
+
+def register(model: Input[Model], evaluation: Input[Artifact], promote: bool, reason: str, registry_uri: str) -> str:
+    """Register the challenger as a new version; move the champion alias only when promoted."""
+    import json
+    from pathlib import Path
+
+    from pipelines.registry import open_registry
+
+    result = json.loads(Path(evaluation.path).read_text())
+    metrics = {
+        "holdout": result["challenger"],
+        "baseline": result["baseline"],
+        "promoted": promote,
+        "reason": reason,
+        "previous_champion": result["champion_version"],
+    }
+    version = open_registry(registry_uri).register(Path(model.path), metrics, promote=promote)
+    print(f"registered version {version.version}: {reason}")
+    return version.version
+
+
+def batch_predict(validated: Input[Dataset], registry_uri: str, horizon: int, forecasts: Output[Dataset]) -> str:
+    """Forecast the periods after the input's last observation with the champion."""
+    import pandas as pd
+
+    from pipelines.forecast import forecast
+    from pipelines.model import Forecaster
+    from pipelines.registry import open_registry
+
+    registry = open_registry(registry_uri)
+    champion = registry.champion()
+    if champion is None:
+        raise RuntimeError(f"registry {registry_uri} has no champion yet; run the training pipeline first")
+    forecaster = Forecaster.load(registry.fetch(champion))
+    result = forecast(forecaster, pd.read_parquet(validated.path), horizon)
+    result["model_version"] = champion.version
+    result.to_csv(forecasts.path, index=False)
+    forecasts.metadata.update({"model_version": champion.version, "rows": len(result)})
+    return champion.version
+
+
+def detect_drift(
+    validated: Input[Dataset],
+    registry_uri: str,
+    threshold: float,
+    report: Output[HTML],
+    report_json: Output[Artifact],
+    metrics: Output[Metrics],
+) -> bool:
+    """Evidently drift of recent inputs against the champion's training data; True above threshold."""
+    from pathlib import Path
+
+    import pandas as pd
+
+    from pipelines.drift import detect_drift
+    from pipelines.model import Forecaster
+    from pipelines.registry import open_registry
+
+    registry = open_registry(registry_uri)
+    champion = registry.champion()
+    if champion is None:
+        raise RuntimeError(f"registry {registry_uri} has no champion yet; run the training pipeline first")
+    artifacts = registry.fetch(champion)
+    spec = Forecaster.load(artifacts).spec
+    reference = pd.read_parquet(artifacts / "training_data.parquet")
+    result = detect_drift(reference, pd.read_parquet(validated.path), spec)
+    Path(report.path).write_text(result.html)
+    Path(report_json.path).write_text(result.json)
+    metrics.log_metric("drift_share", round(result.share, 4))
+    metrics.log_metric("drifted_columns", len(result.drifted))
+    metrics.log_metric("threshold", threshold)
+    return result.exceeds(threshold)
+
+
+FUNCTIONS = (ingest, validate, features, train, evaluate, gate, register, batch_predict, detect_drift)
+
+
+def make_components(image: str) -> SimpleNamespace:
+    """The components, built on `image` (the components image; ignored by local runs)."""
+    return SimpleNamespace(
+        **{f.__name__: dsl.component(f, base_image=image, install_kfp_package=False) for f in FUNCTIONS}
+    )

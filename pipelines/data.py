@@ -1,0 +1,212 @@
+"""Reading and validating a time series: the reference dataset, a local CSV or a `gs://` CSV.
+
+Validation fails fast with every problem at once, each naming the source, the column, what was
+found and what was expected.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import io
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+REFERENCE = "reference"
+# Taylor (2003): half-hourly electricity demand in England and Wales (MW), Monday 5 June 2000 to
+# Sunday 27 August 2000, 4032 observations. It ships inside the `pmdarima` package (MIT), from R's
+# `forecast::taylor`; the series carries no timestamps, so they are assigned from its documented start.
+REFERENCE_START = "2000-06-05 00:00"
+REFERENCE_FREQUENCY = "30min"
+
+
+class DataValidationError(ValueError):
+    """The data cannot be used; `problems` holds one line per problem."""
+
+    def __init__(self, source: str, problems: list[str]):
+        self.source = source
+        self.problems = problems
+        super().__init__("\n".join(f"{source}: {p}" for p in problems))
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """Which columns of a CSV hold what, and how often it is sampled."""
+
+    timestamp_column: str = "timestamp"
+    target_column: str = "demand"
+    exogenous_columns: tuple[str, ...] = field(default_factory=tuple)
+    frequency: str = REFERENCE_FREQUENCY
+    target_min: float | None = 0.0  # demand, sales and loads are never negative; None to allow any
+    target_max: float | None = None
+
+    @property
+    def periods_per_day(self) -> int:
+        periods = pd.Timedelta("1D") / pd.Timedelta(self.frequency)
+        if periods != int(periods) or periods < 1:
+            raise DataValidationError(
+                "frequency", [f"{self.frequency!r} does not divide a day; expected e.g. 30min, 1h"]
+            )
+        return int(periods)
+
+    def to_dict(self) -> dict:
+        """Plain values for KFP parameters (which cannot hold None: an unset bound is left out)."""
+        values = asdict(self) | {"exogenous_columns": list(self.exogenous_columns)}
+        return {key: value for key, value in values.items() if value is not None}
+
+    @classmethod
+    def from_dict(cls, values: dict) -> DataSpec:
+        return cls(**(values | {"exogenous_columns": tuple(values.get("exogenous_columns", ()))}))
+
+
+def load_reference() -> pd.DataFrame:
+    """The reference dataset as `timestamp, demand`, read from pmdarima's source without importing
+    pmdarima (whose import pulls statsmodels and scikit-learn: seconds for one array)."""
+    spec = importlib.util.find_spec("pmdarima")
+    module = Path(spec.origin).parent / "datasets" / "taylor.py"
+    tree = ast.parse(module.read_text())
+    array = next(
+        node.args[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "array" and node.args
+    )
+    values = ast.literal_eval(array)
+    timestamps = pd.date_range(REFERENCE_START, periods=len(values), freq=REFERENCE_FREQUENCY)
+    return pd.DataFrame({"timestamp": timestamps, "demand": pd.Series(values, dtype="float64")})
+
+
+def read_source(source: str) -> pd.DataFrame:
+    """`reference`, a local CSV path or a `gs://bucket/object.csv` (read with google-cloud-storage,
+    which honours STORAGE_EMULATOR_HOST locally)."""
+    if source == REFERENCE:
+        return load_reference()
+    if source.startswith("gs://"):
+        from google.cloud import storage
+
+        bucket, _, name = source.removeprefix("gs://").partition("/")
+        client = storage.Client()
+        try:
+            payload = client.bucket(bucket).blob(name).download_as_bytes()
+        except Exception as error:  # the client raises NotFound, Forbidden, ... all mean "unreadable"
+            raise DataValidationError(source, [f"cannot be read: {error}"]) from None
+        return _parse_csv(io.BytesIO(payload), source)
+    path = Path(source)
+    if not path.is_file():
+        raise DataValidationError(source, ["no such file; expected a CSV path, a gs:// URI or 'reference'"])
+    return _parse_csv(path, source)
+
+
+def _parse_csv(handle, source: str) -> pd.DataFrame:
+    try:
+        return pd.read_csv(handle)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        raise DataValidationError(source, [f"is not a readable CSV ({error})"]) from None
+
+
+def validate(
+    frame: pd.DataFrame, spec: DataSpec, source: str, *, min_history: int = 0, allow_future_rows: bool = False
+) -> pd.DataFrame:
+    """Check and normalize a series: returns it sorted, indexed by timestamp, at a regular frequency.
+
+    `min_history`: the fewest observed rows the caller needs. `allow_future_rows`: trailing rows
+    without a target (future periods whose exogenous values are known) are kept, for prediction.
+    """
+    columns = [spec.timestamp_column, spec.target_column, *spec.exogenous_columns]
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise DataValidationError(
+            source,
+            [f"missing column {c!r}; the data has columns {', '.join(map(str, frame.columns))}" for c in missing],
+        )
+    frame = frame[columns].copy()
+
+    timestamps = pd.to_datetime(frame[spec.timestamp_column], errors="coerce")
+    bad = timestamps.isna().to_numpy()
+    if bad.any():
+        position = int(bad.argmax())
+        raise DataValidationError(
+            source,
+            [
+                f"column {spec.timestamp_column!r}: {int(bad.sum())} values are not timestamps, first "
+                f"{frame[spec.timestamp_column].iloc[position]!r} in row {position + 1}"
+            ],
+        )
+    frame[spec.timestamp_column] = timestamps
+    duplicated = timestamps[timestamps.duplicated()]
+    if len(duplicated):
+        raise DataValidationError(
+            source,
+            [f"column {spec.timestamp_column!r}: {len(duplicated)} duplicate timestamps, first {duplicated.iloc[0]}"],
+        )
+    frame = frame.sort_values(spec.timestamp_column).set_index(spec.timestamp_column)
+    problems: list[str] = []
+
+    expected = pd.date_range(frame.index[0], frame.index[-1], freq=spec.frequency) if len(frame) else frame.index
+    gaps = expected.difference(frame.index)
+    off_grid = frame.index.difference(expected)
+    if len(off_grid):
+        problems.append(
+            f"column {spec.timestamp_column!r}: {len(off_grid)} timestamps are off the {spec.frequency} grid, "
+            f"first {off_grid[0]}; expected one row every {spec.frequency}"
+        )
+    elif len(gaps):
+        problems.append(
+            f"column {spec.timestamp_column!r}: {len(gaps)} periods are missing, first {gaps[0]}; expected one row "
+            f"every {spec.frequency}"
+        )
+
+    for column in [spec.target_column, *spec.exogenous_columns]:
+        numeric = pd.to_numeric(frame[column], errors="coerce")
+        not_numbers = frame[column][numeric.isna() & frame[column].notna()]
+        if len(not_numbers):
+            problems.append(
+                f"column {column!r}: {len(not_numbers)} values are not numbers, first {not_numbers.iloc[0]!r} at "
+                f"{not_numbers.index[0]}"
+            )
+        frame[column] = numeric
+
+    target = frame[spec.target_column]
+    observed_end = len(target) if not allow_future_rows else _last_observed(target) + 1
+    empty = target.iloc[:observed_end][target.iloc[:observed_end].isna()]
+    if len(empty):
+        problems.append(
+            f"column {spec.target_column!r}: {len(empty)} empty values (NaN), first at {empty.index[0]}; "
+            "expected a number in every row" + (" before the forecast rows" if allow_future_rows else "")
+        )
+    for column in spec.exogenous_columns:
+        empty = frame[column][frame[column].isna()]
+        if len(empty):
+            problems.append(
+                f"column {column!r}: {len(empty)} empty values (NaN), first at {empty.index[0]}; expected a number "
+                "in every row"
+            )
+    observed = target.iloc[:observed_end].dropna()
+    if spec.target_min is not None and (observed < spec.target_min).any():
+        low = observed[observed < spec.target_min]
+        problems.append(
+            f"column {spec.target_column!r}: {len(low)} values below {spec.target_min:g}, first {low.iloc[0]:g} at "
+            f"{low.index[0]}"
+        )
+    if spec.target_max is not None and (observed > spec.target_max).any():
+        high = observed[observed > spec.target_max]
+        problems.append(
+            f"column {spec.target_column!r}: {len(high)} values above {spec.target_max:g}, first {high.iloc[0]:g} at "
+            f"{high.index[0]}"
+        )
+    if len(observed) < min_history:
+        per_day = spec.periods_per_day
+        problems.append(
+            f"only {len(observed)} rows of history ({len(observed) / per_day:.1f} days); expected at least "
+            f"{min_history} ({min_history / per_day:.1f} days at {spec.frequency})"
+        )
+    if problems:
+        raise DataValidationError(source, problems)
+    frame.index.name = spec.timestamp_column
+    return frame
+
+
+def _last_observed(target: pd.Series) -> int:
+    positions = target.reset_index(drop=True).last_valid_index()
+    return -1 if positions is None else int(positions)

@@ -1,0 +1,94 @@
+"""The three pipelines. They take any CSV (local path or gs://) through `source` and `data_spec`;
+the reference dataset is only the default. `build(image)` makes them on a given components image."""
+
+from types import SimpleNamespace
+
+from kfp import dsl
+
+from pipelines.components import make_components
+from pipelines.data import REFERENCE, DataSpec
+
+DEFAULT_DATA_SPEC = DataSpec().to_dict()
+LOCAL_IMAGE = "mlops-platform/python-components:local"
+PIPELINES = ("training", "prediction", "monitoring")
+
+
+def build(image: str = LOCAL_IMAGE) -> SimpleNamespace:
+    c = make_components(image)
+
+    def train_and_register(source, data_spec, holdout_days, model_params, metric, promotion_margin, registry_uri):
+        raw = c.ingest(source=source).set_display_name("ingest")
+        valid = c.validate(
+            raw=raw.outputs["raw"], data_spec=data_spec, purpose="training", holdout_days=holdout_days
+        ).set_display_name("validate")
+        table = c.features(validated=valid.outputs["validated"], data_spec=data_spec, holdout_days=holdout_days)
+        model = c.train(
+            table=table.outputs["table"],
+            validated=valid.outputs["validated"],
+            data_spec=data_spec,
+            holdout_days=holdout_days,
+            model_params=model_params,
+        )
+        scored = c.evaluate(
+            model=model.outputs["model"],
+            validated=valid.outputs["validated"],
+            data_spec=data_spec,
+            holdout_days=holdout_days,
+            registry_uri=registry_uri,
+        )
+        decision = c.gate(evaluation=scored.outputs["evaluation"], metric=metric, margin=promotion_margin)
+        return c.register(
+            model=model.outputs["model"],
+            evaluation=scored.outputs["evaluation"],
+            promote=decision.outputs["promote"],
+            reason=decision.outputs["reason"],
+            registry_uri=registry_uri,
+        )
+
+    @dsl.pipeline(name="training", description="Ingest, validate, featurize, train, evaluate, gate, register")
+    def training(
+        registry_uri: str,
+        source: str = REFERENCE,
+        data_spec: dict = DEFAULT_DATA_SPEC,
+        holdout_days: int = 7,
+        model_params: dict = {},  # noqa: B006 - KFP reads defaults from the signature
+        metric: str = "mae",
+        promotion_margin: float = 0.01,
+    ) -> str:
+        return train_and_register(
+            source, data_spec, holdout_days, model_params, metric, promotion_margin, registry_uri
+        ).output
+
+    @dsl.pipeline(name="prediction", description="Forecast the next periods with the champion")
+    def prediction(
+        registry_uri: str,
+        source: str = REFERENCE,
+        data_spec: dict = DEFAULT_DATA_SPEC,
+        horizon: int = 48,
+    ) -> dsl.Dataset:
+        raw = c.ingest(source=source)
+        valid = c.validate(raw=raw.outputs["raw"], data_spec=data_spec, purpose="prediction", holdout_days=0)
+        return c.batch_predict(
+            validated=valid.outputs["validated"], registry_uri=registry_uri, horizon=horizon
+        ).outputs["forecasts"]
+
+    @dsl.pipeline(name="monitoring", description="Drift of recent inputs against the champion; retrain above threshold")
+    def monitoring(
+        registry_uri: str,
+        source: str = REFERENCE,
+        data_spec: dict = DEFAULT_DATA_SPEC,
+        drift_threshold: float = 0.5,
+        training_source: str = REFERENCE,
+        holdout_days: int = 7,
+        promotion_margin: float = 0.01,
+    ) -> dsl.HTML:
+        raw = c.ingest(source=source)
+        valid = c.validate(raw=raw.outputs["raw"], data_spec=data_spec, purpose="monitoring", holdout_days=0)
+        drift = c.detect_drift(
+            validated=valid.outputs["validated"], registry_uri=registry_uri, threshold=drift_threshold
+        )
+        with dsl.If(drift.outputs["Output"] == True, name="drift-above-threshold"):  # noqa: E712 - a KFP condition
+            train_and_register(training_source, data_spec, holdout_days, {}, "mae", promotion_margin, registry_uri)
+        return drift.outputs["report"]
+
+    return SimpleNamespace(training=training, prediction=prediction, monitoring=monitoring)
