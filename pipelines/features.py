@@ -24,9 +24,9 @@ def feature_names(spec: DataSpec) -> list[str]:
 
 
 def history_periods(spec: DataSpec) -> int:
-    """Observed periods a row needs before its features are complete: the level adjustment
-    compares the day before t with the same day a week earlier, which ends 8 days before t."""
-    return (max(LAG_DAYS) + 2) * spec.periods_per_day
+    """Observed periods before a row's features are complete: the level adjustment averages the
+    day that ends 8 days before t, so its first period lies 9 days less one period back."""
+    return (max(LAG_DAYS) + 2) * spec.periods_per_day - 1
 
 
 def max_horizon(spec: DataSpec) -> int:

@@ -14,6 +14,8 @@ from pipelines.data import DataSpec
 from pipelines.features import feature_names, training_rows
 
 DEFAULT_PARAMS = {"n_estimators": 400, "max_depth": 4, "learning_rate": 0.05, "subsample": 0.9}
+# KFP passes dict parameters as protobuf Structs, where every number is a double.
+INTEGER_PARAMS = frozenset({"n_estimators", "max_depth", "max_leaves", "max_bin", "num_parallel_tree"})
 MODEL_FILE = "model.json"
 SPEC_FILE = "forecaster.json"
 
@@ -27,7 +29,7 @@ class Forecaster:
     @classmethod
     def fit(cls, features: pd.DataFrame, target: pd.Series, spec: DataSpec, params: dict | None = None) -> Forecaster:
         """Fit on rows from `features.training_rows` (complete history, observed target)."""
-        params = DEFAULT_PARAMS | (params or {})
+        params = DEFAULT_PARAMS | {k: int(v) if k in INTEGER_PARAMS else v for k, v in (params or {}).items()}
         if features.empty:
             raise ValueError("no row has complete history; the series is shorter than the longest lag")
         model = xgb.XGBRegressor(**params, random_state=0, n_jobs=2, tree_method="hist")

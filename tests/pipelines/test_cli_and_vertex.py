@@ -1,0 +1,138 @@
+"""The pipelines CLI: clear refusals of bad input, and the exact Vertex AI request — both the
+dry-run print and what google-cloud-aiplatform really sends (captured at a local HTTP server)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from environments.config import load_environment
+from pipelines.cli import compile_pipelines, main
+from pipelines.vertex import job_labels, pipeline_job
+from tests.conftest import REPO_ROOT
+from tests.http_capture import CaptureServer
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", *args], cwd=REPO_ROOT, capture_output=True, text=True, check=False
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "scoring"], "PIPELINE: 'scoring' is not a pipeline; expected one of training, prediction, monitoring"),
+        (
+            ["run", "training", "--params", '{"holdout_days": 3'],
+            "PARAMS: not valid JSON: Expecting ',' delimiter at line 1, column 19",
+        ),
+        (
+            ["run", "training", "--params", "[1, 2]"],
+            """PARAMS: expected a JSON object such as '{"holdout_days": 7}', got list""",
+        ),
+        (
+            ["run", "training", "--params", '{"holdout": 3}'],
+            "PARAMS.holdout: unknown parameter 'holdout'; expected one of data_spec, holdout_days, metric, "
+            "model_params, promotion_margin, registry_uri, source",
+        ),
+        (
+            ["run", "prediction", "--params", '{"horizon": "tomorrow"}'],
+            'PARAMS.horizon: "tomorrow" is a string; expected an integer',
+        ),
+        (["run", "training", "--dry-run"], "DRY_RUN: prints a Vertex AI request, so it needs ENV=<environment>"),
+        (["run", "training", "--env", "staging"], "ENV: 'staging' is not an environment; expected one of dev, prod"),
+    ],
+)
+def test_bad_input_is_refused_with_one_clear_line(args, message):
+    result = run_cli(*args)
+    assert result.returncode == 2
+    assert result.stderr == message + "\n"
+    assert result.stdout == ""
+
+
+def test_dry_run_prints_the_exact_vertex_request(capsys, monkeypatch):
+    monkeypatch.setenv("IMAGE_TAG", "abc123")
+    assert main(["run", "training", "--env", "prod", "--dry-run", "--params", '{"holdout_days": 14}']) == 0
+    request = json.loads(capsys.readouterr().out)
+    assert request["url"] == (
+        "https://europe-west1-aiplatform.googleapis.com/v1/projects/acme-mlops-prod/locations/europe-west1/pipelineJobs"
+    )
+    body = request["body"]
+    assert body["serviceAccount"] == "pipelines-runner@acme-mlops-prod.iam.gserviceaccount.com"
+    assert body["runtimeConfig"]["gcsOutputDirectory"] == "gs://acme-mlops-prod-pipeline-root"
+    assert body["runtimeConfig"]["parameterValues"] == {
+        "holdout_days": 14.0,
+        "registry_uri": "vertex://acme-mlops-prod/europe-west1/forecaster",
+    }
+    assert body["labels"] == {
+        "cost-center": "ml-platform",
+        "env": "prod",
+        "managed-by": "mlops-platform",
+        "pipeline": "training",
+        "trigger": "cli",
+    }
+    assert body["encryptionSpec"]["kmsKeyName"].endswith("/keyRings/prod-platform/cryptoKeys/prod-platform")
+    images = {e["container"]["image"] for e in body["pipelineSpec"]["deploymentSpec"]["executors"].values()}
+    assert images == {"europe-west1-docker.pkg.dev/acme-mlops-prod/containers/python-components:abc123"}
+
+
+@pytest.fixture
+def vertex_api(monkeypatch):
+    """A local stand-in for the Vertex AI API: captures requests, echoes the created job."""
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import aiplatform
+    from google.cloud.aiplatform import initializer, pipeline_jobs
+
+    def respond(request):
+        if request.method == "POST" and request.path.endswith("/pipelineJobs"):
+            job_id = request.query["pipelineJobId"][0]
+            parent = request.path.removeprefix("/v1/").removesuffix("/pipelineJobs")
+            return 200, request.json() | {"name": f"{parent}/pipelineJobs/{job_id}", "state": 2}
+        return None
+
+    # submit() first checks, and may create, the pipeline-root bucket: not part of this request.
+    monkeypatch.setattr(
+        pipeline_jobs.gcs_utils, "create_gcs_bucket_for_pipeline_artifacts_if_it_does_not_exist", lambda **kwargs: None
+    )
+    with CaptureServer(respond) as server:
+        aiplatform.init(api_endpoint=server.url, api_transport="rest", credentials=AnonymousCredentials())
+        yield server
+    initializer.global_config = initializer._Config()  # aiplatform.init is global: reset it
+
+
+def test_submission_sends_template_root_account_labels_and_parameters(vertex_api, tmp_path):
+    dev = load_environment("dev")
+    template = compile_pipelines(dev, tmp_path)["prediction"]
+    job = pipeline_job(
+        dev,
+        "prediction",
+        str(template),
+        {"registry_uri": "vertex://p/r/m", "horizon": 24},
+        labels=job_labels(dev, "prediction", trigger="test", team="forecasting"),
+        job_id="prediction-20261122-0300",
+    )
+    job.submit(service_account="pipelines-runner@acme-mlops-dev.iam.gserviceaccount.com")
+
+    (request,) = vertex_api.requests
+    assert (request.method, request.path) == ("POST", "/v1/projects/acme-mlops-dev/locations/europe-west1/pipelineJobs")
+    assert request.query["pipelineJobId"] == ["prediction-20261122-0300"]
+    body = request.json()
+    assert body["pipelineSpec"] == yaml.safe_load(template.read_text())
+    assert body["runtimeConfig"]["gcsOutputDirectory"] == "gs://acme-mlops-dev-pipeline-root"
+    assert body["runtimeConfig"]["parameterValues"] == {"registry_uri": "vertex://p/r/m", "horizon": 24}
+    assert body["serviceAccount"] == "pipelines-runner@acme-mlops-dev.iam.gserviceaccount.com"
+    assert body["labels"] == {
+        "cost-center": "ml-platform",
+        "env": "dev",
+        "managed-by": "mlops-platform",
+        "team": "forecasting",
+        "pipeline": "prediction",
+        "trigger": "test",
+    }
+    assert "encryptionSpec" not in body, "dev runs without CMEK"
+    assert job.resource_name == "projects/acme-mlops-dev/locations/europe-west1/pipelineJobs/prediction-20261122-0300"

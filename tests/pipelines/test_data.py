@@ -1,0 +1,129 @@
+"""Reading and validating series: the reference dataset, CSVs (local and gs://), and bad data
+failing with its clear message."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipelines.data import DataSpec, DataValidationError, read_source, validate
+
+SPEC = DataSpec()
+
+
+def test_reference_is_taylors_half_hourly_demand(reference):
+    assert len(reference) == 4032
+    assert reference["timestamp"].iloc[0] == pd.Timestamp("2000-06-05 00:00")
+    assert reference["timestamp"].iloc[-1] == pd.Timestamp("2000-08-27 23:30")
+    assert reference["demand"].iloc[:3].tolist() == [22262.0, 21756.0, 22247.0]
+
+
+def test_any_csv_with_configured_columns(tmp_path, with_temperature):
+    path = tmp_path / "load.csv"
+    with_temperature.rename(columns={"timestamp": "ts", "demand": "load_mw"}).to_csv(path, index=False)
+    spec = DataSpec(timestamp_column="ts", target_column="load_mw", exogenous_columns=("temperature",))
+    series = validate(read_source(str(path)), spec, str(path))
+    assert list(series.columns) == ["load_mw", "temperature"] and series.index.name == "ts"
+    assert series.index.freq is None and len(series) == 4032
+
+
+def test_gs_source_is_read_through_google_cloud_storage(gcs_emulator, reference):
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import storage
+
+    client = storage.Client(project="test", credentials=AnonymousCredentials())
+    client.create_bucket("demand-data").blob("uk/taylor.csv").upload_from_string(reference.to_csv(index=False))
+    frame = read_source("gs://demand-data/uk/taylor.csv")
+    assert len(frame) == 4032 and list(frame.columns) == ["timestamp", "demand"]
+    with pytest.raises(DataValidationError, match=r"^gs://demand-data/missing.csv: cannot be read"):
+        read_source("gs://demand-data/missing.csv")
+
+
+def test_missing_file_and_unreadable_csv(tmp_path):
+    with pytest.raises(DataValidationError) as raised:
+        read_source(str(tmp_path / "nope.csv"))
+    assert raised.value.problems == ["no such file; expected a CSV path, a gs:// URI or 'reference'"]
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    with pytest.raises(DataValidationError, match="is not a readable CSV"):
+        read_source(str(empty))
+
+
+def problems_of(frame, spec=SPEC, **options) -> list[str]:
+    with pytest.raises(DataValidationError) as raised:
+        validate(frame, spec, "data.csv", **options)
+    assert str(raised.value).startswith("data.csv: ")
+    return raised.value.problems
+
+
+def test_missing_column_names_the_columns_found(reference):
+    assert problems_of(reference.rename(columns={"demand": "load"})) == [
+        "missing column 'demand'; the data has columns timestamp, load"
+    ]
+
+
+def test_nans_in_the_target(reference):
+    frame = reference.copy()
+    frame.loc[[100, 200], "demand"] = np.nan
+    assert problems_of(frame) == [
+        "column 'demand': 2 empty values (NaN), first at 2000-06-07 02:00:00; expected a number in every row"
+    ]
+
+
+def test_too_short_a_history(reference):
+    assert problems_of(reference.head(96), min_history=480) == [
+        "only 96 rows of history (2.0 days); expected at least 480 (10.0 days at 30min)"
+    ]
+
+
+def test_values_out_of_range_and_not_numbers(reference):
+    frame = reference.astype({"demand": object})
+    frame.loc[5, "demand"] = -3.0
+    frame.loc[7, "demand"] = "n/a"
+    high = reference[reference["demand"] > 38000]
+    assert problems_of(frame, DataSpec(target_max=38000)) == [
+        "column 'demand': 1 values are not numbers, first 'n/a' at 2000-06-05 03:30:00",
+        "column 'demand': 1 empty values (NaN), first at 2000-06-05 03:30:00; expected a number in every row",
+        "column 'demand': 1 values below 0, first -3 at 2000-06-05 02:30:00",
+        f"column 'demand': {len(high)} values above 38000, first {high['demand'].iloc[0]:g} at "
+        f"{high['timestamp'].iloc[0]}",
+    ]
+
+
+def test_bad_timestamps_duplicates_gaps_and_off_grid(reference):
+    frame = reference.astype({"timestamp": object})
+    frame.loc[3, "timestamp"] = "yesterday"
+    assert problems_of(frame) == ["column 'timestamp': 1 values are not timestamps, first 'yesterday' in row 4"]
+    assert problems_of(pd.concat([reference, reference.tail(1)])) == [
+        "column 'timestamp': 1 duplicate timestamps, first 2000-08-27 23:30:00"
+    ]
+    assert problems_of(reference.drop(index=[10, 11])) == [
+        "column 'timestamp': 2 periods are missing, first 2000-06-05 05:00:00; expected one row every 30min"
+    ]
+    shifted = reference.copy()
+    shifted.loc[20, "timestamp"] += pd.Timedelta("7min")
+    assert problems_of(shifted)[0].startswith("column 'timestamp': 1 timestamps are off the 30min grid")
+
+
+def test_rows_come_back_sorted_whatever_the_file_order(reference, series):
+    shuffled = reference.sample(frac=1, random_state=0)
+    assert validate(shuffled, SPEC, "shuffled").equals(series)
+
+
+def test_prediction_input_may_end_with_future_rows(with_temperature):
+    spec = DataSpec(exogenous_columns=("temperature",))
+    frame = with_temperature.copy()
+    frame.loc[frame.index[-48:], "demand"] = np.nan
+    series = validate(frame, spec, "input.csv", allow_future_rows=True)
+    assert series["demand"].isna().sum() == 48
+    with pytest.raises(DataValidationError, match="expected a number in every row$"):
+        validate(frame, spec, "input.csv")
+    frame.loc[frame.index[-49], "temperature"] = np.nan
+    with pytest.raises(DataValidationError, match="column 'temperature': 1 empty values"):
+        validate(frame, spec, "input.csv", allow_future_rows=True)
+
+
+def test_frequency_must_divide_a_day():
+    with pytest.raises(DataValidationError, match="'7min' does not divide a day"):
+        _ = DataSpec(frequency="7min").periods_per_day
