@@ -117,7 +117,7 @@ def test_prediction_input_may_end_with_future_rows(with_temperature):
     frame.loc[frame.index[-48:], "demand"] = np.nan
     series = validate(frame, spec, "input.csv", allow_future_rows=True)
     assert series["demand"].isna().sum() == 48
-    with pytest.raises(DataValidationError, match="expected a number in every row$"):
+    with pytest.raises(DataValidationError, match=r"expected a number in every row$"):
         validate(frame, spec, "input.csv")
     frame.loc[frame.index[-49], "temperature"] = np.nan
     with pytest.raises(DataValidationError, match="column 'temperature': 1 empty values"):
