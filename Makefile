@@ -16,9 +16,11 @@ ENVIRONMENTS := $(basename $(notdir $(wildcard environments/*.yaml)))
 PIPELINE ?=
 PARAMS ?= {}
 TAG ?=
+FUNCTION ?=
+PORT ?= 8080
 
 .PHONY: help setup test lint format synth policy plan deploy bootstrap bench clean env-required \
-	compile-pipelines run-pipeline publish-pipelines demo
+	compile-pipelines run-pipeline publish-pipelines demo serve
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-20s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -71,6 +73,10 @@ run-pipeline: setup ## Run PIPELINE= locally (kfp.local), or on Vertex AI with E
 
 publish-pipelines: env-required setup ## Upload compiled templates to ENV='s KFP repository, tagged TAG=, commit, latest
 	$(PY) -m pipelines.cli publish $(ENV_FLAG) $(if $(TAG),--tag $(TAG))
+
+serve: setup ## Run FUNCTION=<pipeline_trigger|predict> locally under functions-framework [PORT=8080]
+	$(if $(filter pipeline_trigger,$(FUNCTION)),$(PY) -m pipelines.cli compile >/dev/null)
+	$(PY) -m functions.serve --function "$(FUNCTION)" --port $(PORT) $(ENV_FLAG)
 
 bench: setup ## Benchmark synth time and peak memory against the floor (provider import + empty stack)
 	$(PY) tests/bench/bench_synth.py

@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import (
@@ -94,6 +95,11 @@ _BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$")
 _SCHEDULE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,49}$")
 _CRON_FIELD = re.compile(r"^[\d*/,\-A-Za-z]+$")
+_TAG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_MEMBER = re.compile(r"^(user|group|serviceAccount|domain):[^\s:]+$")
+
+# The pipelines the platform ships (pipelines/definitions.py builds them; schedules name them).
+PIPELINES = ("training", "prediction", "monitoring")
 
 
 class ConfigError(Exception):
@@ -132,6 +138,14 @@ def _check_labels(value: dict[str, str]) -> dict[str, str]:
     reserved = sorted(PLATFORM_LABEL_KEYS & value.keys())
     if reserved:
         raise ValueError(f"expected none of the keys the platform sets itself ({', '.join(reserved)})")
+    return value
+
+
+def _check_time_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("expected an IANA time zone such as Europe/London or Etc/UTC") from None
     return value
 
 
@@ -195,10 +209,31 @@ class Schedule(_Strict):
 
     name: Annotated[str, _check(_SCHEDULE_NAME, "lowercase letters, digits and hyphens, starting with a letter")]
     cron: Annotated[str, AfterValidator(_check_cron)]
-    time_zone: str = "Etc/UTC"
-    pipeline: str
-    version: str = "latest"
+    time_zone: Annotated[str, AfterValidator(_check_time_zone)] = "Etc/UTC"
+    pipeline: Literal[PIPELINES]
+    version: Annotated[str, _check(_TAG, "a template tag such as latest or v1.2.0")] = "latest"
     parameters: dict[str, Any] = Field(default_factory=dict)
+
+
+class FunctionSettings(_Strict):
+    """Scaling of one Cloud Function (gen2). Instances scale to zero when idle."""
+
+    max_instances: int = Field(3, ge=1, le=100, description="an instance cap, 1 to 100")
+    memory: Literal["256M", "512M", "1G", "2G", "4G"] = "1G"
+
+
+class PredictSettings(FunctionSettings):
+    """The online prediction function: always authenticated; who may call it is listed here."""
+
+    ingress: Literal["internal", "internal-and-load-balancer", "all"] = "internal"
+    invokers: list[Annotated[str, _check(_MEMBER, "an IAM member such as group:ml@acme.com")]] = Field(
+        default_factory=list
+    )
+
+
+class Functions(_Strict):
+    pipeline_trigger: FunctionSettings = Field(default_factory=FunctionSettings)
+    predict: PredictSettings = Field(default_factory=PredictSettings)
 
 
 class Environment(_Strict):
@@ -212,6 +247,7 @@ class Environment(_Strict):
     composer: Composer = Field(default_factory=Composer)
     storage: Storage = Field(default_factory=Storage)
     notifications: Notifications = Field(default_factory=Notifications)
+    functions: Functions = Field(default_factory=Functions)
     schedules: list[Schedule] = Field(default_factory=list)
 
     _name: str = PrivateAttr(default="")

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import yaml
 
-from environments.config import REPO_ROOT, ConfigError, Environment, load_environment
+from environments.config import PIPELINES, REPO_ROOT, ConfigError, Environment, load_environment
 from environments.credentials import MissingPrerequisite, google_credentials
-from pipelines.definitions import LOCAL_IMAGE, PIPELINES, build
+from pipelines.definitions import LOCAL_IMAGE, build
 from pipelines.parameters import check
 
 BUILD_DIR = REPO_ROOT / "build"
@@ -110,18 +110,19 @@ def _spec_of(definition) -> dict:
 
 
 def submit_to_vertex(pipeline: str, environment: Environment, params: dict, dry_run: bool) -> dict:
-    from pipelines.vertex import default_registry_uri, job_labels, pipeline_job, request_of
+    from pipelines.vertex import Target, default_registry_uri, pipeline_job, request_of
 
+    target = Target.of(environment)
     with tempfile.TemporaryDirectory() as outdir:
         template_path = compile_pipelines(environment, Path(outdir))[pipeline]
         template = yaml.safe_load(template_path.read_text())
-        values = checked_parameters(pipeline, template, params, default_registry_uri(environment))
+        values = checked_parameters(pipeline, template, params, default_registry_uri(target.project, target.region))
         job = pipeline_job(
-            environment,
+            target,
             pipeline,
             str(template_path),
             values,
-            labels=job_labels(environment, pipeline, trigger="cli"),
+            labels=target.job_labels(pipeline, trigger="cli"),
             credentials=_credentials(environment, dry_run),
         )
     runner = environment.names.service_account_email(environment.names.RUNNER)

@@ -10,7 +10,6 @@ from pipelines.data import REFERENCE, DataSpec
 
 DEFAULT_DATA_SPEC = DataSpec().to_dict()
 LOCAL_IMAGE = "mlops-platform/python-components:local"
-PIPELINES = ("training", "prediction", "monitoring")
 
 
 def build(image: str = LOCAL_IMAGE) -> SimpleNamespace:

@@ -1,18 +1,45 @@
-"""Submitting a compiled pipeline to Vertex AI Pipelines for one environment.
+"""Submitting a compiled pipeline to Vertex AI Pipelines.
 
-The CLI (`make run-pipeline ENV=`) and the trigger function build the same request here: the
-environment's project, region and pipeline root, a service account, labels and parameters.
+The CLI (`make run-pipeline ENV=`) and the trigger function build the same request here: project,
+region and pipeline root, CMEK when the environment has it, a service account, labels and
+parameters. Only plain values come in, so the trigger function can ship this module alone.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from environments.config import Environment
+if TYPE_CHECKING:
+    from environments.config import Environment
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where and how pipelines of one environment run."""
+
+    project: str
+    region: str
+    pipeline_root: str
+    labels: dict[str, str]
+    kms_key: str | None = None
+
+    @classmethod
+    def of(cls, environment: Environment) -> Target:
+        return cls(
+            project=environment.project_id,
+            region=environment.region,
+            pipeline_root=environment.names.pipeline_root,
+            labels=environment.resource_labels(),
+            kms_key=environment.names.kms_key if environment.encryption.cmek else None,
+        )
+
+    def job_labels(self, pipeline: str, trigger: str, team: str | None = None) -> dict[str, str]:
+        return self.labels | ({"team": team} if team else {}) | {"pipeline": pipeline, "trigger": trigger}
 
 
 def pipeline_job(
-    environment: Environment,
+    target: Target,
     pipeline: str,
     template: str,
     parameters: dict[str, Any],
@@ -22,20 +49,20 @@ def pipeline_job(
     enable_caching: bool | None = None,
     credentials=None,
 ):
-    """An unsubmitted `aiplatform.PipelineJob`; `template` is a local file or a KFP repository URL."""
+    """An unsubmitted `aiplatform.PipelineJob`; `template` is a local compiled template file."""
     from google.cloud import aiplatform
 
     return aiplatform.PipelineJob(
         display_name=pipeline,
         template_path=template,
         job_id=job_id,
-        pipeline_root=environment.names.pipeline_root,
+        pipeline_root=target.pipeline_root,
         parameter_values=parameters,
         enable_caching=enable_caching,
         labels=labels,
-        encryption_spec_key_name=environment.names.kms_key if environment.encryption.cmek else None,
-        project=environment.project_id,
-        location=environment.region,
+        encryption_spec_key_name=target.kms_key,
+        project=target.project,
+        location=target.region,
         credentials=credentials,
     )
 
@@ -55,9 +82,5 @@ def request_of(job, service_account: str) -> dict:
     }
 
 
-def job_labels(environment: Environment, pipeline: str, trigger: str, team: str | None = None) -> dict[str, str]:
-    return environment.resource_labels(team=team) | {"pipeline": pipeline, "trigger": trigger}
-
-
-def default_registry_uri(environment: Environment, model: str = "forecaster") -> str:
-    return f"vertex://{environment.project_id}/{environment.region}/{model}"
+def default_registry_uri(project: str, region: str, model: str = "forecaster") -> str:
+    return f"vertex://{project}/{region}/{model}"

@@ -12,7 +12,7 @@ import yaml
 
 from environments.config import load_environment
 from pipelines.cli import compile_pipelines, main
-from pipelines.vertex import job_labels, pipeline_job
+from pipelines.vertex import Target, pipeline_job
 from tests.conftest import REPO_ROOT
 from tests.http_capture import CaptureServer
 
@@ -107,13 +107,14 @@ def vertex_api(monkeypatch):
 
 def test_submission_sends_template_root_account_labels_and_parameters(vertex_api, tmp_path):
     dev = load_environment("dev")
+    target = Target.of(dev)
     template = compile_pipelines(dev, tmp_path)["prediction"]
     job = pipeline_job(
-        dev,
+        target,
         "prediction",
         str(template),
         {"registry_uri": "vertex://p/r/m", "horizon": 24},
-        labels=job_labels(dev, "prediction", trigger="test", team="forecasting"),
+        labels=target.job_labels("prediction", trigger="test", team="forecasting"),
         job_id="prediction-20261122-0300",
     )
     job.submit(service_account="pipelines-runner@acme-mlops-dev.iam.gserviceaccount.com")

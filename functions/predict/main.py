@@ -1,0 +1,170 @@
+"""Online forecasts from the current champion, with the same feature module as training.
+
+POST {"history": [{"<timestamp>": "...", "<target>": 123.4, "<exogenous>": ...}, ...],
+      "future":  [{"<timestamp>": "...", "<exogenous>": ...}, ...],      (when the model has exogenous inputs)
+      "horizon": 48}                                                       (optional; default len(future) or a day)
+-> 200 {"model_version": "3", "forecasts": [{"timestamp": "...", "forecast": 123.4}, ...]}
+
+Validation comes first, before any model is needed: malformed JSON, wrong types, too short a history
+or too long a horizon get 400 with the field and a precise message. A valid request while no
+champion exists gets 503. The champion is loaded once and reloaded when the registry's champion
+alias moves (checked at most every CHAMPION_CHECK_SECONDS).
+
+Configuration (environment variables, set by the stack; `make serve` sets local ones):
+  REGISTRY_URI            the model registry (a folder, or vertex://project/region/model)
+  DATA_SPEC               JSON of the column names and frequency requests use
+  CHAMPION_CHECK_SECONDS  how long a champion lookup is trusted (default 60)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import threading
+import time
+
+import functions_framework
+import pandas as pd
+
+from pipelines.data import DataSpec, DataValidationError, validate
+from pipelines.features import history_periods, max_horizon
+from pipelines.forecast import forecast
+from pipelines.model import Forecaster
+from pipelines.registry import open_registry
+
+MAX_BODY_BYTES = 1024 * 1024
+BODY_KEYS = ("history", "future", "horizon")
+
+
+class BadRequest(Exception):
+    def __init__(self, field: str, error: str, status: int = 400):
+        self.field, self.error, self.status = field, error, status
+
+
+class Champion:
+    """The champion forecaster, reloaded when the registry's champion alias moves."""
+
+    def __init__(self, registry_uri: str, check_seconds: float) -> None:
+        self.registry = open_registry(registry_uri)
+        self.check_seconds = check_seconds
+        self._lock = threading.Lock()
+        self._checked = -math.inf
+        self._version = None
+        self._forecaster: Forecaster | None = None
+
+    def get(self) -> tuple[str, Forecaster] | None:
+        with self._lock:
+            if time.monotonic() - self._checked >= self.check_seconds:
+                current = self.registry.champion()
+                self._checked = time.monotonic()
+                if current is None:
+                    self._version, self._forecaster = None, None
+                elif current.version != self._version:
+                    self._forecaster = Forecaster.load(self.registry.fetch(current))
+                    self._version = current.version
+            return (self._version, self._forecaster) if self._forecaster else None
+
+
+_champion: Champion | None = None
+
+
+def champion() -> Champion:
+    global _champion
+    if _champion is None:
+        _champion = Champion(os.environ["REGISTRY_URI"], float(os.environ.get("CHAMPION_CHECK_SECONDS", "60")))
+    return _champion
+
+
+def request_spec() -> DataSpec:
+    return DataSpec.from_dict(json.loads(os.environ.get("DATA_SPEC", "{}")))
+
+
+def parse(request, spec: DataSpec) -> tuple[pd.DataFrame, int]:
+    """The validated series (history then future rows) and horizon, or BadRequest."""
+    if request.method != "POST":
+        raise BadRequest("method", f"{request.method} is not allowed; expected POST", 405)
+    raw = request.get_data(cache=True)
+    if len(raw) > MAX_BODY_BYTES:
+        raise BadRequest("body", f"body is {len(raw)} bytes; expected at most {MAX_BODY_BYTES}", 413)
+    try:
+        body = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise BadRequest("body", f"body is not valid JSON: {error}") from None
+    if not isinstance(body, dict):
+        raise BadRequest("body", f"expected a JSON object with keys {', '.join(BODY_KEYS)}")
+    unknown = sorted(set(body) - set(BODY_KEYS))
+    if unknown:
+        raise BadRequest(unknown[0], f"unknown key {unknown[0]!r}; expected {', '.join(BODY_KEYS)}")
+
+    history = _rows(body, "history", [spec.timestamp_column, spec.target_column, *spec.exogenous_columns], spec)
+    future = _rows(body, "future", [spec.timestamp_column, *spec.exogenous_columns], spec, required=False)
+    horizon = body.get("horizon", len(future) or max_horizon(spec))
+    if not isinstance(horizon, int) or isinstance(horizon, bool) or not 1 <= horizon <= max_horizon(spec):
+        raise BadRequest(
+            "horizon",
+            f"{json.dumps(horizon)[:40]} is not a horizon; expected an integer from 1 to "
+            f"{max_horizon(spec)} (one day at {spec.frequency})",
+        )
+    if spec.exogenous_columns and len(future) < horizon:
+        raise BadRequest(
+            "future",
+            f"{len(future)} future rows; expected {horizon}, one per forecast period, with "
+            f"{', '.join(spec.exogenous_columns)}",
+        )
+    if len(history) < history_periods(spec):
+        raise BadRequest(
+            "history",
+            f"{len(history)} rows; expected at least {history_periods(spec)} "
+            f"({history_periods(spec) / spec.periods_per_day:.1f} days at {spec.frequency})",
+        )
+    frame = pd.DataFrame(history + [row | {spec.target_column: None} for row in future])
+    try:
+        series = validate(frame, spec, "request", allow_future_rows=True)
+    except DataValidationError as error:
+        raise BadRequest("history", "; ".join(error.problems)) from None
+    return series, horizon
+
+
+def _rows(body: dict, key: str, columns: list[str], spec: DataSpec, required: bool = True) -> list[dict]:
+    rows = body.get(key, [] if not required else None)
+    if not isinstance(rows, list):
+        raise BadRequest(key, f"expected a list of objects with {', '.join(columns)}")
+    for index, row in enumerate(rows):
+        if not isinstance(row, dict) or set(row) != set(columns):
+            raise BadRequest(f"{key}[{index}]", f"expected an object with exactly {', '.join(columns)}")
+        if not isinstance(row[spec.timestamp_column], str):
+            raise BadRequest(f"{key}[{index}].{spec.timestamp_column}", "expected an ISO 8601 timestamp string")
+        for column in columns[1:]:
+            value = row[column]
+            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+                raise BadRequest(f"{key}[{index}].{column}", f"{json.dumps(value)[:40]} is not a finite number")
+    return rows
+
+
+@functions_framework.http
+def predict(request):
+    spec = request_spec()
+    try:
+        series, horizon = parse(request, spec)
+    except BadRequest as bad:
+        return {"error": bad.error, "field": bad.field}, bad.status
+    current = champion().get()
+    if current is None:
+        return {"error": "no champion model yet; run the training pipeline first", "field": None}, 503
+    version, forecaster = current
+    if forecaster.spec.to_dict() != spec.to_dict():
+        return {
+            "error": f"champion version {version} expects {forecaster.spec.to_dict()}; this function is "
+            f"configured for {spec.to_dict()} (DATA_SPEC)",
+            "field": None,
+        }, 503
+    try:
+        result = forecast(forecaster, series, horizon, source="request")
+    except DataValidationError as error:
+        return {"error": "; ".join(error.problems), "field": "history"}, 400
+    forecasts = [
+        {"timestamp": stamp.isoformat(), "forecast": round(float(value), 3)}
+        for stamp, value in zip(result[spec.timestamp_column], result["forecast"], strict=True)
+    ]
+    return {"model_version": version, "forecasts": forecasts}, 200

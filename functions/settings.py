@@ -1,0 +1,41 @@
+"""Each function's environment variables, derived from the environment file.
+
+The stack deploys functions with these; `make serve` runs them locally with the local overrides.
+"""
+
+from __future__ import annotations
+
+import json
+
+from environments.config import Environment
+from pipelines.data import DataSpec
+from pipelines.vertex import default_registry_uri
+
+FUNCTIONS = ("pipeline_trigger", "predict")
+ENTRY_POINTS = {"pipeline_trigger": "trigger", "predict": "predict"}
+
+
+def environment_variables(function: str, environment: Environment, team_accounts: dict[str, str]) -> dict[str, str]:
+    names = environment.names
+    registry = default_registry_uri(environment.project_id, environment.region)
+    if function == "pipeline_trigger":
+        return {
+            "PROJECT_ID": environment.project_id,
+            "REGION": environment.region,
+            "PIPELINE_ROOT": names.pipeline_root,
+            "JOB_LABELS": json.dumps(environment.resource_labels(), sort_keys=True),
+            "KMS_KEY": names.kms_key if environment.encryption.cmek else "",
+            "TEMPLATE_REPOSITORY": names.kfp_repository_url,
+            "RUNNER_SERVICE_ACCOUNT": names.service_account_email(names.RUNNER),
+            "TEAM_SERVICE_ACCOUNTS": json.dumps(team_accounts, sort_keys=True),
+            "REGISTRY_URI": registry,
+            "ENABLE_CACHING": "false",
+            "DRY_RUN": "false",
+        }
+    if function == "predict":
+        return {
+            "REGISTRY_URI": registry,
+            "DATA_SPEC": json.dumps(DataSpec().to_dict(), sort_keys=True),
+            "CHAMPION_CHECK_SECONDS": "60",
+        }
+    raise ValueError(f"unknown function {function!r}; expected one of {', '.join(FUNCTIONS)}")

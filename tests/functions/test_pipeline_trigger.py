@@ -1,0 +1,267 @@
+"""pipeline_trigger: validation first (400 with field), the exact Vertex request, and exactly one
+run per scheduled firing however often Cloud Scheduler redelivers it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import requests
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.functions.conftest import Server, make_app
+from tests.http_capture import CaptureServer
+
+FIRED = {"X-CloudScheduler-ScheduleTime": "2026-11-22T03:00:00Z"}
+TEAMS = {"forecasting": "team-forecasting@acme-mlops-dev.iam.gserviceaccount.com"}
+
+
+@pytest.fixture
+def dry_client(templates, monkeypatch):
+    return make_app(
+        "pipeline_trigger",
+        {"TEMPLATE_REPOSITORY": str(templates), "DRY_RUN": "true", "TEAM_SERVICE_ACCOUNTS": json.dumps(TEAMS)},
+        monkeypatch,
+    )
+
+
+def test_dry_run_answers_with_the_request_it_would_send(dry_client):
+    response = dry_client.post("/", json={"pipeline": "training", "parameters": {"holdout_days": 14}}, headers=FIRED)
+    assert response.status_code == 200
+    result = response.get_json()
+    assert result["status"] == "dry_run"
+    assert result["job_id"].startswith("training-platform-20261122t030000-")
+    body = result["request"]["body"]
+    assert body["serviceAccount"] == "pipelines-runner@acme-mlops-dev.iam.gserviceaccount.com"
+    assert body["runtimeConfig"]["gcsOutputDirectory"] == "gs://acme-mlops-dev-pipeline-root"
+    assert body["runtimeConfig"]["parameterValues"] == {
+        "holdout_days": 14.0,
+        "registry_uri": "vertex://acme-mlops-dev/europe-west1/forecaster",
+    }
+    assert body["labels"] == {
+        "cost-center": "ml-platform",
+        "env": "dev",
+        "managed-by": "mlops-platform",
+        "pipeline": "training",
+        "trigger": "scheduler",
+    }
+
+
+def test_a_team_run_uses_the_team_account_and_label(dry_client):
+    result = dry_client.post("/", json={"pipeline": "monitoring", "team": "forecasting"}, headers=FIRED).get_json()
+    assert result["job_id"].startswith("monitoring-forecasting-")
+    assert result["request"]["body"]["serviceAccount"] == TEAMS["forecasting"]
+    assert result["request"]["body"]["labels"]["team"] == "forecasting"
+
+
+def test_job_id_is_stable_per_firing_and_differs_between_firings(dry_client):
+    first = dry_client.post("/", json={"pipeline": "training"}, headers=FIRED).get_json()["job_id"]
+    again = dry_client.post("/", json={"pipeline": "training"}, headers=FIRED).get_json()["job_id"]
+    later = dry_client.post(
+        "/", json={"pipeline": "training"}, headers={"X-CloudScheduler-ScheduleTime": "2026-11-23T03:00:00Z"}
+    ).get_json()["job_id"]
+    assert first == again != later
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "status", "field", "error"),
+    [
+        (
+            "{",
+            FIRED,
+            400,
+            "body",
+            "body is not valid JSON: Expecting property name enclosed in double quotes: line 1 column 2 (char 1)",
+        ),
+        ("[]", FIRED, 400, "body", "expected a JSON object with keys pipeline, version, parameters, team"),
+        (
+            {"pipeline": "training", "when": "now"},
+            FIRED,
+            400,
+            "when",
+            "unknown key 'when'; expected pipeline, version, parameters, team",
+        ),
+        (
+            {"pipeline": "scoring"},
+            FIRED,
+            400,
+            "pipeline",
+            '"scoring" is not a pipeline; expected one of training, prediction, monitoring',
+        ),
+        (
+            {"pipeline": "training", "version": "../x"},
+            FIRED,
+            400,
+            "version",
+            '"../x" is not a template tag; expected e.g. latest or v1.2.0',
+        ),
+        (
+            {"pipeline": "training", "team": "ghosts"},
+            FIRED,
+            400,
+            "team",
+            '"ghosts" is not a team of this environment; expected one of forecasting',
+        ),
+        (
+            {"pipeline": "training", "parameters": [1]},
+            FIRED,
+            400,
+            "parameters",
+            "expected a JSON object of pipeline parameters",
+        ),
+        (
+            {"pipeline": "training", "parameters": {"holdout": 2}},
+            FIRED,
+            400,
+            "parameters.holdout",
+            "unknown parameter 'holdout'; expected one of data_spec, holdout_days, metric, model_params, "
+            "promotion_margin, registry_uri, source",
+        ),
+        (
+            {"pipeline": "prediction", "parameters": {"horizon": "soon"}},
+            FIRED,
+            400,
+            "parameters.horizon",
+            '"soon" is a string; expected an integer',
+        ),
+        (
+            {"pipeline": "training", "parameters": {"source": "x" * 20_000}},
+            FIRED,
+            400,
+            "parameters.source",
+            "value is 20002 characters; expected at most 10000",
+        ),
+        (
+            {"pipeline": "training"},
+            {},
+            400,
+            "X-CloudScheduler-ScheduleTime",
+            "missing; expected the header Cloud Scheduler sends (or X-Request-Id) so that a redelivered request "
+            "never starts a second run",
+        ),
+        (
+            {"pipeline": "training"},
+            {"X-CloudScheduler-ScheduleTime": "tomorrow"},
+            400,
+            "X-CloudScheduler-ScheduleTime",
+            "'tomorrow' is not an RFC 3339 time",
+        ),
+    ],
+)
+def test_bad_requests_get_400_with_field_and_message(dry_client, body, headers, status, field, error):
+    data = body if isinstance(body, str) else json.dumps(body)
+    response = dry_client.post("/", data=data, content_type="application/json", headers=headers)
+    assert (response.status_code, response.get_json()) == (status, {"error": error, "field": field})
+
+
+def test_oversized_body_and_wrong_method(dry_client):
+    huge = dry_client.post("/", data="x" * 70_000, headers=FIRED)
+    assert huge.status_code == 413 and huge.get_json()["field"] == "body"
+    assert dry_client.get("/", headers=FIRED).status_code == 405
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
+    max_leaves=10,
+)
+bad_bodies = st.one_of(
+    json_values,
+    st.fixed_dictionaries(
+        {}, optional={"pipeline": json_values, "version": json_values, "parameters": json_values, "team": json_values}
+    ),
+    st.fixed_dictionaries(
+        {
+            "pipeline": st.sampled_from(["training", "prediction"]),
+            "parameters": st.dictionaries(
+                st.sampled_from(["horizon", "holdout_days", "source", "bogus"]), json_values, min_size=1
+            ),
+        }
+    ),
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=bad_bodies)
+def test_generated_bodies_never_get_5xx(dry_client, body):
+    response = dry_client.post("/", data=json.dumps(body), content_type="application/json", headers=FIRED)
+    assert response.status_code < 500, response.get_data(as_text=True)
+    if response.status_code != 200:
+        assert set(response.get_json()) == {"error", "field"}
+
+
+@pytest.fixture
+def google_apis(templates, monkeypatch):
+    """One local server standing in for the KFP repository (templates by tag) and Vertex AI
+    (create answers 409 for a job id it has seen, as the real API does)."""
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import aiplatform
+    from google.cloud.aiplatform import initializer, pipeline_jobs
+
+    created: set[str] = set()
+
+    def respond(request):
+        parts = request.path.strip("/").split("/")
+        if request.method == "GET" and len(parts) == 2 and parts[1] == "v3":
+            return 200, __import__("yaml").safe_load((templates / f"{parts[0]}.yaml").read_text())
+        if request.method == "POST" and request.path.endswith("/pipelineJobs"):
+            job_id = request.query["pipelineJobId"][0]
+            if job_id in created:
+                return 409, {"error": {"code": 409, "message": "already exists", "status": "ALREADY_EXISTS"}}
+            created.add(job_id)
+            name = f"{request.path.removeprefix('/v1/').removesuffix('/pipelineJobs')}/pipelineJobs/{job_id}"
+            return 200, request.json() | {"name": name, "state": 2}
+        return None
+
+    monkeypatch.setattr(
+        pipeline_jobs.gcs_utils, "create_gcs_bucket_for_pipeline_artifacts_if_it_does_not_exist", lambda **kwargs: None
+    )
+    monkeypatch.setattr("google.auth.default", lambda scopes=None: (AnonymousCredentials(), "acme-mlops-dev"))
+    with CaptureServer(respond) as server:
+        aiplatform.init(api_endpoint=server.url, api_transport="rest", credentials=AnonymousCredentials())
+        yield server
+    initializer.global_config = initializer._Config()
+
+
+def test_submits_the_template_version_and_never_twice_for_one_firing(google_apis, monkeypatch):
+    client = make_app("pipeline_trigger", {"TEMPLATE_REPOSITORY": google_apis.url, "DRY_RUN": "false"}, monkeypatch)
+    body = {"pipeline": "prediction", "version": "v3", "parameters": {"horizon": 12}}
+    first = client.post("/", json=body, headers=FIRED)
+    again = client.post("/", json=body, headers=FIRED)
+
+    assert first.status_code == 200 and first.get_json()["status"] == "submitted"
+    assert again.status_code == 200
+    assert again.get_json() == {"status": "already_submitted", "job_id": first.get_json()["job_id"]}
+    downloads = [r for r in google_apis.requests if r.method == "GET"]
+    creates = [r for r in google_apis.requests if r.method == "POST"]
+    assert [r.path for r in downloads] == ["/prediction/v3", "/prediction/v3"]
+    assert len(creates) == 2 and creates[0].query == creates[1].query, "the redelivery asks for the same job id"
+    sent = creates[0].json()
+    assert creates[0].path == "/v1/projects/acme-mlops-dev/locations/europe-west1/pipelineJobs"
+    assert sent["serviceAccount"] == "pipelines-runner@acme-mlops-dev.iam.gserviceaccount.com"
+    assert sent["runtimeConfig"]["parameterValues"] == {
+        "horizon": 12,
+        "registry_uri": "vertex://acme-mlops-dev/europe-west1/forecaster",
+    }
+    assert sent["runtimeConfig"]["gcsOutputDirectory"] == "gs://acme-mlops-dev-pipeline-root"
+    assert sent["labels"]["trigger"] == "scheduler" and sent["labels"]["pipeline"] == "prediction"
+    assert sent["pipelineSpec"]["pipelineInfo"]["name"] == "prediction"
+
+
+def test_unknown_template_version_is_404(google_apis, monkeypatch):
+    client = make_app("pipeline_trigger", {"TEMPLATE_REPOSITORY": google_apis.url, "DRY_RUN": "false"}, monkeypatch)
+    response = client.post("/", json={"pipeline": "training", "version": "v9"}, headers=FIRED)
+    assert response.status_code == 404
+    assert response.get_json() == {"error": "no template training:v9 in the KFP repository", "field": "version"}
+
+
+def test_served_over_real_http_in_dry_run(templates):
+    server = Server("pipeline_trigger", {"TEMPLATE_REPOSITORY": str(templates)})
+    try:
+        ok = requests.post(server.url, json={"pipeline": "monitoring"}, headers=FIRED, timeout=30)
+        assert ok.status_code == 200 and ok.json()["status"] == "dry_run"
+        bad = requests.post(server.url, json={"pipeline": "nope"}, headers=FIRED, timeout=30)
+        assert bad.status_code == 400 and bad.json()["field"] == "pipeline"
+    finally:
+        server.stop()
