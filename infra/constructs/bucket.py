@@ -88,6 +88,11 @@ class SecureBucket(Construct):
         """List and read objects."""
         self._grant("read", "roles/storage.objectViewer", grantee)
 
+    def grant_inspect(self, grantee: Grantee) -> None:
+        """See that the bucket exists and list it, without reading objects (Vertex AI checks a
+        pipeline root this way before each submission)."""
+        self._grant("inspect", "roles/storage.legacyBucketReader", grantee)
+
     def grant_read_write(self, grantee: Grantee) -> None:
         """List, read, create, overwrite and delete objects; never change the bucket or its IAM."""
         self._grant("read-write", "roles/storage.objectUser", grantee)

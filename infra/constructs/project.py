@@ -48,6 +48,10 @@ class ProjectRoles(Construct):
         for these)."""
         self._grant("vertex-user", "roles/aiplatform.user", grantee)
 
+    def grant_vertex_viewer(self, grantee: Grantee) -> None:
+        """Read Vertex AI resources, e.g. find the champion model version (no per-model IAM)."""
+        self._grant("vertex-viewer", "roles/aiplatform.viewer", grantee)
+
     def grant_composer_worker(self, grantee: Grantee) -> None:
         """Run Composer environment workloads; the only role a Composer worker account needs."""
         self._grant("composer-worker", "roles/composer.worker", grantee)

@@ -13,14 +13,19 @@ from cdktn_provider_google.provider import GoogleProvider
 from constructs import Construct
 
 from environments.config import Environment, ResourceNames
+from functions.archive import write_archive
+from functions.settings import ENTRY_POINTS, environment_variables
+from infra import INFRA_DIR
 from infra.constructs.beta import GoogleBetaProvider, service_agent
 from infra.constructs.bucket import SecureBucket
 from infra.constructs.composer import Composer
 from infra.constructs.encryption import EncryptionKey
+from infra.constructs.function import CloudFunction
 from infra.constructs.grants import Principal
 from infra.constructs.identity import WorkloadIdentity
 from infra.constructs.project import ProjectRoles, ProjectServices
 from infra.constructs.registry import ArtifactRepository
+from infra.constructs.scheduler import ScheduledPipeline
 from infra.constructs.vertex import MetadataStore
 from infra.policy.rules import PlatformPolicy
 
@@ -56,6 +61,12 @@ class Identities:
     scheduler_invoker: WorkloadIdentity
     serving: WorkloadIdentity
     deployer: WorkloadIdentity
+
+
+@dataclass(frozen=True)
+class Functions:
+    pipeline_trigger: CloudFunction
+    predict: CloudFunction
 
 
 @dataclass(frozen=True)
@@ -100,6 +111,19 @@ class PlatformStack(TerraformStack):
             depends_on=self.services.enabled,
         )
         self.composer = self._composer() if environment.composer.enabled else None
+        self.functions = self._functions()
+        self.schedules = [
+            ScheduledPipeline(
+                self,
+                f"schedule-{schedule.name}",
+                name=f"{environment.name}-{schedule.name}",
+                schedule=schedule,
+                region=region,
+                trigger=self.functions.pipeline_trigger,
+                invoker=self.identities.scheduler_invoker,
+            )
+            for schedule in environment.schedules
+        ]
         PlatformPolicy.attach(self)
 
     def _service_agent(self, api: str) -> Principal:
@@ -208,11 +232,43 @@ class PlatformStack(TerraformStack):
         self.project_roles.grant_log_writer(ids.runner)
         # The trigger resolves templates and submits runs that execute as the runner, nothing more.
         registries.pipelines.grant_read(ids.trigger)
-        buckets.pipeline_root.grant_read(ids.trigger)
+        buckets.pipeline_root.grant_inspect(ids.trigger)
         ids.runner.grant_act_as(ids.trigger)
         self.project_roles.grant_vertex_user(ids.trigger)
-        # Serving only reads models.
+        # Serving reads models, and finds the champion in the Vertex Model Registry.
         buckets.models.grant_read(ids.serving)
+        self.project_roles.grant_vertex_viewer(ids.serving)
+
+    def _functions(self) -> Functions:
+        """The trigger and predict functions. Only the scheduler invoker may call the trigger;
+        predict's callers are listed in the environment file."""
+        environment, settings = self.environment, self.environment.functions
+        archives = INFRA_DIR.parent / "build" / "functions"
+
+        def function(name: str, identity: WorkloadIdentity, options, **extra) -> CloudFunction:
+            return CloudFunction(
+                self,
+                f"function-{name.replace('_', '-')}",
+                name=name.replace("_", "-"),
+                region=environment.region,
+                archive=write_archive(name, archives),
+                sources=self.buckets.function_sources,
+                entry_point=ENTRY_POINTS[name],
+                identity=identity,
+                environment_variables=environment_variables(name, environment, team_accounts={}),
+                labels=self.labels,
+                max_instances=options.max_instances,
+                memory=options.memory,
+                depends_on=self.services.enabled,
+                **extra,
+            )
+
+        trigger = function("pipeline_trigger", self.identities.trigger, settings.pipeline_trigger)
+        trigger.grant_invoke(self.identities.scheduler_invoker)
+        predict = function("predict", self.identities.serving, settings.predict, ingress=settings.predict.ingress)
+        for member in settings.predict.invokers:
+            predict.grant_invoke(Principal.of(member))
+        return Functions(pipeline_trigger=trigger, predict=predict)
 
     def _composer(self) -> Composer:
         environment = self.environment

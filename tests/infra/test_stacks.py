@@ -161,6 +161,7 @@ def test_project_level_roles_are_only_those_without_a_narrower_resource(stacks, 
         ("roles/aiplatform.user", "pipelines-runner"),
         ("roles/logging.logWriter", "pipelines-runner"),
         ("roles/aiplatform.user", "pipeline-trigger"),
+        ("roles/aiplatform.viewer", "model-serving"),
     }
     if env == "prod":
         expected.add(("roles/composer.worker", "composer_worker"))
@@ -176,7 +177,7 @@ def test_workloads_get_resource_level_grants(stacks, env):
     assert bucket_grants == {
         ("data", "roles/storage.objectViewer", "pipelines-runner"),
         ("pipeline-root", "roles/storage.objectUser", "pipelines-runner"),
-        ("pipeline-root", "roles/storage.objectViewer", "pipeline-trigger"),
+        ("pipeline-root", "roles/storage.legacyBucketReader", "pipeline-trigger"),
         ("models", "roles/storage.objectUser", "pipelines-runner"),
         ("models", "roles/storage.objectViewer", "model-serving"),
     }
@@ -233,3 +234,66 @@ def test_a_metadata_store_exists_before_the_first_pipeline_run(stacks, env):
     (store,) = resources(stacks[env], "google_vertex_ai_metadata_store").values()
     assert store["name"] == "default" and store["provider"] == "google-beta"
     assert store["region"] == load_environment(env).region
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_functions_are_private_gen2_scaled_to_zero_with_their_own_accounts(stacks, env):
+    environment = load_environment(env)
+    functions = {f["name"]: f for f in resources(stacks[env], "google_cloudfunctions2_function").values()}
+    assert sorted(functions) == ["pipeline-trigger", "predict"]
+    accounts = {"pipeline-trigger": "pipeline-trigger", "predict": "model-serving"}
+    settings = {"pipeline-trigger": environment.functions.pipeline_trigger, "predict": environment.functions.predict}
+    for name, function in functions.items():
+        service = function["service_config"]
+        assert function["build_config"]["runtime"] == "python311"
+        assert service["min_instance_count"] == 0
+        assert service["max_instance_count"] == settings[name].max_instances
+        assert service["ingress_settings"] == "ALLOW_INTERNAL_ONLY"
+        assert account_of(service["service_account_email"]) == accounts[name]
+    trigger_env = functions["pipeline-trigger"]["service_config"]["environment_variables"]
+    assert trigger_env["TEMPLATE_REPOSITORY"] == environment.names.kfp_repository_url
+    assert trigger_env["RUNNER_SERVICE_ACCOUNT"] == environment.names.service_account_email("pipelines-runner")
+    assert trigger_env["DRY_RUN"] == "false"
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_function_sources_are_named_by_content_hash(stacks, env):
+    objects = resources(stacks[env], "google_storage_bucket_object").values()
+    names = sorted(o["name"] for o in objects)
+    assert [n.split("-")[0] for n in names] == ["functions/pipeline_trigger", "functions/predict"]
+    assert all(len(n.rsplit("-", 1)[1]) == len("0123456789abcdef.zip") for n in names)
+    assert all(o["source"].startswith("assets/") for o in objects)
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_the_scheduler_invoker_is_the_triggers_only_invoker(stacks, env):
+    grants = list(resources(stacks[env], "google_cloud_run_v2_service_iam_member").values())
+    assert [(g["role"], account_of(g["member"]), g["name"].split(".")[1].rsplit("_", 2)[0]) for g in grants] == [
+        ("roles/run.invoker", "scheduler-invoker", "function-pipeline-trigger")
+    ]
+    assert not resources(stacks[env], "google_cloudfunctions2_function_iam_member")
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_schedules_call_the_trigger_with_an_oidc_token_and_retries(stacks, env):
+    import base64
+    import json
+
+    environment = load_environment(env)
+    jobs = {j["name"]: j for j in resources(stacks[env], "google_cloud_scheduler_job").values()}
+    assert sorted(jobs) == sorted(f"{env}-{s.name}" for s in environment.schedules)
+    assert {s.pipeline for s in environment.schedules} == {"training", "monitoring"}
+    for schedule in environment.schedules:
+        job = jobs[f"{env}-{schedule.name}"]
+        target = job["http_target"]
+        assert (job["schedule"], job["time_zone"]) == (schedule.cron, schedule.time_zone)
+        assert target["http_method"] == "POST"
+        assert target["uri"] == target["oidc_token"]["audience"]
+        assert target["uri"].startswith("${google_cloudfunctions2_function.function-pipeline-trigger_function")
+        assert account_of(target["oidc_token"]["service_account_email"]) == "scheduler-invoker"
+        assert json.loads(base64.b64decode(target["body"])) == {
+            "pipeline": schedule.pipeline,
+            "version": schedule.version,
+            "parameters": schedule.parameters,
+        }
+        assert job["retry_config"]["retry_count"] > 0
