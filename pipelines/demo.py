@@ -75,7 +75,7 @@ def run_pipeline(name: str, params: dict | None = None) -> dict:
 def main() -> int:
     DEMO_DIR.mkdir(parents=True, exist_ok=True)
     registry = LocalRegistry(LOCAL_REGISTRY)
-    total = 5
+    total = 6
 
     started = step(1, total, "synthesize every environment (CDK Terrain, platform policy at synth)")
     from infra.synth import format_counts, resource_counts, synthesize
@@ -114,6 +114,14 @@ def main() -> int:
         f"drift share {drift['drift_share']:.2f}, threshold {drift['threshold']:.2f}: "
         + ("retrained" if drift["retrain"] else "no retraining"),
     )
+    started = step(6, total, "online prediction: POST the last 9 days to the predict function over HTTP")
+    online = online_prediction()
+    done(
+        started,
+        f"model version {online['model_version']}, first forecast {online['forecasts'][0]['forecast']:.0f} "
+        f"MW at {online['forecasts'][0]['timestamp']}",
+    )
+
     forecasts = shutil.copyfile(prediction["output"], DEMO_DIR / "forecasts.csv")
     report = shutil.copyfile(monitoring["output"], DEMO_DIR / "drift_report.html")
 
@@ -145,7 +153,51 @@ def main() -> int:
         f"half-hours, model version {after.version if after else 'none'})"
     )
     print(f"  drift report: {_shown(Path(report))} (share of drifted columns {drift['drift_share']:.2f})")
+    print(
+        f"  online: POST / -> model version {online['model_version']}, "
+        + ", ".join(f"{f['timestamp'][11:16]} {f['forecast']:.0f}" for f in online["forecasts"])
+    )
     return 0
+
+
+def online_prediction() -> dict:
+    """Serve predict on a free loopback port, as `make serve FUNCTION=predict` does, and call it."""
+    import socket
+
+    from pipelines.data import DataSpec
+    from pipelines.features import history_periods
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "functions.serve", "--function", "predict", "--port", str(port)],
+        cwd=REPO_ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    history = load_reference().tail(history_periods(DataSpec()))
+    body = {
+        "history": [
+            {"timestamp": t.isoformat(), "demand": float(d)}
+            for t, d in zip(history["timestamp"], history["demand"], strict=True)
+        ],
+        "horizon": 4,
+    }
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                response = requests.post(f"http://127.0.0.1:{port}/", json=body, timeout=30)
+                response.raise_for_status()
+                return response.json()
+            except requests.ConnectionError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise SystemExit("the predict function did not start; try `make serve FUNCTION=predict`") from None
+                time.sleep(0.3)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
 
 
 def _task_output(task_dir: Path) -> dict:
