@@ -18,6 +18,8 @@ import sys
 import time
 from pathlib import Path
 
+import requests
+
 from environments.config import REPO_ROOT
 from pipelines.cli import BUILD_DIR, LOCAL_REGISTRY
 from pipelines.data import load_reference
