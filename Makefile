@@ -78,8 +78,10 @@ serve: setup ## Run FUNCTION=<pipeline_trigger|predict> locally under functions-
 	$(if $(filter pipeline_trigger,$(FUNCTION)),$(PY) -m pipelines.cli compile >/dev/null)
 	$(PY) -m functions.serve --function "$(FUNCTION)" --port $(PORT) $(ENV_FLAG)
 
-bench: setup ## Benchmark synth time and peak memory against the floor (provider import + empty stack)
+bench: setup ## Benchmarks with their floors: synth, local training pipeline, predict under load
 	$(PY) tests/bench/bench_synth.py
+	$(PY) tests/bench/bench_training.py
+	$(PY) tests/bench/bench_predict.py
 
 clean: ## Remove synthesized stacks, build outputs and caches (keeps .venv)
 	rm -rf infra/cdktf.out build .pytest_cache .ruff_cache
