@@ -18,9 +18,12 @@ PARAMS ?= {}
 TAG ?=
 FUNCTION ?=
 PORT ?= 8080
+TEAM ?=
+OWNERS ?=
+BASE ?= origin/main
 
-.PHONY: help setup test lint format synth policy plan deploy bootstrap bench clean env-required \
-	compile-pipelines run-pipeline publish-pipelines demo serve
+.PHONY: help setup test lint format synth policy plan apply deploy bootstrap bench clean env-required \
+	compile-pipelines run-pipeline publish-pipelines demo serve onboard-team offboard-team teams diff
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-20s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -56,8 +59,14 @@ policy: synth ## Policy-check synthesized stacks with checkov, offline [ENV=]
 plan: env-required synth ## Terraform/OpenTofu init + plan for ENV= (needs the binary and Google credentials)
 	$(PY) -m infra.terraform plan $(ENV_FLAG)
 
+apply: env-required setup ## Apply exactly the plan `make plan ENV=` saved
+	$(PY) -m infra.terraform apply $(ENV_FLAG)
+
 deploy: env-required synth ## Plan, then apply that plan, for ENV=
 	$(PY) -m infra.terraform deploy $(ENV_FLAG)
+
+diff: setup ## Resource-level diff of every synthesized stack against BASE= (default origin/main)
+	$(PY) -m infra.diff --base "$(BASE)"
 
 bootstrap: env-required setup ## One-time: create ENV='s versioned Terraform state bucket
 	$(PY) -m infra.terraform bootstrap $(ENV_FLAG)
@@ -77,6 +86,15 @@ publish-pipelines: env-required setup ## Upload compiled templates to ENV='s KFP
 serve: setup ## Run FUNCTION=<pipeline_trigger|predict> locally under functions-framework [PORT=8080]
 	$(if $(filter pipeline_trigger,$(FUNCTION)),$(PY) -m pipelines.cli compile >/dev/null)
 	$(PY) -m functions.serve --function "$(FUNCTION)" --port $(PORT) $(ENV_FLAG)
+
+onboard-team: setup ## Add environments/teams/TEAM.yaml for OWNERS=<member>[,<member>] (validated; never overwrites)
+	$(PY) -m environments.teams onboard --team "$(TEAM)" --owners "$(OWNERS)"
+
+offboard-team: setup ## Remove environments/teams/TEAM.yaml (synth then removes the team's resources)
+	$(PY) -m environments.teams offboard --team "$(TEAM)"
+
+teams: setup ## List teams, where they are enabled, their owners and budgets
+	$(PY) -m environments.teams list
 
 bench: setup ## Benchmarks with their floors: synth, local training pipeline, predict under load
 	$(PY) tests/bench/bench_synth.py

@@ -236,6 +236,51 @@ class Functions(_Strict):
     predict: PredictSettings = Field(default_factory=PredictSettings)
 
 
+class Delivery(_Strict):
+    """GitOps: the Cloud Build triggers this environment's stack defines."""
+
+    repository: Annotated[
+        str,
+        _check(
+            re.compile(
+                r"^projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/locations/[a-z0-9-]+/connections/[\w-]+/repositories/[\w.-]+$"
+            ),
+            "a Cloud Build 2nd-gen repository: projects/<p>/locations/<region>/connections/<c>/repositories/<r>",
+        ),
+    ] = Field(description="the Cloud Build 2nd-gen repository resource the triggers watch")
+    deploy_on: Literal["branch", "tag"] = Field(description="branch (pushes) or tag (releases)")
+    pattern: str = Field(description="the branch or tag regular expression, e.g. ^main$ or ^v.*$")
+    approval_required: bool = False
+    pull_request_checks: bool = False
+    pull_request_branch: str = "^main$"
+
+
+class Budget(_Strict):
+    monthly_amount: float = Field(gt=0, description="a positive amount per month")
+    currency: Annotated[str, _check(re.compile(r"^[A-Z]{3}$"), "an ISO 4217 currency code such as USD")] = "USD"
+
+
+TeamName = Annotated[
+    str,
+    _check(
+        re.compile(r"^[a-z](?:[a-z0-9-]{0,23}[a-z0-9])?$"),
+        "lowercase letters, digits and hyphens, starting with a letter, at most 25 characters "
+        "(the team's service account is team-<name>)",
+    ),
+]
+Member = Annotated[str, _check(_MEMBER, "an IAM member such as group:ml@acme.com or user:ana@acme.com")]
+
+
+class Team(_Strict):
+    """A team: `environments/teams/<name>.yaml`."""
+
+    name: TeamName
+    owners: list[Member] = Field(min_length=1, description="IAM members who own the team's resources")
+    environments: list[str] = Field(min_length=1, description="the environments the team is enabled in")
+    schedules: list[Schedule] = Field(default_factory=list)
+    budget: Budget | None = None
+
+
 class Environment(_Strict):
     """One deployment environment (dev, prod, ...): a Google Cloud project and its settings."""
 
@@ -249,12 +294,29 @@ class Environment(_Strict):
     notifications: Notifications = Field(default_factory=Notifications)
     functions: Functions = Field(default_factory=Functions)
     schedules: list[Schedule] = Field(default_factory=list)
+    delivery: Delivery | None = None
+    team_owners_run_pipelines: bool = Field(False, description="true where team owners may run pipelines (dev)")
+    billing_account: (
+        Annotated[
+            str,
+            _check(
+                re.compile(r"^[0-9A-F]{6}-[0-9A-F]{6}-[0-9A-F]{6}$"), "a billing account id like 01AB23-45CD67-89EF01"
+            ),
+        ]
+        | None
+    ) = Field(None, description="enables team budgets")
 
     _name: str = PrivateAttr(default="")
+    _teams: list[Team] = PrivateAttr(default_factory=list)
 
     @property
     def name(self) -> str:
         return self._name
+
+    @property
+    def teams(self) -> list[Team]:
+        """The teams enabled in this environment (from environments/teams/)."""
+        return self._teams
 
     def resource_labels(self, team: str | None = None) -> dict[str, str]:
         """The labels every labelled resource and job carries: the environment's, then the platform's."""
@@ -293,6 +355,11 @@ class ResourceNames:
 
     def bucket(self, purpose: str) -> str:
         return bucket_name(self.project_id, purpose)
+
+    @staticmethod
+    def team_account(team: str) -> str:
+        """A team's runner account id (team names are at most 25 characters)."""
+        return f"team-{team}"
 
     def service_account_email(self, account_id: str) -> str:
         return f"{account_id}@{self.project_id}.iam.gserviceaccount.com"
@@ -341,7 +408,41 @@ def load_environment(name: str) -> Environment:
     path = environment_path(name)
     environment = validate_file(Environment, path)
     environment._name = name
+    environment._teams = [team for team in load_teams() if name in team.environments]
     return environment
+
+
+def teams_dir() -> Path:
+    return environments_dir() / "teams"
+
+
+def team_path(name: str) -> Path:
+    return teams_dir() / f"{name}.yaml"
+
+
+def load_teams() -> list[Team]:
+    """Every team file, validated; a file's name must be its team's name, its environments real."""
+    known = environment_names()
+    teams, problems = [], []
+    for path in sorted(teams_dir().glob("*.yaml")):
+        try:
+            team = validate_file(Team, path)
+        except ConfigError as error:
+            problems.extend(error.problems)
+            continue
+        shown = display_path(path)
+        if team.name != path.stem:
+            problems.append(f"{shown}: name: {team.name!r} does not match the file name; expected {path.stem!r}")
+        for index, environment in enumerate(team.environments):
+            if environment not in known:
+                problems.append(
+                    f"{shown}: environments[{index}]: {environment!r} is not an environment; expected "
+                    f"one of {', '.join(known)}"
+                )
+        teams.append(team)
+    if problems:
+        raise ConfigError(problems)
+    return teams
 
 
 def load_environments(names: list[str] | None = None) -> list[Environment]:
@@ -452,6 +553,8 @@ def _describe(model: type[BaseModel], error: dict) -> str:
         return f"{where}: {value!r} is not one of {error['ctx']['expected'].replace(chr(39), '').replace(' or ', ', ')}"
     if kind in _TYPE_EXPECTATIONS:
         return f"{where}: {_kind(value)}; expected {_TYPE_EXPECTATIONS[kind]}"
+    if kind == "too_short":
+        return f"{where}: none given; expected at least {error['ctx']['min_length']}"
     if kind in ("less_than_equal", "greater_than_equal"):
         bound, word = (
             (error["ctx"].get("le"), "most") if kind == "less_than_equal" else (error["ctx"].get("ge"), "least")

@@ -1,7 +1,8 @@
 """`make plan|deploy|bootstrap ENV=`: Terraform (or OpenTofu) on a synthesized stack.
 
 plan    init against the environment's state bucket, then write `plan.tfplan` beside the stack
-deploy  plan, then apply exactly that plan
+apply   apply exactly the saved plan
+deploy  plan, then apply
 bootstrap  create the versioned, private state bucket that `init` needs (once per environment)
 
 Before anything runs, the binary and Google credentials are checked, with a message saying how to
@@ -59,9 +60,19 @@ def plan(environment: Environment) -> Path:
     return directory / PLAN_FILE
 
 
+def apply(environment: Environment) -> None:
+    """Apply the plan `make plan` saved: what was reviewed is what changes."""
+    binary = terraform_binary()
+    google_credentials(environment.project_id)
+    directory = stack_dir(environment)
+    if not (directory / PLAN_FILE).exists():
+        raise MissingPrerequisite(f"{environment.name}: no saved plan; run `make plan ENV={environment.name}` first")
+    _run(binary, directory, "apply", "-input=false", PLAN_FILE)
+
+
 def deploy(environment: Environment) -> None:
-    planned = plan(environment)
-    _run(terraform_binary(), planned.parent, "apply", "-input=false", PLAN_FILE)
+    plan(environment)
+    apply(environment)
 
 
 def bootstrap(environment: Environment) -> str:
@@ -93,7 +104,7 @@ def _storage_credentials(environment: Environment):
     return google_credentials(environment.project_id)
 
 
-COMMANDS = {"plan": plan, "deploy": deploy, "bootstrap": bootstrap}
+COMMANDS = {"plan": plan, "apply": apply, "deploy": deploy, "bootstrap": bootstrap}
 
 
 def main(argv: list[str] | None = None) -> int:

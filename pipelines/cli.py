@@ -40,6 +40,9 @@ class PipelineFailed(Exception):
 
 
 def git_commit() -> str:
+    """The commit being built: COMMIT_SHA where CI provides it (Cloud Build may check out without .git)."""
+    if os.environ.get("COMMIT_SHA"):
+        return os.environ["COMMIT_SHA"][:12]
     result = subprocess.run(
         ["git", "rev-parse", "--short=12", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=False
     )

@@ -15,13 +15,42 @@ from cdktn_provider_google.storage_bucket import (
     StorageBucketVersioning,
 )
 from cdktn_provider_google.storage_bucket_iam_member import StorageBucketIamMember
+from cdktn_provider_google.storage_managed_folder import StorageManagedFolder
+from cdktn_provider_google.storage_managed_folder_iam_member import StorageManagedFolderIamMember
 from constructs import Construct
 
 from infra.constructs.encryption import EncryptionKey
 from infra.constructs.grants import Grantee
 
 
-class SecureBucket(Construct):
+class _ObjectAccess:
+    """Grants on a bucket's objects; `self.bucket_name` names the bucket."""
+
+    bucket_name: str
+
+    def grant_read(self, grantee: Grantee) -> None:
+        """List and read objects."""
+        self._grant("read", "roles/storage.objectViewer", grantee)
+
+    def grant_read_write(self, grantee: Grantee) -> None:
+        """List, read, create, overwrite and delete objects; never change the bucket or its IAM."""
+        self._grant("read-write", "roles/storage.objectUser", grantee)
+
+    def _grant(self, access: str, role: str, grantee: Grantee) -> None:
+        StorageBucketIamMember(
+            self, f"{access}-{grantee.grant_id}", bucket=self.bucket_name, role=role, member=grantee.member
+        )
+
+
+class ExistingBucket(_ObjectAccess, Construct):
+    """A bucket made outside the stack (e.g. the Terraform state bucket of `make bootstrap`)."""
+
+    def __init__(self, scope: Construct, id: str, *, name: str) -> None:
+        super().__init__(scope, id)
+        self.bucket_name = name
+
+
+class SecureBucket(_ObjectAccess, Construct):
     """A regional bucket: uniform access, public access prevention enforced, versioned, access
     logged into `access_logs` (only the access-logs bucket itself passes None), replaced object
     versions deleted after `noncurrent_version_retention_days`, objects expiring after
@@ -81,23 +110,37 @@ class SecureBucket(Construct):
         return self.bucket.name
 
     @property
+    def bucket_name(self) -> str:
+        return self.bucket.name
+
+    @property
     def url(self) -> str:
         return self.bucket.url
-
-    def grant_read(self, grantee: Grantee) -> None:
-        """List and read objects."""
-        self._grant("read", "roles/storage.objectViewer", grantee)
 
     def grant_inspect(self, grantee: Grantee) -> None:
         """See that the bucket exists and list it, without reading objects (Vertex AI checks a
         pipeline root this way before each submission)."""
         self._grant("inspect", "roles/storage.legacyBucketReader", grantee)
 
-    def grant_read_write(self, grantee: Grantee) -> None:
-        """List, read, create, overwrite and delete objects; never change the bucket or its IAM."""
-        self._grant("read-write", "roles/storage.objectUser", grantee)
+    def managed_folder(self, id: str, path: str) -> ManagedFolder:
+        """A prefix (`path`, ending in /) with IAM of its own, e.g. one team's corner of a bucket."""
+        return ManagedFolder(self, id, bucket=self, path=path)
+
+
+class ManagedFolder(_ObjectAccess, Construct):
+    """A managed folder: a prefix of a bucket whose own IAM adds to the bucket's."""
+
+    def __init__(self, scope: Construct, id: str, *, bucket: SecureBucket, path: str) -> None:
+        super().__init__(scope, id)
+        self.folder = StorageManagedFolder(self, "folder", bucket=bucket.name, name=path, force_destroy=False)
+        self.bucket_name = bucket.name
 
     def _grant(self, access: str, role: str, grantee: Grantee) -> None:
-        StorageBucketIamMember(
-            self, f"{access}-{grantee.grant_id}", bucket=self.bucket.name, role=role, member=grantee.member
+        StorageManagedFolderIamMember(
+            self,
+            f"{access}-{grantee.grant_id}",
+            bucket=self.folder.bucket,
+            managed_folder=self.folder.name,
+            role=role,
+            member=grantee.member,
         )

@@ -9,6 +9,7 @@ from cdktn_provider_google.data_google_project import DataGoogleProject
 from cdktn_provider_google.data_google_storage_project_service_account import (
     DataGoogleStorageProjectServiceAccount,
 )
+from cdktn_provider_google.monitoring_notification_channel import MonitoringNotificationChannel
 from cdktn_provider_google.provider import GoogleProvider
 from constructs import Construct
 
@@ -17,15 +18,24 @@ from functions.archive import write_archive
 from functions.settings import ENTRY_POINTS, environment_variables
 from infra import INFRA_DIR
 from infra.constructs.beta import GoogleBetaProvider, service_agent
-from infra.constructs.bucket import SecureBucket
+from infra.constructs.bucket import ExistingBucket, SecureBucket
 from infra.constructs.composer import Composer
+from infra.constructs.delivery import DeliveryTriggers
 from infra.constructs.encryption import EncryptionKey
 from infra.constructs.function import CloudFunction
 from infra.constructs.grants import Principal
 from infra.constructs.identity import WorkloadIdentity
-from infra.constructs.project import ProjectRoles, ProjectServices
+from infra.constructs.project import (
+    DEPLOYER_ROLES,
+    DEPLOYER_ROLES_WITH_BUDGETS,
+    DEPLOYER_ROLES_WITH_CMEK,
+    DEPLOYER_ROLES_WITH_COMPOSER,
+    ProjectRoles,
+    ProjectServices,
+)
 from infra.constructs.registry import ArtifactRepository
 from infra.constructs.scheduler import ScheduledPipeline
+from infra.constructs.team import TeamResources
 from infra.constructs.vertex import MetadataStore
 from infra.policy.rules import PlatformPolicy
 
@@ -42,6 +52,7 @@ BASE_APIS = (
     "storage.googleapis.com",
 )
 CMEK_APIS = ("cloudkms.googleapis.com",)
+BUDGET_APIS = ("billingbudgets.googleapis.com", "monitoring.googleapis.com")
 COMPOSER_APIS = ("composer.googleapis.com",)
 
 
@@ -85,6 +96,8 @@ class PlatformStack(TerraformStack):
         self.names = environment.names
         self.labels = environment.resource_labels()
         self._service_agents: dict[str, Principal] = {}
+        self._project: DataGoogleProject | None = None
+        self._has_budgets = bool(environment.billing_account) and any(t.budget for t in environment.teams)
         project, region = environment.project_id, environment.region
 
         self.google = GoogleProvider(self, "google", project=project, region=region)
@@ -94,6 +107,7 @@ class PlatformStack(TerraformStack):
         apis = [*BASE_APIS]
         apis += CMEK_APIS if environment.encryption.cmek else ()
         apis += COMPOSER_APIS if environment.composer.enabled else ()
+        apis += BUDGET_APIS if self._has_budgets else ()
         self.services = ProjectServices(self, "apis", project_id=project, apis=apis)
         self.project_roles = ProjectRoles(self, "project-roles", project_id=project)
         self.encryption_key = self._encryption_key() if environment.encryption.cmek else None
@@ -124,7 +138,28 @@ class PlatformStack(TerraformStack):
             )
             for schedule in environment.schedules
         ]
+        self.teams = self._teams()
+        self.delivery = (
+            DeliveryTriggers(
+                self,
+                "delivery",
+                delivery=environment.delivery,
+                environment=environment.name,
+                region=region,
+                deployer=self.identities.deployer,
+                components_image=self.names.components_image,
+            )
+            if environment.delivery
+            else None
+        )
+        self._grant_deployer()  # last: it may grant only the project roles granted above
         PlatformPolicy.attach(self)
+
+    def _project_data(self) -> DataGoogleProject:
+        """The project as Google sees it (its number names service agents and scopes budgets)."""
+        if self._project is None:
+            self._project = DataGoogleProject(self, "project", project_id=self.environment.project_id)
+        return self._project
 
     def _service_agent(self, api: str) -> Principal:
         """The service agent of `api`, declared once however many grants it receives."""
@@ -157,8 +192,9 @@ class PlatformStack(TerraformStack):
             # Composer 3 encrypts its GKE nodes, Pub/Sub topics and disks with the same key.
             for api in ("composer.googleapis.com", "container.googleapis.com", "pubsub.googleapis.com"):
                 key.grant_encrypt_decrypt(self._service_agent(api))
-            project = DataGoogleProject(self, "project", project_id=environment.project_id)
-            compute_agent = f"serviceAccount:service-{project.number}@compute-system.iam.gserviceaccount.com"
+            compute_agent = (
+                f"serviceAccount:service-{self._project_data().number}@compute-system.iam.gserviceaccount.com"
+            )
             key.grant_encrypt_decrypt(Principal(member=compute_agent, grant_id="compute-agent"))
         return key
 
@@ -244,6 +280,9 @@ class PlatformStack(TerraformStack):
         predict's callers are listed in the environment file."""
         environment, settings = self.environment, self.environment.functions
         archives = INFRA_DIR.parent / "build" / "functions"
+        team_accounts = {
+            t.name: self.names.service_account_email(self.names.team_account(t.name)) for t in environment.teams
+        }
 
         def function(name: str, identity: WorkloadIdentity, options, **extra) -> CloudFunction:
             return CloudFunction(
@@ -255,7 +294,7 @@ class PlatformStack(TerraformStack):
                 sources=self.buckets.function_sources,
                 entry_point=ENTRY_POINTS[name],
                 identity=identity,
-                environment_variables=environment_variables(name, environment, team_accounts={}),
+                environment_variables=environment_variables(name, environment, team_accounts=team_accounts),
                 labels=self.labels,
                 max_instances=options.max_instances,
                 memory=options.memory,
@@ -269,6 +308,56 @@ class PlatformStack(TerraformStack):
         for member in settings.predict.invokers:
             predict.grant_invoke(Principal.of(member))
         return Functions(pipeline_trigger=trigger, predict=predict)
+
+    def _teams(self) -> list[TeamResources]:
+        environment = self.environment
+        channels = (
+            [
+                MonitoringNotificationChannel(
+                    self,
+                    f"notify-{index}",
+                    display_name=f"{environment.name} budgets: {email}",
+                    type="email",
+                    labels={"email_address": email},
+                ).name
+                for index, email in enumerate(environment.notifications.emails)
+            ]
+            if self._has_budgets
+            else []
+        )
+        return [
+            TeamResources(
+                self,
+                f"team-{team.name}",
+                team=team,
+                environment=environment,
+                data=self.buckets.data,
+                pipeline_root=self.buckets.pipeline_root,
+                registries=[self.registries.containers, self.registries.pipelines],
+                project_roles=self.project_roles,
+                trigger=self.functions.pipeline_trigger,
+                trigger_identity=self.identities.trigger,
+                scheduler_invoker=self.identities.scheduler_invoker,
+                owners_run_pipelines=environment.team_owners_run_pipelines,
+                notification_channels=channels,
+                project=self._project_data() if self._has_budgets else None,
+            )
+            for team in environment.teams
+        ]
+
+    def _grant_deployer(self) -> None:
+        """Cloud Build's identity: what applying this stack needs, and nothing it could escalate with."""
+        environment, deployer = self.environment, self.identities.deployer
+        roles = DEPLOYER_ROLES | (DEPLOYER_ROLES_WITH_CMEK if environment.encryption.cmek else {})
+        roles |= DEPLOYER_ROLES_WITH_COMPOSER if environment.composer.enabled else {}
+        roles |= DEPLOYER_ROLES_WITH_BUDGETS if self._has_budgets else {}
+        self.project_roles.grant_deployer(deployer, roles)
+        # Deploying functions, schedules, Composer and triggers means acting as their identities.
+        acting = [self.identities.trigger, self.identities.serving, self.identities.scheduler_invoker, deployer]
+        acting += [self.composer.worker] if self.composer else []
+        for identity in acting:
+            identity.grant_act_as(deployer)
+        ExistingBucket(self, "state-bucket", name=environment.state_bucket).grant_read_write(deployer)
 
     def _composer(self) -> Composer:
         environment = self.environment

@@ -1,0 +1,99 @@
+"""`make onboard-team TEAM= OWNERS=`, `make offboard-team TEAM=`, `make teams`.
+
+Onboarding writes `environments/teams/<team>.yaml`, validated by the same model synth uses, and
+refuses an existing team, a bad name or a malformed owner, writing nothing. The team is enabled in
+every environment; edit `environments:` (and add `schedules:` or a `budget:`) in a pull request.
+Synth then gives the team its resources; offboarding removes the file, and synth removes them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+
+import yaml
+from pydantic import ValidationError
+
+from environments.config import ConfigError, Team, _describe, environment_names, load_teams, team_path, teams_dir
+
+
+def onboard(name: str, owners: str) -> str:
+    path = team_path(name) if name else None
+    members = [owner.strip() for owner in owners.split(",") if owner.strip()]
+    try:
+        team = Team(name=name, owners=members, environments=environment_names())
+    except ValidationError as error:
+        raise ConfigError([_cli_message(e) for e in error.errors()]) from None
+    if path.exists():
+        raise ConfigError(
+            [f"TEAM: {name!r} already exists ({path.relative_to(teams_dir().parent.parent)}); expected a new team name"]
+        )
+    load_teams()  # refuse to add to a folder that does not validate
+    document = team.model_dump(exclude_none=True, exclude_defaults=False)
+    text = f"# Team {name}: owners, the environments it is enabled in, schedules and budget.\n"
+    text += yaml.safe_dump(document, sort_keys=False)
+    teams_dir().mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=teams_dir(), suffix=".partial", delete=False) as staging:
+        staging.write(text)
+    try:
+        os.link(staging.name, path)  # fails if the file appeared meanwhile: never overwrites
+    finally:
+        os.unlink(staging.name)
+    return (
+        f"onboarded {name}: {path.relative_to(teams_dir().parent.parent)} (enabled in {', '.join(team.environments)})"
+    )
+
+
+def offboard(name: str) -> str:
+    path = team_path(name)
+    if not name or not path.exists():
+        known = ", ".join(t.name for t in load_teams()) or "none"
+        raise ConfigError([f"TEAM: {name!r} is not a team; expected one of {known}"])
+    path.unlink()
+    return f"offboarded {name}: removed {path.relative_to(teams_dir().parent.parent)}"
+
+
+def listing() -> str:
+    teams = load_teams()
+    if not teams:
+        return "no teams yet; add one with `make onboard-team TEAM=<name> OWNERS=<member>[,<member>]`"
+    width = max(len(t.name) for t in teams)
+    return "\n".join(
+        f"{t.name:<{width}}  environments: {', '.join(t.environments)}  owners: {', '.join(t.owners)}"
+        + (f"  budget: {t.budget.monthly_amount:g} {t.budget.currency}/month" if t.budget else "")
+        for t in teams
+    )
+
+
+def _cli_message(error: dict) -> str:
+    argument = {"name": "TEAM", "owners": "OWNERS"}.get(str(error["loc"][0]), str(error["loc"][0]))
+    return f"{argument}{''.join(f'[{p}]' for p in error['loc'][1:])}: {_describe(Team, error).split(': ', 1)[1]}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    add = commands.add_parser("onboard")
+    add.add_argument("--team", default="")
+    add.add_argument("--owners", default="")
+    remove = commands.add_parser("offboard")
+    remove.add_argument("--team", default="")
+    commands.add_parser("list")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "onboard":
+            print(onboard(args.team, args.owners))
+        elif args.command == "offboard":
+            print(offboard(args.team))
+        else:
+            print(listing())
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
