@@ -35,6 +35,7 @@ class DeliveryTriggers(Construct):
         environment: str,
         region: str,
         deployer: WorkloadIdentity,
+        components_image: str,
     ) -> None:
         super().__init__(scope, id)
         account = deployer.account.id  # projects/<p>/serviceAccounts/<email>
@@ -75,7 +76,7 @@ class DeliveryTriggers(Construct):
                 {"push": on_release},
                 f"Build the components image and publish pipeline templates to {environment}",
                 approval_config=approval,
-                substitutions={"_ENV": environment},
+                substitutions={"_ENV": environment, "_COMPONENTS_IMAGE": components_image},
             ),
         ]
         if delivery.pull_request_checks:
