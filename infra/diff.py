@@ -2,7 +2,8 @@
 
 Synthesizes the working tree and BASE (in a temporary git worktree), then lists per stack the
 resources added (+), removed (-) and changed (~) with each changed attribute, old -> new.
-Resources are named `<type>.<construct path>`, the names a reviewer finds in infra/.
+Resources are named `<type>.<construct path>`, the names a reviewer finds in infra/. `depends_on`
+is left out: it orders the apply and changes no resource.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from typing import Any
 from environments.config import REPO_ROOT, ConfigError
 
 NOT_SET = "(not set)"
+# Meta-arguments that order the apply but change no resource (Terraform plans nothing for them).
+ORDERING_ONLY = ("depends_on",)
 
 
 @dataclass
@@ -39,7 +42,9 @@ def resources(stack: dict) -> dict[str, dict]:
         for resource_type, items in stack.get(section, {}).items():
             for logical_id, body in items.items():
                 path = body.get("//", {}).get("metadata", {}).get("path", f"/{logical_id}").split("/", 1)[1]
-                found[f"{prefix}{resource_type}.{path}"] = {k: v for k, v in body.items() if k != "//"}
+                found[f"{prefix}{resource_type}.{path}"] = {
+                    k: v for k, v in body.items() if k != "//" and k not in ORDERING_ONLY
+                }
     return found
 
 

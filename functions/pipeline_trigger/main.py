@@ -20,6 +20,7 @@ import json
 import os
 import re
 import tempfile
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -168,7 +169,10 @@ def trigger(request):
         return {"error": bad.error, "field": bad.field}, bad.status
 
     target = config["target"]
-    account = config["teams"][body["team"]] if body["team"] else config["runner"]
+    account = config["runner"]
+    if body["team"]:  # a team's runs execute as its account, inside its own prefix of the pipeline root
+        account = config["teams"][body["team"]]
+        target = replace(target, pipeline_root=f"{target.pipeline_root}/teams/{body['team']}")
     job = pipeline_job(
         target,
         body["pipeline"],

@@ -53,8 +53,8 @@ class TeamResources(Construct):
         )
         owners = [Principal.of(member) for member in team.owners]
         prefix = f"{TEAMS_PREFIX}/{team.name}/"
-        for bucket_id, bucket in (("data", data), ("pipeline-root", pipeline_root)):
-            folder = bucket.managed_folder(f"{bucket_id}-folder", prefix)
+        for bucket in (data, pipeline_root):
+            folder = bucket.managed_folder(f"team-{team.name}", prefix)
             folder.grant_read_write(self.identity)
             for owner in owners:
                 (folder.grant_read_write if owners_run_pipelines else folder.grant_read)(owner)

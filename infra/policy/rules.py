@@ -15,6 +15,8 @@ from cdktn import Annotations, Aspects, IAspect, TerraformResource, TerraformSta
 from constructs import IConstruct
 
 REQUIRED_LABELS = ("env", "managed-by")
+# Resource types whose `labels` attribute is configuration, with the attribute that holds their labels.
+LABEL_ATTRIBUTES = {"google_monitoring_notification_channel": "user_labels"}
 PRIMITIVE_ROLES = frozenset({"roles/owner", "roles/editor", "roles/viewer"})
 PUBLIC_MEMBERS = frozenset({"allUsers", "allAuthenticatedUsers"})
 
@@ -27,13 +29,14 @@ class Rule:
 
 
 def _required_labels(node: TerraformResource, resource_type: str, attributes: dict[str, Any]) -> Iterator[str]:
-    if not hasattr(type(node), "labels_input"):  # the resource type has no labels
+    attribute = LABEL_ATTRIBUTES.get(resource_type, "labels")
+    if not hasattr(type(node), f"{attribute}_input"):  # the resource type has no labels
         return
-    labels = attributes.get("labels") or {}
+    labels = attributes.get(attribute) or {}
     missing = [key for key in REQUIRED_LABELS if key not in labels]
     if missing:
         expected = ", ".join(REQUIRED_LABELS)
-        yield f"labels lack {', '.join(missing)}; expected every labelled resource to carry {expected}"
+        yield f"{attribute} lack {', '.join(missing)}; expected every labelled resource to carry {expected}"
 
 
 def _no_primitive_roles(node: TerraformResource, resource_type: str, attributes: dict[str, Any]) -> Iterator[str]:

@@ -319,6 +319,7 @@ class PlatformStack(TerraformStack):
                     display_name=f"{environment.name} budgets: {email}",
                     type="email",
                     labels={"email_address": email},
+                    user_labels=self.labels,
                 ).name
                 for index, email in enumerate(environment.notifications.emails)
             ]

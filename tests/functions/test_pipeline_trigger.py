@@ -53,6 +53,8 @@ def test_a_team_run_uses_the_team_account_and_label(dry_client):
     assert result["job_id"].startswith("monitoring-forecasting-")
     assert result["request"]["body"]["serviceAccount"] == TEAMS["forecasting"]
     assert result["request"]["body"]["labels"]["team"] == "forecasting"
+    root = result["request"]["body"]["runtimeConfig"]["gcsOutputDirectory"]
+    assert root == "gs://acme-mlops-dev-pipeline-root/teams/forecasting"
 
 
 def test_job_id_is_stable_per_firing_and_differs_between_firings(dry_client):

@@ -1,0 +1,165 @@
+"""Teams: onboarding writes a validated file or nothing; synth gives an onboarded team exactly its
+resources, and offboarding takes exactly them away (compared on the synthesized stacks)."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+import yaml
+
+from environments.config import ConfigError, load_environment, load_teams
+from environments.teams import listing, offboard, onboard
+from infra.diff import diff_stacks, read_stacks
+from tests.conftest import REPO_ROOT
+
+OWNERS = "group:forecasting@example.com,user:ana@example.com"
+
+
+@pytest.fixture
+def workspace(environments_dir):
+    """The committed environments, with a billing account so budgets apply, and no teams."""
+    for name in ("dev", "prod"):
+        text = (REPO_ROOT / "environments" / f"{name}.yaml").read_text()
+        (environments_dir / f"{name}.yaml").write_text(text + "billing_account: 012345-6789AB-CDEF01\n")
+    (environments_dir / "teams").mkdir()
+    return environments_dir
+
+
+def test_onboarding_writes_a_valid_file_enabled_everywhere(workspace):
+    assert onboard("forecasting", OWNERS) == (
+        "onboarded forecasting: environments/teams/forecasting.yaml (enabled in dev, prod)"
+    )
+    (team,) = load_teams()
+    assert team.owners == ["group:forecasting@example.com", "user:ana@example.com"]
+    assert team.environments == ["dev", "prod"] and team.schedules == [] and team.budget is None
+    assert [t.name for t in load_environment("dev").teams] == ["forecasting"]
+    assert listing().startswith("forecasting  environments: dev, prod  owners: group:forecasting@example.com")
+
+
+@pytest.mark.parametrize(
+    ("team", "owners", "message"),
+    [
+        ("Forecasting", OWNERS, "TEAM: 'Forecasting' is not valid; expected lowercase letters, digits and hyphens"),
+        ("9lives", OWNERS, "TEAM: '9lives' is not valid"),
+        ("ends-with-", OWNERS, "TEAM: 'ends-with-' is not valid"),
+        ("a" * 26, OWNERS, f"TEAM: '{'a' * 26}' is not valid"),
+        ("", OWNERS, "TEAM: '' is not valid"),
+        ("forecasting", "", "OWNERS: none given; expected at least 1"),
+        ("forecasting", "ana@example.com", "OWNERS[0]: 'ana@example.com' is not valid; expected an IAM member"),
+        ("forecasting", "allUsers", "OWNERS[0]: 'allUsers' is not valid"),
+        ("forecasting", "user:ana@example.com,group: x", "OWNERS[1]: 'group: x' is not valid"),
+    ],
+)
+def test_bad_onboarding_is_refused_and_writes_nothing(workspace, team, owners, message):
+    with pytest.raises(ConfigError) as raised:
+        onboard(team, owners)
+    assert str(raised.value).startswith(message)
+    assert sorted(p.name for p in (workspace / "teams").iterdir()) == []
+
+
+def test_an_existing_team_is_refused_and_kept(workspace):
+    onboard("forecasting", OWNERS)
+    before = (workspace / "teams" / "forecasting.yaml").read_text()
+    with pytest.raises(ConfigError, match="TEAM: 'forecasting' already exists"):
+        onboard("forecasting", "group:someone-else@example.com")
+    assert (workspace / "teams" / "forecasting.yaml").read_text() == before
+
+
+def test_offboarding_an_unknown_team_names_the_known_ones(workspace):
+    onboard("forecasting", OWNERS)
+    with pytest.raises(ConfigError, match="TEAM: 'pricing' is not a team; expected one of forecasting"):
+        offboard("pricing")
+
+
+def test_make_targets_exit_non_zero_with_the_message(workspace):
+    result = subprocess.run(
+        ["make", "--no-print-directory", "onboard-team", "TEAM=Bad", f"OWNERS={OWNERS}"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode != 0 and "TEAM: 'Bad' is not valid" in result.stderr
+
+
+def synth(tmp_path, name: str) -> dict[str, dict]:
+    from infra.synth import synthesize
+
+    outdir = tmp_path / name
+    synthesize(None, outdir=outdir)
+    return read_stacks(outdir)
+
+
+def test_onboard_synth_offboard_adds_and_removes_exactly_the_teams_resources(workspace, tmp_path):
+    without = synth(tmp_path, "without")
+    onboard("forecasting", OWNERS)
+    path = workspace / "teams" / "forecasting.yaml"
+    team = yaml.safe_load(path.read_text())
+    team["schedules"] = [{"name": "nightly", "cron": "0 1 * * *", "pipeline": "training"}]
+    team["budget"] = {"monthly_amount": 250.5, "currency": "EUR"}
+    path.write_text(yaml.safe_dump(team))
+    with_team = synth(tmp_path, "with")
+
+    for env in ("dev", "prod"):
+        change = diff_stacks(without[env], with_team[env])
+        owners = ("team-forecasting", "group-forecasting-example-com", "user-ana-example-com")
+        team_owned = [a for a in change.added if any(owner in a for owner in owners)]
+        enablement = sorted(set(change.added) - set(team_owned))
+        # The first budget in an environment brings what budgets need: their APIs, the email
+        # channels and the deployer's permission to manage those channels.
+        assert enablement == sorted(
+            [f"google_project_service.apis/{api}" for api in ("billingbudgets", "monitoring")]
+            + [
+                "google_monitoring_notification_channel.notify-0",
+                "google_project_iam_member.project-roles/deployer-monitoring-notificationChannelEditor-cloudbuild-deployer",
+                *(["data.google_project.project"] if env == "dev" else []),
+            ]
+            + (["google_monitoring_notification_channel.notify-1"] if env == "prod" else [])
+        )
+        kinds = sorted({a.split(".")[0] for a in team_owned})
+        assert kinds == [
+            "google_artifact_registry_repository_iam_member",
+            "google_billing_budget",
+            "google_cloud_scheduler_job",
+            "google_project_iam_member",
+            "google_service_account",
+            "google_service_account_iam_member",
+            "google_storage_managed_folder",
+            "google_storage_managed_folder_iam_member",
+        ]
+        assert change.removed == []
+        assert list(change.changed) == ["google_cloudfunctions2_function.function-pipeline-trigger/function"]
+        ((key, _, now),) = change.changed["google_cloudfunctions2_function.function-pipeline-trigger/function"]
+        assert key == "service_config.environment_variables.TEAM_SERVICE_ACCOUNTS"
+        assert now == f'{{"forecasting": "team-forecasting@acme-mlops-{env}.iam.gserviceaccount.com"}}'
+
+    offboard("forecasting")
+    assert not path.exists()
+    after = synth(tmp_path, "after")
+    assert all(diff_stacks(without[env], after[env]).empty for env in ("dev", "prod"))
+
+
+def test_owners_may_run_pipelines_in_dev_but_only_read_in_prod(workspace, tmp_path):
+    onboard("forecasting", OWNERS)
+    stacks = synth(tmp_path, "team")
+    from tests.infra.test_stacks import resources
+
+    def owner_roles(env: str) -> set[tuple[str, str]]:
+        found = set()
+        for resource_type in (
+            "google_project_iam_member",
+            "google_service_account_iam_member",
+            "google_storage_managed_folder_iam_member",
+        ):
+            for grant in resources(stacks[env], resource_type).values():
+                if grant["member"] == "group:forecasting@example.com":
+                    found.add((resource_type, grant["role"]))
+        return found
+
+    assert owner_roles("dev") == {
+        ("google_project_iam_member", "roles/aiplatform.user"),
+        ("google_service_account_iam_member", "roles/iam.serviceAccountUser"),
+        ("google_storage_managed_folder_iam_member", "roles/storage.objectUser"),
+    }
+    assert owner_roles("prod") == {("google_storage_managed_folder_iam_member", "roles/storage.objectViewer")}
