@@ -100,7 +100,7 @@ def test_every_trigger_names_a_real_config_and_filters_real_paths(stacks):
         "prod-deploy",
         "prod-publish-pipelines",
     }
-    for env, trigger in triggers:
+    for _, trigger in triggers:
         assert (REPO_ROOT / trigger["filename"]).is_file()
         for pattern in trigger["included_files"]:
             assert any(matches(pattern, f) for f in files), f"{trigger['name']}: {pattern} matches no file"
