@@ -22,6 +22,8 @@ SHARED_MODULES = {
     "pipeline_trigger": [
         "environments/__init__.py",
         "environments/config.py",
+        "functions/__init__.py",
+        "functions/http_json.py",
         "pipelines/__init__.py",
         "pipelines/parameters.py",
         "pipelines/vertex.py",
@@ -29,6 +31,8 @@ SHARED_MODULES = {
     "predict": [
         "environments/__init__.py",
         "environments/config.py",
+        "functions/__init__.py",
+        "functions/http_json.py",
         "pipelines/__init__.py",
         "pipelines/data.py",
         "pipelines/features.py",

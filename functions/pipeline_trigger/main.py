@@ -28,6 +28,7 @@ import functions_framework
 import yaml
 
 from environments.config import PIPELINES
+from functions.http_json import BadRequest, json_object
 from pipelines.parameters import check
 from pipelines.vertex import Target, pipeline_job, request_of
 
@@ -35,11 +36,6 @@ BODY_KEYS = ("pipeline", "version", "parameters", "team")
 MAX_BODY_BYTES = 64 * 1024
 TAG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
-
-
-class BadRequest(Exception):
-    def __init__(self, field: str, error: str, status: int = 400):
-        self.field, self.error, self.status = field, error, status
 
 
 def _config() -> dict:
@@ -63,20 +59,7 @@ def _config() -> dict:
 
 def parse(request, teams: dict) -> dict:
     """The validated body, or BadRequest naming the field."""
-    if request.method != "POST":
-        raise BadRequest("method", f"{request.method} is not allowed; expected POST", 405)
-    raw = request.get_data(cache=True)
-    if len(raw) > MAX_BODY_BYTES:
-        raise BadRequest("body", f"body is {len(raw)} bytes; expected at most {MAX_BODY_BYTES}", 413)
-    try:
-        body = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise BadRequest("body", f"body is not valid JSON: {error}") from None
-    if not isinstance(body, dict):
-        raise BadRequest("body", f"expected a JSON object with keys {', '.join(BODY_KEYS)}")
-    unknown = sorted(set(body) - set(BODY_KEYS))
-    if unknown:
-        raise BadRequest(unknown[0], f"unknown key {unknown[0]!r}; expected {', '.join(BODY_KEYS)}")
+    body = json_object(request, BODY_KEYS, MAX_BODY_BYTES)
     pipeline = body.get("pipeline")
     if pipeline not in PIPELINES:
         raise BadRequest(
@@ -166,7 +149,7 @@ def trigger(request):
             field, message = problems[0]
             raise BadRequest(field, message)
     except BadRequest as bad:
-        return {"error": bad.error, "field": bad.field}, bad.status
+        return bad.response()
 
     target = config["target"]
     account = config["runner"]

@@ -27,6 +27,7 @@ import time
 import functions_framework
 import pandas as pd
 
+from functions.http_json import BadRequest, json_object
 from pipelines.data import DataSpec, DataValidationError, validate
 from pipelines.features import history_periods, max_horizon
 from pipelines.forecast import forecast
@@ -35,11 +36,6 @@ from pipelines.registry import open_registry
 
 MAX_BODY_BYTES = 1024 * 1024
 BODY_KEYS = ("history", "future", "horizon")
-
-
-class BadRequest(Exception):
-    def __init__(self, field: str, error: str, status: int = 400):
-        self.field, self.error, self.status = field, error, status
 
 
 class Champion:
@@ -82,20 +78,7 @@ def request_spec() -> DataSpec:
 
 def parse(request, spec: DataSpec) -> tuple[pd.DataFrame, int]:
     """The validated series (history then future rows) and horizon, or BadRequest."""
-    if request.method != "POST":
-        raise BadRequest("method", f"{request.method} is not allowed; expected POST", 405)
-    raw = request.get_data(cache=True)
-    if len(raw) > MAX_BODY_BYTES:
-        raise BadRequest("body", f"body is {len(raw)} bytes; expected at most {MAX_BODY_BYTES}", 413)
-    try:
-        body = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise BadRequest("body", f"body is not valid JSON: {error}") from None
-    if not isinstance(body, dict):
-        raise BadRequest("body", f"expected a JSON object with keys {', '.join(BODY_KEYS)}")
-    unknown = sorted(set(body) - set(BODY_KEYS))
-    if unknown:
-        raise BadRequest(unknown[0], f"unknown key {unknown[0]!r}; expected {', '.join(BODY_KEYS)}")
+    body = json_object(request, BODY_KEYS, MAX_BODY_BYTES)
 
     history = _rows(body, "history", [spec.timestamp_column, spec.target_column, *spec.exogenous_columns], spec)
     future = _rows(body, "future", [spec.timestamp_column, *spec.exogenous_columns], spec, required=False)
@@ -148,7 +131,7 @@ def predict(request):
     try:
         series, horizon = parse(request, spec)
     except BadRequest as bad:
-        return {"error": bad.error, "field": bad.field}, bad.status
+        return bad.response()
     current = champion().get()
     if current is None:
         return {"error": "no champion model yet; run the training pipeline first", "field": None}, 503

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from hypothesis import strategies as st
 
 from functions.serve import local_environment
 from pipelines.data import DataSpec, load_reference, validate
@@ -93,3 +94,11 @@ class Server:
     def stop(self) -> None:
         self.process.terminate()
         self.process.wait(timeout=10)
+
+
+# Any JSON value, nested a little: the raw material of the bad-request properties.
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=12,
+)

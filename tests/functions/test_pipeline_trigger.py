@@ -10,7 +10,7 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.functions.conftest import Server, make_app
+from tests.functions.conftest import Server, json_values, make_app
 from tests.http_capture import CaptureServer
 
 FIRED = {"X-CloudScheduler-ScheduleTime": "2026-11-22T03:00:00Z"}
@@ -163,11 +163,6 @@ def test_oversized_body_and_wrong_method(dry_client):
     assert dry_client.get("/", headers=FIRED).status_code == 405
 
 
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12),
-    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
-    max_leaves=10,
-)
 bad_bodies = st.one_of(
     json_values,
     st.fixed_dictionaries(

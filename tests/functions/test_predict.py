@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipelines.data import load_reference
-from tests.functions.conftest import Server, make_app
+from tests.functions.conftest import Server, json_values, make_app
 
 HISTORY_ROWS = 9 * 48  # enough for every feature
 
@@ -108,11 +108,6 @@ def test_only_post(client):
     assert client.get("/").status_code == 405
 
 
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
-    max_leaves=12,
-)
 bad_bodies = st.one_of(
     json_values,
     st.fixed_dictionaries({"history": json_values}, optional={"horizon": json_values, "future": json_values}),
