@@ -35,6 +35,7 @@ SHARED_MODULES = {
         "functions/http_json.py",
         "pipelines/__init__.py",
         "pipelines/data.py",
+        "pipelines/spec.py",
         "pipelines/features.py",
         "pipelines/model.py",
         "pipelines/forecast.py",

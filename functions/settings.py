@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 
 from environments.config import Environment
-from pipelines.data import DataSpec
+from pipelines.spec import DataSpec
 from pipelines.vertex import default_registry_uri
 
 FUNCTIONS = ("pipeline_trigger", "predict")

@@ -9,56 +9,17 @@ from __future__ import annotations
 import ast
 import importlib.util
 import io
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import pandas as pd
+
+from pipelines.spec import REFERENCE_FREQUENCY, DataSpec, DataValidationError
 
 REFERENCE = "reference"
 # Taylor (2003): half-hourly electricity demand in England and Wales (MW), Monday 5 June 2000 to
 # Sunday 27 August 2000, 4032 observations. It ships inside the `pmdarima` package (MIT), from R's
 # `forecast::taylor`; the series carries no timestamps, so they are assigned from its documented start.
 REFERENCE_START = "2000-06-05 00:00"
-REFERENCE_FREQUENCY = "30min"
-
-
-class DataValidationError(ValueError):
-    """The data cannot be used; `problems` holds one line per problem."""
-
-    def __init__(self, source: str, problems: list[str]):
-        self.source = source
-        self.problems = problems
-        super().__init__("\n".join(f"{source}: {p}" for p in problems))
-
-
-@dataclass(frozen=True)
-class DataSpec:
-    """Which columns of a CSV hold what, and how often it is sampled."""
-
-    timestamp_column: str = "timestamp"
-    target_column: str = "demand"
-    exogenous_columns: tuple[str, ...] = field(default_factory=tuple)
-    frequency: str = REFERENCE_FREQUENCY
-    target_min: float | None = 0.0  # demand, sales and loads are never negative; None to allow any
-    target_max: float | None = None
-
-    @property
-    def periods_per_day(self) -> int:
-        periods = pd.Timedelta("1D") / pd.Timedelta(self.frequency)
-        if periods != int(periods) or periods < 1:
-            raise DataValidationError(
-                "frequency", [f"{self.frequency!r} does not divide a day; expected e.g. 30min, 1h"]
-            )
-        return int(periods)
-
-    def to_dict(self) -> dict:
-        """Plain values for KFP parameters (which cannot hold None: an unset bound is left out)."""
-        values = asdict(self) | {"exogenous_columns": list(self.exogenous_columns)}
-        return {key: value for key, value in values.items() if value is not None}
-
-    @classmethod
-    def from_dict(cls, values: dict) -> DataSpec:
-        return cls(**(values | {"exogenous_columns": tuple(values.get("exogenous_columns", ()))}))
 
 
 def load_reference() -> pd.DataFrame:
