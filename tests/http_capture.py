@@ -48,9 +48,10 @@ class CaptureServer:
                 )
                 captured.append(request)
                 status, body = answer(request) or (404, {"error": {"code": 404, "message": "not found"}})
-                payload = json.dumps(body).encode()
+                text = isinstance(body, str)  # plain text answers, e.g. Artifact Registry's uploads
+                payload = body.encode() if text else json.dumps(body).encode()
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", "text/plain" if text else "application/json")
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
                 self.wfile.write(payload)
