@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from pipelines.definitions import PIPELINES, build
+from environments.config import PIPELINES
+from pipelines.definitions import build
 from pipelines.registry import LocalRegistry
 
 HOLDOUT_DAYS = 2

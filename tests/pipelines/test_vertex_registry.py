@@ -80,7 +80,7 @@ def vertex(monkeypatch, gcs_emulator):
 
 
 def test_versions_go_to_the_model_registry_and_the_alias_moves_only_on_promotion(vertex, tmp_path):
-    fake, server = vertex
+    _, server = vertex
     artifacts = tmp_path / "model"
     artifacts.mkdir()
     (artifacts / "model.json").write_text('{"trees": 1}')
