@@ -71,7 +71,7 @@ diff: setup ## Resource-level diff of every synthesized stack against BASE= (def
 bootstrap: env-required setup ## One-time: create ENV='s versioned Terraform state bucket
 	$(PY) -m infra.terraform bootstrap $(ENV_FLAG)
 
-demo: setup ## The main job, no cloud account: synth + policy for every environment, train, predict, monitor
+demo: setup ## The main job, no cloud account: synth + policy, train, predict, monitor, one online prediction
 	$(PY) -m pipelines.demo
 
 compile-pipelines: setup ## Compile the pipelines to build/pipelines/<pipeline>.yaml [ENV= sets the components image]

@@ -20,7 +20,8 @@ def test_committed_environments_load():
     assert (dev.name, prod.name) == ("dev", "prod")
     assert dev.encryption.cmek is False and prod.encryption.cmek is True
     assert dev.composer.enabled is False and prod.composer.enabled is True
-    assert dev.schedules == [] and prod.schedules == []
+    assert [s.name for s in dev.schedules] == ["daily-training", "daily-monitoring"]
+    assert dev.delivery.deploy_on == "branch" and prod.delivery.approval_required is True
 
 
 def test_resource_names_and_labels_derive_from_the_environment():
@@ -41,8 +42,8 @@ def test_resource_names_and_labels_derive_from_the_environment():
 BAD_FILES = {
     "unknown key": (
         DEV + "colour: blue\n",
-        "colour: unknown key; expected one of composer, encryption, labels, "
-        "notifications, project_id, region, schedules, state_bucket, storage",
+        "colour: unknown key; expected one of billing_account, composer, delivery, encryption, functions, labels, "
+        "notifications, project_id, region, schedules, state_bucket, storage, team_owners_run_pipelines",
     ),
     "unknown nested key": (
         DEV.replace("  enabled: false", "  enabled: false\n  zone: b"),
@@ -87,7 +88,7 @@ BAD_FILES = {
         "labels: {'env': 'x'} is not valid; expected none of the keys the platform sets itself (env)",
     ),
     "bad cron": (
-        DEV.replace("schedules: []", "schedules:\n  - {name: daily, cron: '0 3 * *', pipeline: training}"),
+        DEV.replace('cron: "0 3 * * *"', "cron: '0 3 * *'"),
         "schedules[0].cron: '0 3 * *' is not valid; expected a unix-cron expression of five fields, "
         "such as '0 3 * * *'",
     ),
@@ -95,7 +96,10 @@ BAD_FILES = {
         "project_id: [unclosed\n",
         "not valid YAML: line 2, column 1: expected ',' or ']', but got '<stream end>'",
     ),
-    "duplicate key": (DEV + "region: us-central1\n", "not valid YAML: line 18, column 1: duplicate key 'region'"),
+    "duplicate key": (
+        DEV + "region: us-central1\n",
+        f"not valid YAML: line {DEV.count(chr(10)) + 1}, column 1: duplicate key 'region'",
+    ),
     "empty": ("", "the file is empty; expected a mapping of settings"),
     "comments only": ("# nothing yet\n", "the file is empty; expected a mapping of settings"),
     "not a mapping": ("- a\n- b\n", "top level: ['a', 'b'] is a list; expected a mapping of settings"),

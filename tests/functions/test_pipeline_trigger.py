@@ -218,7 +218,7 @@ def google_apis(templates, monkeypatch):
     with CaptureServer(respond) as server:
         aiplatform.init(api_endpoint=server.url, api_transport="rest", credentials=AnonymousCredentials())
         yield server
-    initializer.global_config = initializer._Config()
+    initializer.global_config.__init__()  # aiplatform.init is global (and bound to this object): reset it
 
 
 def test_submits_the_template_version_and_never_twice_for_one_firing(google_apis, monkeypatch):

@@ -102,7 +102,7 @@ def vertex_api(monkeypatch):
     with CaptureServer(respond) as server:
         aiplatform.init(api_endpoint=server.url, api_transport="rest", credentials=AnonymousCredentials())
         yield server
-    initializer.global_config = initializer._Config()  # aiplatform.init is global: reset it
+    initializer.global_config.__init__()  # aiplatform.init is global (and bound to this object): reset it
 
 
 def test_submission_sends_template_root_account_labels_and_parameters(vertex_api, tmp_path):

@@ -76,7 +76,7 @@ def vertex(monkeypatch, gcs_emulator):
             location="europe-west1",
         )
         yield registry, server
-    initializer.global_config = initializer._Config()
+    initializer.global_config.__init__()  # aiplatform.init is global (and bound to this object): reset it
 
 
 def test_versions_go_to_the_model_registry_and_the_alias_moves_only_on_promotion(vertex, tmp_path):
