@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
@@ -72,3 +73,36 @@ class CaptureServer:
     def __exit__(self, *exc) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+def created_pipeline_job(request: CapturedRequest, seen: set[str] | None = None) -> tuple[int, object] | None:
+    """Vertex AI's answer to a PipelineJob create: the job echoed with its name, or 409 for a job id
+    already in `seen` (as the real API answers a second create with the same id)."""
+    if request.method != "POST" or not request.path.endswith("/pipelineJobs"):
+        return None
+    job_id = request.query["pipelineJobId"][0]
+    if seen is not None:
+        if job_id in seen:
+            return 409, {"error": {"code": 409, "message": "already exists", "status": "ALREADY_EXISTS"}}
+        seen.add(job_id)
+    parent = request.path.removeprefix("/v1/").removesuffix("/pipelineJobs")
+    return 200, request.json() | {"name": f"{parent}/pipelineJobs/{job_id}", "state": 2}
+
+
+@contextmanager
+def vertex_ai(respond: Responder, monkeypatch, **init):
+    """google-cloud-aiplatform pointed at a CaptureServer (REST, anonymous credentials), with the
+    pipeline-root bucket check of `PipelineJob.submit` stubbed; the global config is reset after."""
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import aiplatform
+    from google.cloud.aiplatform import initializer, pipeline_jobs
+
+    monkeypatch.setattr(
+        pipeline_jobs.gcs_utils, "create_gcs_bucket_for_pipeline_artifacts_if_it_does_not_exist", lambda **kwargs: None
+    )
+    with CaptureServer(respond) as server:
+        aiplatform.init(api_endpoint=server.url, api_transport="rest", credentials=AnonymousCredentials(), **init)
+        try:
+            yield server
+        finally:
+            initializer.global_config.__init__()  # aiplatform.init is global and bound to this object

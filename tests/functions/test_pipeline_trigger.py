@@ -7,11 +7,12 @@ import json
 
 import pytest
 import requests
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.functions.conftest import Server, json_values, make_app
-from tests.http_capture import CaptureServer
+from tests.http_capture import created_pipeline_job, vertex_ai
 
 FIRED = {"X-CloudScheduler-ScheduleTime": "2026-11-22T03:00:00Z"}
 TEAMS = {"forecasting": "team-forecasting@acme-mlops-dev.iam.gserviceaccount.com"}
@@ -193,32 +194,18 @@ def google_apis(templates, monkeypatch):
     """One local server standing in for the KFP repository (templates by tag) and Vertex AI
     (create answers 409 for a job id it has seen, as the real API does)."""
     from google.auth.credentials import AnonymousCredentials
-    from google.cloud import aiplatform
-    from google.cloud.aiplatform import initializer, pipeline_jobs
 
     created: set[str] = set()
 
     def respond(request):
         parts = request.path.strip("/").split("/")
         if request.method == "GET" and len(parts) == 2 and parts[1] == "v3":
-            return 200, __import__("yaml").safe_load((templates / f"{parts[0]}.yaml").read_text())
-        if request.method == "POST" and request.path.endswith("/pipelineJobs"):
-            job_id = request.query["pipelineJobId"][0]
-            if job_id in created:
-                return 409, {"error": {"code": 409, "message": "already exists", "status": "ALREADY_EXISTS"}}
-            created.add(job_id)
-            name = f"{request.path.removeprefix('/v1/').removesuffix('/pipelineJobs')}/pipelineJobs/{job_id}"
-            return 200, request.json() | {"name": name, "state": 2}
-        return None
+            return 200, yaml.safe_load((templates / f"{parts[0]}.yaml").read_text())
+        return created_pipeline_job(request, created)
 
-    monkeypatch.setattr(
-        pipeline_jobs.gcs_utils, "create_gcs_bucket_for_pipeline_artifacts_if_it_does_not_exist", lambda **kwargs: None
-    )
     monkeypatch.setattr("google.auth.default", lambda scopes=None: (AnonymousCredentials(), "acme-mlops-dev"))
-    with CaptureServer(respond) as server:
-        aiplatform.init(api_endpoint=server.url, api_transport="rest", credentials=AnonymousCredentials())
+    with vertex_ai(respond, monkeypatch) as server:
         yield server
-    initializer.global_config.__init__()  # aiplatform.init is global (and bound to this object): reset it
 
 
 def test_submits_the_template_version_and_never_twice_for_one_firing(google_apis, monkeypatch):

@@ -14,7 +14,7 @@ from environments.config import load_environment
 from pipelines.cli import compile_pipelines, main
 from pipelines.vertex import Target, pipeline_job
 from tests.conftest import REPO_ROOT
-from tests.http_capture import CaptureServer
+from tests.http_capture import created_pipeline_job, vertex_ai
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -84,25 +84,8 @@ def test_dry_run_prints_the_exact_vertex_request(capsys, monkeypatch):
 @pytest.fixture
 def vertex_api(monkeypatch):
     """A local stand-in for the Vertex AI API: captures requests, echoes the created job."""
-    from google.auth.credentials import AnonymousCredentials
-    from google.cloud import aiplatform
-    from google.cloud.aiplatform import initializer, pipeline_jobs
-
-    def respond(request):
-        if request.method == "POST" and request.path.endswith("/pipelineJobs"):
-            job_id = request.query["pipelineJobId"][0]
-            parent = request.path.removeprefix("/v1/").removesuffix("/pipelineJobs")
-            return 200, request.json() | {"name": f"{parent}/pipelineJobs/{job_id}", "state": 2}
-        return None
-
-    # submit() first checks, and may create, the pipeline-root bucket: not part of this request.
-    monkeypatch.setattr(
-        pipeline_jobs.gcs_utils, "create_gcs_bucket_for_pipeline_artifacts_if_it_does_not_exist", lambda **kwargs: None
-    )
-    with CaptureServer(respond) as server:
-        aiplatform.init(api_endpoint=server.url, api_transport="rest", credentials=AnonymousCredentials())
+    with vertex_ai(created_pipeline_job, monkeypatch) as server:
         yield server
-    initializer.global_config.__init__()  # aiplatform.init is global (and bound to this object): reset it
 
 
 def test_submission_sends_template_root_account_labels_and_parameters(vertex_api, tmp_path):

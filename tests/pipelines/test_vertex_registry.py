@@ -9,7 +9,7 @@ from urllib.parse import unquote
 import pytest
 
 from pipelines.registry import VertexRegistry
-from tests.http_capture import CaptureServer
+from tests.http_capture import vertex_ai
 
 PARENT = "projects/acme-mlops-dev/locations/europe-west1/models/4242"
 
@@ -62,21 +62,12 @@ class FakeModelRegistry:
 @pytest.fixture
 def vertex(monkeypatch, gcs_emulator):
     from google.auth.credentials import AnonymousCredentials
-    from google.cloud import aiplatform, storage
-    from google.cloud.aiplatform import initializer
+    from google.cloud import storage
 
     storage.Client(project="acme-mlops-dev", credentials=AnonymousCredentials()).create_bucket("acme-mlops-dev-models")
     registry = FakeModelRegistry()
-    with CaptureServer(registry.respond) as server:
-        aiplatform.init(
-            api_endpoint=server.url,
-            api_transport="rest",
-            credentials=AnonymousCredentials(),
-            project="acme-mlops-dev",
-            location="europe-west1",
-        )
+    with vertex_ai(registry.respond, monkeypatch, project="acme-mlops-dev", location="europe-west1") as server:
         yield registry, server
-    initializer.global_config.__init__()  # aiplatform.init is global (and bound to this object): reset it
 
 
 def test_versions_go_to_the_model_registry_and_the_alias_moves_only_on_promotion(vertex, tmp_path):
