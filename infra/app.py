@@ -17,7 +17,8 @@ def cdktf_context() -> dict:
     return json.loads((INFRA_DIR / "cdktf.json").read_text())["context"]
 
 
-def build_app(environments: list[Environment], outdir: Path) -> tuple[App, dict[str, PlatformStack]]:
+def build_app(environments: list[Environment], outdir: Path) -> App:
     app = App(outdir=str(outdir), context=cdktf_context())
-    stacks = {environment.name: PlatformStack(app, environment) for environment in environments}
-    return app, stacks
+    for environment in environments:
+        PlatformStack(app, environment)
+    return app

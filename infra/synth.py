@@ -36,7 +36,7 @@ def synthesize(names: list[str] | None = None, outdir: Path = OUT_DIR) -> dict[s
 
     staging = Path(tempfile.mkdtemp(prefix=".synth-", dir=INFRA_DIR))
     try:
-        app, _ = build_app(environments, staging)
+        app = build_app(environments, staging)
         try:
             app.synth()
         except RuntimeError as error:

@@ -113,10 +113,6 @@ class SecureBucket(_ObjectAccess, Construct):
     def bucket_name(self) -> str:
         return self.bucket.name
 
-    @property
-    def url(self) -> str:
-        return self.bucket.url
-
     def grant_inspect(self, grantee: Grantee) -> None:
         """See that the bucket exists and list it, without reading objects (Vertex AI checks a
         pipeline root this way before each submission)."""

@@ -74,17 +74,9 @@ class ArtifactRepository(Construct):
             depends_on=[*depends_on, *(encryption_key.grants if encryption_key else [])] or None,
         )
 
-    @property
-    def repository_id(self) -> str:
-        return self.repository.repository_id
-
     def grant_read(self, grantee: Grantee) -> None:
         """Pull images or download templates."""
         self._grant("read", "roles/artifactregistry.reader", grantee)
-
-    def grant_write(self, grantee: Grantee) -> None:
-        """Push images or upload templates, and read them; never delete the repository."""
-        self._grant("write", "roles/artifactregistry.writer", grantee)
 
     def _grant(self, access: str, role: str, grantee: Grantee) -> None:
         ArtifactRegistryRepositoryIamMember(
