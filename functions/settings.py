@@ -28,7 +28,6 @@ def environment_variables(function: str, environment: Environment, team_accounts
             "TEMPLATE_REPOSITORY": names.kfp_repository_url,
             "RUNNER_SERVICE_ACCOUNT": names.service_account_email(names.RUNNER),
             "TEAM_SERVICE_ACCOUNTS": json.dumps(team_accounts, sort_keys=True),
-            "REGISTRY_URI": registry,
             "ENABLE_CACHING": "false",
             "DRY_RUN": "false",
         }

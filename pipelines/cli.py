@@ -81,8 +81,8 @@ def parse_params(text: str) -> dict:
     return params
 
 
-def checked_parameters(pipeline: str, template: dict, params: dict, registry_uri: str) -> dict:
-    values = {"registry_uri": registry_uri} | params
+def checked_parameters(template: dict, params: dict, defaults: dict) -> dict:
+    values = defaults | params
     problems = check(template, values, where="PARAMS")
     if problems:
         raise UsageError("\n".join(f"{field}: {message}" for field, message in problems))
@@ -96,7 +96,7 @@ def run_locally(pipeline: str, params: dict) -> dict:
     pipelines = build()
     definition = getattr(pipelines, pipeline)
     template = _spec_of(definition)
-    values = checked_parameters(pipeline, template, params, str(LOCAL_REGISTRY))
+    values = checked_parameters(template, params, {"registry_uri": str(LOCAL_REGISTRY)})
     local.init(LOCAL_PIPELINE_ROOT)
     try:
         task = definition(**values)
@@ -113,13 +113,13 @@ def _spec_of(definition) -> dict:
 
 
 def submit_to_vertex(pipeline: str, environment: Environment, params: dict, dry_run: bool) -> dict:
-    from pipelines.vertex import Target, default_registry_uri, pipeline_job, request_of
+    from pipelines.vertex import Target, pipeline_job, request_of, vertex_defaults
 
     target = Target.of(environment)
     with tempfile.TemporaryDirectory() as outdir:
         template_path = compile_pipelines(environment, Path(outdir))[pipeline]
         template = yaml.safe_load(template_path.read_text())
-        values = checked_parameters(pipeline, template, params, default_registry_uri(target.project, target.region))
+        values = checked_parameters(template, params, vertex_defaults(template, target.project, target.region))
         job = pipeline_job(
             target,
             pipeline,

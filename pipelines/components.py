@@ -152,12 +152,15 @@ def gate(evaluation: Input[Artifact], metric: str, margin: float, metrics: Outpu
     return namedtuple("Gate", ["promote", "reason"])(decision.promote, decision.reason)
 
 
-def register(model: Input[Model], evaluation: Input[Artifact], promote: bool, reason: str, registry_uri: str) -> str:
-    """Register the challenger as a new version; move the champion alias only when promoted."""
+def register(
+    model: Input[Model], evaluation: Input[Artifact], promote: bool, reason: str, registry_uri: str, experiment: str
+) -> str:
+    """Register the challenger as a new version; move the champion alias only when promoted. With
+    `experiment` (on Vertex AI), also log the run's parameters and metrics to Vertex AI Experiments."""
     import json
     from pathlib import Path
 
-    from pipelines.registry import open_registry
+    from pipelines.registry import VertexRegistry, open_registry
 
     result = json.loads(Path(evaluation.path).read_text())
     metrics = {
@@ -167,8 +170,22 @@ def register(model: Input[Model], evaluation: Input[Artifact], promote: bool, re
         "reason": reason,
         "previous_champion": result["champion_version"],
     }
-    version = open_registry(registry_uri).register(Path(model.path), metrics, promote=promote)
+    registry = open_registry(registry_uri)
+    version = registry.register(Path(model.path), metrics, promote=promote)
     print(f"registered version {version.version}: {reason}")
+    if experiment and isinstance(registry, VertexRegistry):
+        from pipelines.experiments import log_training_run, run_name
+
+        params = json.loads((Path(model.path) / "forecaster.json").read_text())["params"]
+        scores = {f"{name}_{key}": value for name in ("challenger", "baseline") for key, value in result[name].items()}
+        log_training_run(
+            project=registry.project,
+            region=registry.region,
+            experiment=experiment,
+            run=run_name(registry.model, version.version),
+            params=params,
+            metrics=scores | {"promoted": int(promote)},
+        )
     return version.version
 
 

@@ -15,7 +15,9 @@ LOCAL_IMAGE = "mlops-platform/python-components:local"
 def build(image: str = LOCAL_IMAGE) -> SimpleNamespace:
     c = make_components(image)
 
-    def train_and_register(source, data_spec, holdout_days, model_params, metric, promotion_margin, registry_uri):
+    def train_and_register(
+        source, data_spec, holdout_days, model_params, metric, promotion_margin, registry_uri, experiment
+    ):
         raw = c.ingest(source=source).set_display_name("ingest")
         valid = c.validate(
             raw=raw.outputs["raw"], data_spec=data_spec, purpose="training", holdout_days=holdout_days
@@ -42,6 +44,7 @@ def build(image: str = LOCAL_IMAGE) -> SimpleNamespace:
             promote=decision.outputs["promote"],
             reason=decision.outputs["reason"],
             registry_uri=registry_uri,
+            experiment=experiment,
         )
 
     @dsl.pipeline(name="training", description="Ingest, validate, featurize, train, evaluate, gate, register")
@@ -53,9 +56,10 @@ def build(image: str = LOCAL_IMAGE) -> SimpleNamespace:
         model_params: dict = {},  # noqa: B006 - KFP reads defaults from the signature
         metric: str = "mae",
         promotion_margin: float = 0.01,
+        experiment: str = "",
     ) -> str:
         return train_and_register(
-            source, data_spec, holdout_days, model_params, metric, promotion_margin, registry_uri
+            source, data_spec, holdout_days, model_params, metric, promotion_margin, registry_uri, experiment
         ).output
 
     @dsl.pipeline(name="prediction", description="Forecast the next periods with the champion")
@@ -80,6 +84,7 @@ def build(image: str = LOCAL_IMAGE) -> SimpleNamespace:
         training_source: str = REFERENCE,
         holdout_days: int = 7,
         promotion_margin: float = 0.01,
+        experiment: str = "",
     ) -> dsl.HTML:
         raw = c.ingest(source=source)
         valid = c.validate(raw=raw.outputs["raw"], data_spec=data_spec, purpose="monitoring", holdout_days=0)
@@ -87,7 +92,9 @@ def build(image: str = LOCAL_IMAGE) -> SimpleNamespace:
             validated=valid.outputs["validated"], registry_uri=registry_uri, threshold=drift_threshold
         )
         with dsl.If(drift.outputs["Output"] == True, name="drift-above-threshold"):  # noqa: E712 - a KFP condition
-            train_and_register(training_source, data_spec, holdout_days, {}, "mae", promotion_margin, registry_uri)
+            train_and_register(
+                training_source, data_spec, holdout_days, {}, "mae", promotion_margin, registry_uri, experiment
+            )
         return drift.outputs["report"]
 
     return SimpleNamespace(training=training, prediction=prediction, monitoring=monitoring)

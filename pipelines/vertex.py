@@ -82,5 +82,16 @@ def request_of(job, service_account: str) -> dict:
     }
 
 
-def default_registry_uri(project: str, region: str, model: str = "forecaster") -> str:
+MODEL = "forecaster"
+
+
+def default_registry_uri(project: str, region: str, model: str = MODEL) -> str:
     return f"vertex://{project}/{region}/{model}"
+
+
+def vertex_defaults(template: dict, project: str, region: str) -> dict:
+    """Parameters every run on Vertex AI gets unless given: the Vertex model registry and, where
+    the pipeline trains, the Vertex AI experiment its runs are logged to."""
+    inputs = template["root"].get("inputDefinitions", {}).get("parameters", {})
+    defaults = {"registry_uri": default_registry_uri(project, region), "experiment": MODEL}
+    return {name: value for name, value in defaults.items() if name in inputs}

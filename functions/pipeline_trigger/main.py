@@ -9,7 +9,6 @@ Configuration (environment variables, set by the stack; `make serve` sets local 
   PROJECT_ID, REGION, PIPELINE_ROOT, JOB_LABELS (JSON), KMS_KEY (optional)
   TEMPLATE_REPOSITORY       the KFP repository URL, or a local folder of <pipeline>.yaml
   RUNNER_SERVICE_ACCOUNT    runs the pipelines; TEAM_SERVICE_ACCOUNTS (JSON team -> account)
-  REGISTRY_URI              default `registry_uri` parameter
   ENABLE_CACHING            true/false;  DRY_RUN  true: answer with the request instead of sending it
 """
 
@@ -30,7 +29,7 @@ import yaml
 from environments.config import PIPELINES
 from functions.http_json import BadRequest, json_object
 from pipelines.parameters import check
-from pipelines.vertex import Target, pipeline_job, request_of
+from pipelines.vertex import Target, pipeline_job, request_of, vertex_defaults
 
 BODY_KEYS = ("pipeline", "version", "parameters", "team")
 MAX_BODY_BYTES = 64 * 1024
@@ -51,7 +50,6 @@ def _config() -> dict:
         "templates": env["TEMPLATE_REPOSITORY"],
         "runner": env["RUNNER_SERVICE_ACCOUNT"],
         "teams": json.loads(env.get("TEAM_SERVICE_ACCOUNTS", "{}")),
-        "registry_uri": env.get("REGISTRY_URI", ""),
         "caching": env.get("ENABLE_CACHING", "false").lower() == "true",
         "dry_run": env.get("DRY_RUN", "false").lower() == "true",
     }
@@ -142,8 +140,7 @@ def trigger(request):
         credentials = _credentials(config["dry_run"])
         template_path = load_template(config["templates"], body["pipeline"], body["version"], credentials)
         template = yaml.safe_load(template_path.read_text())
-        defaults = {"registry_uri": config["registry_uri"]} if "registry_uri" in _inputs(template) else {}
-        values = defaults | body["parameters"]
+        values = vertex_defaults(template, config["target"].project, config["target"].region) | body["parameters"]
         problems = check(template, values, where="parameters")
         if problems:
             field, message = problems[0]
@@ -176,7 +173,3 @@ def trigger(request):
     except (AlreadyExists, Conflict):
         return {"status": "already_submitted", "job_id": identifier}, 200
     return {"status": "submitted", "job_id": identifier, "job": job.resource_name}, 200
-
-
-def _inputs(template: dict) -> dict:
-    return template["root"].get("inputDefinitions", {}).get("parameters", {})

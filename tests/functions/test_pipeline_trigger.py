@@ -39,6 +39,7 @@ def test_dry_run_answers_with_the_request_it_would_send(dry_client):
     assert body["runtimeConfig"]["parameterValues"] == {
         "holdout_days": 14.0,
         "registry_uri": "vertex://acme-mlops-dev/europe-west1/forecaster",
+        "experiment": "forecaster",
     }
     assert body["labels"] == {
         "cost-center": "ml-platform",
@@ -118,8 +119,8 @@ def test_job_id_is_stable_per_firing_and_differs_between_firings(dry_client):
             FIRED,
             400,
             "parameters.holdout",
-            "unknown parameter 'holdout'; expected one of data_spec, holdout_days, metric, model_params, "
-            "promotion_margin, registry_uri, source",
+            "unknown parameter 'holdout'; expected one of data_spec, experiment, holdout_days, metric, "
+            "model_params, promotion_margin, registry_uri, source",
         ),
         (
             {"pipeline": "prediction", "parameters": {"horizon": "soon"}},

@@ -37,8 +37,8 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
         ),
         (
             ["run", "training", "--params", '{"holdout": 3}'],
-            "PARAMS.holdout: unknown parameter 'holdout'; expected one of data_spec, holdout_days, metric, "
-            "model_params, promotion_margin, registry_uri, source",
+            "PARAMS.holdout: unknown parameter 'holdout'; expected one of data_spec, experiment, holdout_days, "
+            "metric, model_params, promotion_margin, registry_uri, source",
         ),
         (
             ["run", "prediction", "--params", '{"horizon": "tomorrow"}'],
@@ -68,6 +68,7 @@ def test_dry_run_prints_the_exact_vertex_request(capsys, monkeypatch):
     assert body["runtimeConfig"]["parameterValues"] == {
         "holdout_days": 14.0,
         "registry_uri": "vertex://acme-mlops-prod/europe-west1/forecaster",
+        "experiment": "forecaster",
     }
     assert body["labels"] == {
         "cost-center": "ml-platform",
