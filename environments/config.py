@@ -524,18 +524,16 @@ _TYPE_EXPECTATIONS = {
 }
 
 
+_KINDS = {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "a list", dict: "a mapping"}
+
+
+def kind_of(value: Any) -> str:
+    """What a parsed YAML or JSON value is, in words: 'a string', 'a list', ..."""
+    return "null" if value is None else _KINDS.get(type(value), type(value).__name__)
+
+
 def _kind(value: Any) -> str:
-    kinds = {
-        bool: "a boolean",
-        int: "an integer",
-        float: "a number",
-        str: "a string",
-        list: "a list",
-        dict: "a mapping",
-    }
-    if value is None:
-        return "empty"
-    return f"{value!r} is {kinds.get(type(value), type(value).__name__)}"
+    return "empty" if value is None else f"{value!r} is {kind_of(value)}"
 
 
 def _describe(model: type[BaseModel], error: dict) -> str:

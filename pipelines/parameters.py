@@ -10,6 +10,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from environments.config import kind_of
+
 _TYPES = {
     "STRING": (str, "a string"),
     "NUMBER_INTEGER": (int, "an integer"),
@@ -50,7 +52,7 @@ def check(template: dict, values: dict[str, Any], *, where: str = "parameters") 
             continue
         python_type, expected = _TYPES[known[name].type]
         if (isinstance(value, bool) and known[name].type != "BOOLEAN") or not isinstance(value, python_type):
-            problems.append((field, f"{json.dumps(value)[:80]} is {_describe(value)}; expected {expected}"))
+            problems.append((field, f"{json.dumps(value)[:80]} is {kind_of(value)}; expected {expected}"))
         elif len(json.dumps(value)) > MAX_VALUE_CHARS:
             problems.append(
                 (field, f"value is {len(json.dumps(value))} characters; expected at most {MAX_VALUE_CHARS}")
@@ -59,16 +61,3 @@ def check(template: dict, values: dict[str, Any], *, where: str = "parameters") 
         if parameter.required and name not in values:
             problems.append((f"{where}.{name}", f"required parameter {name!r} is missing"))
     return problems
-
-
-def _describe(value: Any) -> str:
-    names = {
-        bool: "a boolean",
-        int: "an integer",
-        float: "a number",
-        str: "a string",
-        list: "a list",
-        dict: "an object",
-        type(None): "null",
-    }
-    return names.get(type(value), type(value).__name__)
