@@ -11,7 +11,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
+import subprocess
 import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from environments.config import REPO_ROOT, ConfigError, load_environment
 from functions.settings import ENTRY_POINTS, FUNCTIONS, environment_variables
@@ -29,6 +35,49 @@ def local_environment(function: str, environment_name: str) -> dict[str, str]:
     exported = {key: os.environ[key] for key in variables | overrides if key in os.environ}
     # The function's folder holds main.py; the shared modules come from the repository itself.
     return variables | overrides | exported | {"PYTHONPATH": str(REPO_ROOT)}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def serving(module_args: list[str], env: dict[str, str] | None = None, timeout: float = 60) -> Iterator[str]:
+    """Run `python -m <module_args> --port <free port>` on loopback until the block ends; yields its
+    URL once it answers. `serving(["functions.serve", "--function", "predict"])` is `make serve`."""
+    import requests
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    # A file, not a pipe: a busy server never blocks on its own log.
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", *module_args, "--port", str(port)],
+            cwd=REPO_ROOT,
+            env=os.environ | (env or {}),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    requests.get(url, timeout=1)
+                    break
+                except requests.ConnectionError:
+                    if process.poll() is not None or time.monotonic() > deadline:
+                        process.kill()
+                        process.wait(timeout=10)
+                        log.seek(0)
+                        output = log.read().decode(errors="replace")[-2000:]
+                        raise RuntimeError(f"{' '.join(module_args)} did not start on {url}:\n{output}") from None
+                    time.sleep(0.2)
+            yield url
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -164,20 +164,10 @@ def main() -> int:
 
 def online_prediction() -> dict:
     """Serve predict on a free loopback port, as `make serve FUNCTION=predict` does, and call it."""
-    import socket
-
+    from functions.serve import serving
     from pipelines.data import DataSpec
     from pipelines.features import history_periods
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "functions.serve", "--function", "predict", "--port", str(port)],
-        cwd=REPO_ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     history = load_reference().tail(history_periods(DataSpec()))
     body = {
         "history": [
@@ -186,20 +176,10 @@ def online_prediction() -> dict:
         ],
         "horizon": 4,
     }
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                response = requests.post(f"http://127.0.0.1:{port}/", json=body, timeout=30)
-                response.raise_for_status()
-                return response.json()
-            except requests.ConnectionError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise SystemExit("the predict function did not start; try `make serve FUNCTION=predict`") from None
-                time.sleep(0.3)
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    with serving(["functions.serve", "--function", "predict"]) as url:
+        response = requests.post(url, json=body, timeout=30)
+    response.raise_for_status()
+    return response.json()
 
 
 def _task_output(task_dir: Path) -> dict:

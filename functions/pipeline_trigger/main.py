@@ -14,6 +14,7 @@ Configuration (environment variables, set by the stack; `make serve` sets local 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -110,7 +111,8 @@ def load_template(templates: str, pipeline: str, version: str, credentials) -> P
     if credentials is not None and templates.startswith("https://"):
         from google.auth.transport.requests import Request
 
-        credentials.refresh(Request())
+        if not credentials.valid:
+            credentials.refresh(Request())
         headers["Authorization"] = f"Bearer {credentials.token}"
     response = requests.get(f"{templates}/{pipeline}/{version}", headers=headers, timeout=30)
     if response.status_code == 404:
@@ -121,7 +123,9 @@ def load_template(templates: str, pipeline: str, version: str, credentials) -> P
     return path
 
 
+@functools.cache
 def _credentials(dry_run: bool):
+    """Looked up once per instance, not per request; the token is refreshed only when it expires."""
     if dry_run:
         from google.auth.credentials import AnonymousCredentials
 

@@ -10,40 +10,18 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import statistics
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import requests
 
+from functions.serve import serving
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DURATION = float(os.environ.get("BENCH_SECONDS", "10"))
 CONNECTIONS = (1, 8)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def start(command: list[str], env: dict[str, str], port: int) -> subprocess.Popen:
-    process = subprocess.Popen(
-        command, cwd=REPO_ROOT, env=os.environ | env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            requests.get(f"http://127.0.0.1:{port}/", timeout=1)
-            return process
-        except requests.ConnectionError:
-            time.sleep(0.2)
-    process.kill()
-    raise SystemExit(f"server on port {port} did not start")
 
 
 def load(url: str, body: bytes, connections: int, seconds: float) -> dict:
@@ -112,24 +90,16 @@ def main() -> None:
     ensure_champion(registry)
     servers = {
         "hello-world (floor)": (
-            ["--source", str(Path(__file__).parent / "hello" / "main.py"), "--target", "hello"],
+            ["functions_framework", "--source", str(Path(__file__).parent / "hello" / "main.py"), "--target", "hello"],
             b"{}",
         ),
-        "predict (48 periods)": (None, predict_body()),
+        "predict (48 periods)": (["functions.serve", "--function", "predict"], predict_body()),
     }
     print(f"predict load benchmark: {DURATION:.0f} s per run after a 2 s warm-up, loopback, {os.cpu_count()} cores")
     print(f"{'function':<22} {'conns':>5} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
     for name, (arguments, body) in servers.items():
-        port = free_port()
-        if arguments is None:
-            command = [sys.executable, "-m", "functions.serve", "--function", "predict", "--port", str(port)]
-            env = {"REGISTRY_URI": str(registry)}
-        else:
-            command = [sys.executable, "-m", "functions_framework", *arguments, "--port", str(port)]
-            env = {}
-        process = start(command, env, port)
-        try:
-            url = f"http://127.0.0.1:{port}/"
+        env = {"REGISTRY_URI": str(registry)} if arguments[0] == "functions.serve" else {}
+        with serving(arguments, env) as url:
             load(url, body, 1, 2.0)  # warm-up: model load, first-request costs
             for connections in CONNECTIONS:
                 result = load(url, body, connections, DURATION)
@@ -137,9 +107,6 @@ def main() -> None:
                     f"{name:<22} {connections:>5} {result['rps']:>8.1f} {result['p50_ms']:>8.1f} "
                     f"{result['p99_ms']:>8.1f} {result['errors']:>7}"
                 )
-        finally:
-            process.terminate()
-            process.wait(timeout=10)
 
 
 if __name__ == "__main__":

@@ -3,18 +3,12 @@ functions-framework apps (test client) and servers (real HTTP)."""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
-import requests
 from hypothesis import strategies as st
 
-from functions.serve import local_environment
+from functions.serve import local_environment, serving
 from pipelines.data import DataSpec, load_reference, validate
 from pipelines.evaluation import split_holdout
 from pipelines.model import Forecaster
@@ -61,39 +55,9 @@ def make_app(function: str, variables: dict[str, str], monkeypatch):
     return functions_framework.create_app(target=target, source=str(source)).test_client()
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class Server:
-    """`make serve` for real: a functions-framework process on a free loopback port."""
-
-    def __init__(self, function: str, variables: dict[str, str]):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "functions.serve", "--function", function, "--port", str(self.port)],
-            cwd=REPO_ROOT,
-            env=os.environ | variables,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                requests.get(self.url, timeout=1)
-                return
-            except requests.ConnectionError:
-                if self.process.poll() is not None:
-                    raise RuntimeError(self.process.stdout.read().decode()) from None
-                time.sleep(0.2)
-        raise TimeoutError(f"{function} did not start on {self.url}")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=10)
+def serve(function: str, variables: dict[str, str]):
+    """`make serve` for real: a functions-framework process on a free loopback port; yields its URL."""
+    return serving(["functions.serve", "--function", function], variables)
 
 
 # Any JSON value, nested a little: the raw material of the bad-request properties.

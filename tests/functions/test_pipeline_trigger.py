@@ -11,7 +11,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.functions.conftest import Server, json_values, make_app
+from tests.functions.conftest import json_values, make_app, serve
 from tests.http_capture import created_pipeline_job, vertex_ai
 
 FIRED = {"X-CloudScheduler-ScheduleTime": "2026-11-22T03:00:00Z"}
@@ -242,11 +242,8 @@ def test_unknown_template_version_is_404(google_apis, monkeypatch):
 
 
 def test_served_over_real_http_in_dry_run(templates):
-    server = Server("pipeline_trigger", {"TEMPLATE_REPOSITORY": str(templates)})
-    try:
-        ok = requests.post(server.url, json={"pipeline": "monitoring"}, headers=FIRED, timeout=30)
+    with serve("pipeline_trigger", {"TEMPLATE_REPOSITORY": str(templates)}) as url:
+        ok = requests.post(url, json={"pipeline": "monitoring"}, headers=FIRED, timeout=30)
         assert ok.status_code == 200 and ok.json()["status"] == "dry_run"
-        bad = requests.post(server.url, json={"pipeline": "nope"}, headers=FIRED, timeout=30)
+        bad = requests.post(url, json={"pipeline": "nope"}, headers=FIRED, timeout=30)
         assert bad.status_code == 400 and bad.json()["field"] == "pipeline"
-    finally:
-        server.stop()

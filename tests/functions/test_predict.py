@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipelines.data import load_reference
-from tests.functions.conftest import Server, json_values, make_app
+from tests.functions.conftest import json_values, make_app, serve
 
 HISTORY_ROWS = 9 * 48  # enough for every feature
 
@@ -129,11 +129,8 @@ def test_generated_bad_bodies_only_ever_get_4xx(client, body):
 
 
 def test_served_over_real_http(registry):
-    server = Server("predict", {"REGISTRY_URI": str(registry.root)})
-    try:
-        response = requests.post(server.url, json={"history": history(), "horizon": 2}, timeout=30)
+    with serve("predict", {"REGISTRY_URI": str(registry.root)}) as url:
+        response = requests.post(url, json={"history": history(), "horizon": 2}, timeout=30)
         assert response.status_code == 200 and response.json()["model_version"] == "1"
-        bad = requests.post(server.url, data="{", headers={"Content-Type": "application/json"}, timeout=30)
+        bad = requests.post(url, data="{", headers={"Content-Type": "application/json"}, timeout=30)
         assert bad.status_code == 400 and bad.json()["field"] == "body"
-    finally:
-        server.stop()
