@@ -22,7 +22,7 @@ TEAM ?=
 OWNERS ?=
 BASE ?= origin/main
 
-.PHONY: help setup test lint format synth policy plan apply deploy bootstrap bench clean env-required \
+.PHONY: help setup test lint format synth policy plan plan-release apply-release real-plans apply deploy bootstrap bench clean env-required \
 	compile-pipelines run-pipeline publish-pipelines demo serve onboard-team offboard-team teams diff
 
 help: ## List the targets
@@ -56,8 +56,17 @@ synth: setup ## Synthesize stacks to infra/cdktf.out/stacks/<env>/ [ENV=]; print
 policy: synth ## Policy-check synthesized stacks with checkov, offline [ENV=]
 	$(PY) -m infra.policy.checkov $(ENV_FLAG)
 
-plan: env-required synth ## Terraform/OpenTofu init + plan for ENV= (needs the binary and Google credentials)
-	$(PY) -m infra.terraform plan $(ENV_FLAG)
+plan: env-required synth ## Terraform/OpenTofu init + plan for ENV= [READ_ONLY=1: no lock, nothing saved]
+	$(PY) -m infra.terraform plan $(ENV_FLAG) $(if $(READ_ONLY),--read-only)
+
+plan-release: env-required synth ## Plan ENV= and save it with its summary in the state bucket for approval (COMMIT_SHA=)
+	$(PY) -m infra.terraform plan-release $(ENV_FLAG)
+
+apply-release: env-required synth ## Apply exactly the plan saved for COMMIT_SHA= in ENV= (after approval)
+	$(PY) -m infra.terraform apply-release $(ENV_FLAG)
+
+real-plans: setup ## Say which environments show pull requests the plan against real state
+	$(PY) -m infra.terraform real-plans
 
 apply: env-required setup ## Apply exactly the plan `make plan ENV=` saved
 	$(PY) -m infra.terraform apply $(ENV_FLAG)
@@ -68,7 +77,7 @@ deploy: env-required synth ## Plan, then apply that plan, for ENV=
 diff: setup ## Resource-level diff of every synthesized stack against BASE= (default origin/main)
 	$(PY) -m infra.diff --base "$(BASE)"
 
-bootstrap: env-required setup ## One-time: create ENV='s versioned Terraform state bucket
+bootstrap: env-required setup ## One-time, as an admin: enable the APIs Terraform needs first, create ENV='s state bucket
 	$(PY) -m infra.terraform bootstrap $(ENV_FLAG)
 
 demo: setup ## The main job, no cloud account: synth + policy, train, predict, monitor, one online prediction

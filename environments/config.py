@@ -223,17 +223,22 @@ class FunctionSettings(_Strict):
 
 
 class PredictSettings(FunctionSettings):
-    """The online prediction function: always authenticated; who may call it is listed here."""
+    """The online prediction function: always authenticated (an identity token of a listed
+    invoker), reachable from anywhere by default. `internal` admits only callers on the project's
+    VPC networks, which this platform does not create; `internal-and-load-balancer` needs a load
+    balancer of your own."""
 
-    ingress: Literal["internal", "internal-and-load-balancer", "all"] = "internal"
+    ingress: Literal["internal", "internal-and-load-balancer", "all"] = "all"
     invokers: list[Annotated[str, _check(_MEMBER, "an IAM member such as group:ml@acme.com")]] = Field(
-        default_factory=list
+        min_length=1,
+        description="at least one IAM member who may call predict, e.g. [group:forecast-users@acme.com]; "
+        "with none, nothing could call it",
     )
 
 
 class Functions(_Strict):
     pipeline_trigger: FunctionSettings = Field(default_factory=FunctionSettings)
-    predict: PredictSettings = Field(default_factory=PredictSettings)
+    predict: PredictSettings = Field(description="predict's settings, at least its invokers")
 
 
 class Delivery(_Strict):
@@ -248,11 +253,17 @@ class Delivery(_Strict):
             "a Cloud Build 2nd-gen repository: projects/<p>/locations/<region>/connections/<c>/repositories/<r>",
         ),
     ] = Field(description="the Cloud Build 2nd-gen repository resource the triggers watch")
+    repository_type: Literal["GITHUB", "GITLAB", "BITBUCKET_SERVER"] = "GITHUB"
     deploy_on: Literal["branch", "tag"] = Field(description="branch (pushes) or tag (releases)")
     pattern: str = Field(description="the branch or tag regular expression, e.g. ^main$ or ^v.*$")
     approval_required: bool = False
     pull_request_checks: bool = False
     pull_request_branch: str = "^main$"
+    plan_service_account: Email | None = Field(
+        None,
+        description="a read-only identity made outside the stack (project viewer); pull requests then also "
+        "show the plan against this environment's real state",
+    )
 
 
 class Budget(_Strict):
@@ -292,7 +303,7 @@ class Environment(_Strict):
     composer: Composer = Field(default_factory=Composer)
     storage: Storage = Field(default_factory=Storage)
     notifications: Notifications = Field(default_factory=Notifications)
-    functions: Functions = Field(default_factory=Functions)
+    functions: Functions = Field(description="the functions' settings, at least functions.predict.invokers")
     schedules: list[Schedule] = Field(default_factory=list)
     delivery: Delivery | None = None
     team_owners_run_pipelines: bool = Field(False, description="true where team owners may run pipelines (dev)")
@@ -347,11 +358,16 @@ class ResourceNames:
     TRIGGER = "pipeline-trigger"
     SCHEDULER_INVOKER = "scheduler-invoker"
     SERVING = "model-serving"
-    DEPLOYER = "cloudbuild-deployer"
+    FUNCTION_BUILDER = "function-builder"
     COMPOSER_WORKER = "composer-worker"
+    # One identity per delivery job: pull-request checks, publishing, applying.
+    CHECKS = "cloudbuild-checks"
+    PUBLISHER = "cloudbuild-publisher"
+    DEPLOYER = "cloudbuild-deployer"
 
     CONTAINERS_REPOSITORY = "containers"
     PIPELINES_REPOSITORY = "pipelines"
+    FUNCTIONS_REPOSITORY = "functions"
 
     def bucket(self, purpose: str) -> str:
         return bucket_name(self.project_id, purpose)

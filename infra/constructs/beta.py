@@ -7,10 +7,9 @@ at every synth for two resource types.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
-from cdktn import ITerraformDependable, TerraformProvider, TerraformProviderGeneratorMetadata, TerraformResource
+from cdktn import TerraformProvider, TerraformProviderGeneratorMetadata, TerraformResource
 from cdktn_provider_google.provider import GoogleProvider
 from constructs import Construct
 
@@ -48,7 +47,6 @@ class BetaResource(TerraformResource):
         provider: GoogleBetaProvider,
         resource_type: str,
         attributes: dict[str, Any],
-        depends_on: Sequence[ITerraformDependable] = (),
     ) -> None:
         super().__init__(
             scope,
@@ -56,7 +54,6 @@ class BetaResource(TerraformResource):
             terraform_resource_type=resource_type,
             provider=provider,
             terraform_generator_metadata=TerraformProviderGeneratorMetadata(provider_name=BETA_PROVIDER),
-            depends_on=list(depends_on) or None,
         )
         for key, value in attributes.items():
             self.add_override(key, value)

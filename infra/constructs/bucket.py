@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from cdktn import ITerraformDependable, TerraformResourceLifecycle
+from cdktn import TerraformResourceLifecycle
 from cdktn_provider_google.storage_bucket import (
     StorageBucket,
     StorageBucketEncryption,
@@ -20,7 +18,11 @@ from cdktn_provider_google.storage_managed_folder_iam_member import StorageManag
 from constructs import Construct
 
 from infra.constructs.encryption import EncryptionKey
-from infra.constructs.grants import Grantee
+from infra.constructs.grants import Grantee, Principal, granted
+
+# Cloud Storage writes usage logs as this group; the log bucket must let it create objects
+# (cloud.google.com/storage/docs/access-logs#delivery).
+LOG_DELIVERY = Principal(member="group:cloud-storage-analytics@google.com", grant_id="log-delivery")
 
 
 class _ObjectAccess:
@@ -37,8 +39,11 @@ class _ObjectAccess:
         self._grant("read-write", "roles/storage.objectUser", grantee)
 
     def _grant(self, access: str, role: str, grantee: Grantee) -> None:
-        StorageBucketIamMember(
-            self, f"{access}-{grantee.grant_id}", bucket=self.bucket_name, role=role, member=grantee.member
+        granted(
+            grantee,
+            StorageBucketIamMember(
+                self, f"{access}-{grantee.grant_id}", bucket=self.bucket_name, role=role, member=grantee.member
+            ),
         )
 
 
@@ -69,7 +74,6 @@ class SecureBucket(_ObjectAccess, Construct):
         expire_after_days: int | None = None,
         encryption_key: EncryptionKey | None = None,
         prevent_destroy: bool = False,
-        depends_on: Sequence[ITerraformDependable] = (),
     ) -> None:
         super().__init__(scope, id)
         rules = [
@@ -96,22 +100,28 @@ class SecureBucket(_ObjectAccess, Construct):
             uniform_bucket_level_access=True,
             public_access_prevention="enforced",
             versioning=StorageBucketVersioning(enabled=True),
-            logging=StorageBucketLogging(log_bucket=access_logs.name, log_object_prefix=name) if access_logs else None,
+            logging=StorageBucketLogging(log_bucket=access_logs.bucket_name, log_object_prefix=name)
+            if access_logs
+            else None,
             lifecycle_rule=rules,
             encryption=StorageBucketEncryption(default_kms_key_name=encryption_key.id) if encryption_key else None,
             labels=labels,
             force_destroy=False,
             lifecycle=TerraformResourceLifecycle(prevent_destroy=True) if prevent_destroy else None,
-            depends_on=[*depends_on, *(encryption_key.grants if encryption_key else [])] or None,
         )
-
-    @property
-    def name(self) -> str:
-        return self.bucket.name
+        if encryption_key:
+            encryption_key.encrypts(self.bucket)
+        if access_logs is None:  # this is the log sink: Cloud Storage must be able to deliver into it
+            self._grant("write", "roles/storage.objectCreator", LOG_DELIVERY)
 
     @property
     def bucket_name(self) -> str:
         return self.bucket.name
+
+    def grant_object_admin(self, grantee: Grantee) -> None:
+        """Create, read, replace and delete objects, and read their metadata (what Terraform needs to
+        manage objects, e.g. function sources); never change the bucket or its IAM."""
+        self._grant("object-admin", "roles/storage.objectAdmin", grantee)
 
     def grant_inspect(self, grantee: Grantee) -> None:
         """See that the bucket exists and list it, without reading objects (Vertex AI checks a
@@ -128,15 +138,18 @@ class ManagedFolder(_ObjectAccess, Construct):
 
     def __init__(self, scope: Construct, id: str, *, bucket: SecureBucket, path: str) -> None:
         super().__init__(scope, id)
-        self.folder = StorageManagedFolder(self, "folder", bucket=bucket.name, name=path, force_destroy=False)
-        self.bucket_name = bucket.name
+        self.folder = StorageManagedFolder(self, "folder", bucket=bucket.bucket_name, name=path, force_destroy=False)
+        self.bucket_name = bucket.bucket_name
 
     def _grant(self, access: str, role: str, grantee: Grantee) -> None:
-        StorageManagedFolderIamMember(
-            self,
-            f"{access}-{grantee.grant_id}",
-            bucket=self.folder.bucket,
-            managed_folder=self.folder.name,
-            role=role,
-            member=grantee.member,
+        granted(
+            grantee,
+            StorageManagedFolderIamMember(
+                self,
+                f"{access}-{grantee.grant_id}",
+                bucket=self.folder.bucket,
+                managed_folder=self.folder.name,
+                role=role,
+                member=grantee.member,
+            ),
         )

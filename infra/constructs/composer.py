@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Literal
 
-from cdktn import ITerraformDependable
 from cdktn_provider_google.composer_environment import (
     ComposerEnvironment,
     ComposerEnvironmentConfigA,
@@ -15,6 +13,7 @@ from cdktn_provider_google.composer_environment import (
 )
 from constructs import Construct
 
+from infra import google_rules
 from infra.constructs.encryption import EncryptionKey
 from infra.constructs.grants import Grantee
 from infra.constructs.identity import WorkloadIdentity
@@ -29,7 +28,13 @@ ENVIRONMENT_SIZES = {
 
 class Composer(Construct):
     """A private Composer 3 environment (no public IPs, private builds) whose workers run as a
-    dedicated identity holding `roles/composer.worker` and nothing else."""
+    dedicated identity holding `roles/composer.worker` and nothing else.
+
+    Google checks at create time that the worker holds `roles/composer.worker` and that the
+    Composer service agent holds `roles/composer.ServiceAgentV2Ext` on the worker
+    (cloud.google.com/composer/docs/composer-3/create-environments#grant-permissions,
+    cloud.google.com/composer/docs/composer-3/access-control#service-account), and that whoever
+    creates it may act as the worker: the environment waits for all three."""
 
     def __init__(
         self,
@@ -45,7 +50,6 @@ class Composer(Construct):
         project_roles: ProjectRoles,
         composer_agent: Grantee,
         encryption_key: EncryptionKey | None = None,
-        depends_on: Sequence[ITerraformDependable] = (),
     ) -> None:
         super().__init__(scope, id)
         self.worker = WorkloadIdentity(
@@ -71,5 +75,7 @@ class Composer(Construct):
                     else None
                 ),
             ),
-            depends_on=[*depends_on, *(encryption_key.grants if encryption_key else [])] or None,
         )
+        google_rules.wait_for(self.environment, lambda: [*self.worker.received, *self.worker.delegations])
+        if encryption_key:
+            encryption_key.encrypts(self.environment)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from cdktn import TerraformResourceLifecycle
+from cdktn import TerraformResource, TerraformResourceLifecycle
 from cdktn_provider_google.kms_crypto_key import KmsCryptoKey
 from cdktn_provider_google.kms_crypto_key_iam_member import KmsCryptoKeyIamMember
 from cdktn_provider_google.kms_key_ring import KmsKeyRing
 from constructs import Construct
 
-from infra.constructs.grants import Grantee
+from infra import google_rules
+from infra.constructs.grants import Grantee, granted
 
 SECONDS_PER_DAY = 86_400
 
@@ -39,8 +40,7 @@ class EncryptionKey(Construct):
         return self.key.id
 
     def grant_encrypt_decrypt(self, grantee: Grantee) -> KmsCryptoKeyIamMember:
-        """Let a service agent use the key for the resources it manages; returns the grant so
-        resources can wait for it before their first write."""
+        """Let a service agent use the key for the resources it manages."""
         grant = KmsCryptoKeyIamMember(
             self,
             f"encrypt-decrypt-{grantee.grant_id}",
@@ -49,4 +49,10 @@ class EncryptionKey(Construct):
             member=grantee.member,
         )
         self.grants.append(grant)
-        return grant
+        return granted(grantee, grant)
+
+    def encrypts(self, resource: TerraformResource) -> None:
+        """`resource` is encrypted with this key: Google checks at creation that the resource's
+        service agent may use it (cloud.google.com/kms/docs/cmek#cmek-integrations), so the
+        resource waits for every grant of the key, however late in the stack they are made."""
+        google_rules.wait_for(resource, lambda: self.grants)

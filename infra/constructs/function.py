@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
-from cdktn import AssetType, ITerraformDependable, TerraformAsset
+from cdktn import AssetType, TerraformAsset
 from cdktn_provider_google.cloud_run_v2_service_iam_member import CloudRunV2ServiceIamMember
 from cdktn_provider_google.cloudfunctions2_function import (
     Cloudfunctions2Function,
@@ -17,9 +16,11 @@ from cdktn_provider_google.cloudfunctions2_function import (
 from cdktn_provider_google.storage_bucket_object import StorageBucketObject
 from constructs import Construct
 
+from infra import google_rules
 from infra.constructs.bucket import SecureBucket
-from infra.constructs.grants import Grantee
+from infra.constructs.grants import Grantee, granted
 from infra.constructs.identity import WorkloadIdentity
+from infra.constructs.registry import ArtifactRepository
 
 INGRESS = {
     "internal": "ALLOW_INTERNAL_ONLY",
@@ -33,7 +34,13 @@ class CloudFunction(Construct):
     """An HTTP function running as its own identity, scaling to zero, reachable only from inside
     Google Cloud unless `ingress` says otherwise, and always requiring an authenticated caller
     (callers are added with `grant_invoke`). The source object is named by the archive's content
-    hash, so unchanged code never redeploys."""
+    hash, so unchanged code never redeploys.
+
+    Builds run as `builder`, a dedicated account, and push into `images`: since mid-2024 new
+    projects no longer let the default build account build functions
+    (cloud.google.com/functions/docs/securing/build-custom-sa). Google checks at create time that
+    the deployer may act as both accounts and, during the build, that the builder holds its
+    roles, so the function waits for those grants."""
 
     def __init__(
         self,
@@ -46,18 +53,19 @@ class CloudFunction(Construct):
         sources: SecureBucket,
         entry_point: str,
         identity: WorkloadIdentity,
+        builder: WorkloadIdentity,
+        images: ArtifactRepository,
         environment_variables: dict[str, str],
         labels: dict[str, str],
         max_instances: int,
         memory: str,
-        ingress: str = "internal",
-        depends_on: Sequence[ITerraformDependable] = (),
+        ingress: str = "all",
     ) -> None:
         super().__init__(scope, id)
         self.region = region
         asset = TerraformAsset(self, "archive", path=str(archive.resolve()), type=AssetType.FILE)
         source = StorageBucketObject(
-            self, "source", bucket=sources.name, name=f"functions/{archive.name}", source=asset.path
+            self, "source", bucket=sources.bucket_name, name=f"functions/{archive.name}", source=asset.path
         )
         self.function = Cloudfunctions2Function(
             self,
@@ -69,9 +77,11 @@ class CloudFunction(Construct):
             build_config=Cloudfunctions2FunctionBuildConfig(
                 runtime=RUNTIME,
                 entry_point=entry_point,
+                service_account=builder.account.id,
+                docker_repository=images.id,
                 source=Cloudfunctions2FunctionBuildConfigSource(
                     storage_source=Cloudfunctions2FunctionBuildConfigSourceStorageSource(
-                        bucket=sources.name, object=source.name
+                        bucket=sources.bucket_name, object=source.name
                     )
                 ),
             ),
@@ -85,8 +95,8 @@ class CloudFunction(Construct):
                 service_account_email=identity.email,
                 environment_variables=environment_variables,
             ),
-            depends_on=list(depends_on) or None,
         )
+        google_rules.wait_for(self.function, lambda: [*identity.delegations, *builder.delegations, *builder.received])
 
     @property
     def url(self) -> str:
@@ -94,12 +104,15 @@ class CloudFunction(Construct):
 
     def grant_invoke(self, grantee: Grantee) -> None:
         """Let `grantee` call the function (run.invoker on its Cloud Run service, nothing wider)."""
-        CloudRunV2ServiceIamMember(
-            self,
-            f"invoker-{grantee.grant_id}",
-            project=self.function.project,
-            location=self.region,
-            name=self.function.name,
-            role="roles/run.invoker",
-            member=grantee.member,
+        granted(
+            grantee,
+            CloudRunV2ServiceIamMember(
+                self,
+                f"invoker-{grantee.grant_id}",
+                project=self.function.project,
+                location=self.region,
+                name=self.function.name,
+                role="roles/run.invoker",
+                member=grantee.member,
+            ),
         )

@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass
 from typing import Protocol
 
+from cdktn import TerraformResource
+
 
 class Grantee(Protocol):
     """Anything a resource can grant a role to."""
@@ -17,6 +19,15 @@ class Grantee(Protocol):
     @property
     def grant_id(self) -> str:
         """A short, stable name used in the construct ids of the grants it receives."""
+
+
+def granted(grantee: Grantee, grant: TerraformResource) -> TerraformResource:
+    """Note that `grant` gives `grantee` access, so that what `grantee` creates can wait for it
+    (identities keep `received`; other principals need nothing)."""
+    received = getattr(grantee, "received", None)
+    if received is not None:
+        received.append(grant)
+    return grant
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from cdktn import ITerraformDependable
 from cdktn_provider_google.artifact_registry_repository import (
     ArtifactRegistryRepository,
     ArtifactRegistryRepositoryCleanupPolicies,
@@ -16,7 +13,7 @@ from cdktn_provider_google.artifact_registry_repository_iam_member import Artifa
 from constructs import Construct
 
 from infra.constructs.encryption import EncryptionKey
-from infra.constructs.grants import Grantee
+from infra.constructs.grants import Grantee, granted
 
 SECONDS_PER_DAY = 86_400
 
@@ -24,7 +21,8 @@ SECONDS_PER_DAY = 86_400
 class ArtifactRepository(Construct):
     """A standard repository of `format` (DOCKER or KFP) with cleanup policies: untagged versions
     go after `untagged_retention_days`, and beyond that the `keep_recent` newest versions of each
-    package are always kept. Docker tags are immutable: a tag names one image for good."""
+    package are always kept. Docker tags are immutable unless `mutable_tags` (a tag then names one
+    image for good; function builds re-tag their images, so their repository allows it)."""
 
     def __init__(
         self,
@@ -39,7 +37,7 @@ class ArtifactRepository(Construct):
         encryption_key: EncryptionKey | None = None,
         untagged_retention_days: int = 14,
         keep_recent: int = 20,
-        depends_on: Sequence[ITerraformDependable] = (),
+        mutable_tags: bool = False,
     ) -> None:
         super().__init__(scope, id)
         self.location = location
@@ -53,7 +51,9 @@ class ArtifactRepository(Construct):
             description=description,
             labels=labels,
             kms_key_name=encryption_key.id if encryption_key else None,
-            docker_config=ArtifactRegistryRepositoryDockerConfig(immutable_tags=True) if format == "DOCKER" else None,
+            docker_config=(
+                ArtifactRegistryRepositoryDockerConfig(immutable_tags=not mutable_tags) if format == "DOCKER" else None
+            ),
             cleanup_policy_dry_run=False,
             cleanup_policies=[
                 ArtifactRegistryRepositoryCleanupPolicies(
@@ -71,20 +71,33 @@ class ArtifactRepository(Construct):
                     ),
                 ),
             ],
-            depends_on=[*depends_on, *(encryption_key.grants if encryption_key else [])] or None,
         )
+        if encryption_key:
+            encryption_key.encrypts(self.repository)
+
+    @property
+    def id(self) -> str:
+        """`projects/<p>/locations/<region>/repositories/<id>`, as functions' builds name it."""
+        return self.repository.id
 
     def grant_read(self, grantee: Grantee) -> None:
         """Pull images or download templates."""
         self._grant("read", "roles/artifactregistry.reader", grantee)
 
+    def grant_write(self, grantee: Grantee) -> None:
+        """Push images or upload templates, and tag them; never delete or change the repository."""
+        self._grant("write", "roles/artifactregistry.writer", grantee)
+
     def _grant(self, access: str, role: str, grantee: Grantee) -> None:
-        ArtifactRegistryRepositoryIamMember(
-            self,
-            f"{access}-{grantee.grant_id}",
-            project=self.repository.project,
-            location=self.location,
-            repository=self.repository.name,
-            role=role,
-            member=grantee.member,
+        granted(
+            grantee,
+            ArtifactRegistryRepositoryIamMember(
+                self,
+                f"{access}-{grantee.grant_id}",
+                project=self.repository.project,
+                location=self.location,
+                repository=self.repository.name,
+                role=role,
+                member=grantee.member,
+            ),
         )

@@ -21,8 +21,10 @@ TEAMS_PREFIX = "teams"
 
 class TeamResources(Construct):
     """In every environment: the team's runner identity with read/write on its own prefixes of the
-    data and pipeline-root buckets, read access to both registries, and its schedules (run by the
-    trigger as the team's identity). Owners can run the team's pipelines where
+    data, pipeline-root and models buckets (its registry space: never the platform's models), read
+    access to both registries, pipelines and model uploads on Vertex AI without moving any alias
+    (`ProjectRoles.grant_team_runner`), and its schedules (run by the trigger as the team's
+    identity). Owners can run the team's pipelines where
     `owners_run_pipelines` (dev); elsewhere they only read the team's data, and only the delivery
     pipeline and the schedules act. A budget alert when the environment has a billing account."""
 
@@ -35,6 +37,7 @@ class TeamResources(Construct):
         environment: Environment,
         data: SecureBucket,
         pipeline_root: SecureBucket,
+        models: SecureBucket,
         registries: list[ArtifactRepository],
         project_roles: ProjectRoles,
         trigger: CloudFunction,
@@ -53,20 +56,20 @@ class TeamResources(Construct):
         )
         owners = [Principal.of(member) for member in team.owners]
         prefix = f"{TEAMS_PREFIX}/{team.name}/"
-        for bucket in (data, pipeline_root):
+        for bucket in (data, pipeline_root, models):
             folder = bucket.managed_folder(f"team-{team.name}", prefix)
             folder.grant_read_write(self.identity)
             for owner in owners:
                 (folder.grant_read_write if owners_run_pipelines else folder.grant_read)(owner)
         for registry in registries:
             registry.grant_read(self.identity)
-        project_roles.grant_vertex_user(self.identity)
+        project_roles.grant_team_runner(self.identity)
         project_roles.grant_log_writer(self.identity)
         self.identity.grant_act_as(trigger_identity)
         if owners_run_pipelines:
             for owner in owners:
                 self.identity.grant_act_as(owner)
-                project_roles.grant_vertex_user(owner)
+                project_roles.grant_team_runner(owner)
         self.schedules = [
             ScheduledPipeline(
                 self,

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from cdktn import ITerraformDependable
 from constructs import Construct
 
 from infra.constructs.beta import BetaResource, GoogleBetaProvider
@@ -12,11 +9,17 @@ from infra.constructs.encryption import EncryptionKey
 
 
 class MetadataStore(Construct):
-    """The region's `default` Vertex ML Metadata store, where pipeline runs record lineage.
+    """The region's `default` Vertex ML Metadata store, where pipeline runs record lineage,
+    encrypted with the environment's key.
 
-    Vertex would create it lazily on the first run, but then without the environment's key:
-    CMEK can only be set when the store is created, so the platform creates it up front.
+    Vertex creates the store lazily on the first pipeline run or experiment, but then without the
+    key: CMEK can only be set when the store is created, so environments with CMEK create it up
+    front (without CMEK there is nothing to set, and Vertex's own lazy creation is left alone).
+    A store that exists already (an earlier run in the region) is adopted by `make plan`, which
+    adds an import block for it (`infra/terraform.py`), since creating it again returns 409.
     """
+
+    NAME = "default"
 
     def __init__(
         self,
@@ -26,18 +29,25 @@ class MetadataStore(Construct):
         provider: GoogleBetaProvider,
         project: str,
         region: str,
-        encryption_key: EncryptionKey | None = None,
-        depends_on: Sequence[ITerraformDependable] = (),
+        encryption_key: EncryptionKey,
     ) -> None:
         super().__init__(scope, id)
-        attributes = {"project": project, "region": region, "name": "default", "description": "Pipeline lineage"}
-        if encryption_key:
-            attributes["encryption_spec"] = {"kms_key_name": encryption_key.id}
         self.store = BetaResource(
             self,
             "store",
             provider=provider,
             resource_type="google_vertex_ai_metadata_store",
-            attributes=attributes,
-            depends_on=[*depends_on, *(encryption_key.grants if encryption_key else [])],
+            attributes={
+                "project": project,
+                "region": region,
+                "name": self.NAME,
+                "description": "Pipeline lineage",
+                "encryption_spec": {"kms_key_name": encryption_key.id},
+            },
         )
+        encryption_key.encrypts(self.store)
+
+    @staticmethod
+    def resource_name(project: str, region: str) -> str:
+        """The store's id, as Vertex names it and as an import block adopts it."""
+        return f"projects/{project}/locations/{region}/metadataStores/{MetadataStore.NAME}"

@@ -1,8 +1,16 @@
-"""The platform stack: everything one environment (`environments/<name>.yaml`) runs on."""
+"""The platform stack: everything one environment (`environments/<name>.yaml`) runs on.
+
+Each part of the stack is built on first use (a cached property), and values that depend on other
+parts resolve when the stack synthesizes (`infra/google_rules.py`, `infra/constructs/lazy.py`), so
+the order in which the parts are built never changes the output: `PlatformStack(..., order=...)`
+builds them in another order, and a test compares.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 from cdktn import GcsBackend, TerraformStack
 from cdktn_provider_google.data_google_project import DataGoogleProject
@@ -16,7 +24,7 @@ from constructs import Construct
 from environments.config import Environment, ResourceNames
 from functions.archive import write_archive
 from functions.settings import ENTRY_POINTS, environment_variables
-from infra import INFRA_DIR
+from infra import INFRA_DIR, google_rules
 from infra.constructs.beta import GoogleBetaProvider, service_agent
 from infra.constructs.bucket import ExistingBucket, SecureBucket
 from infra.constructs.composer import Composer
@@ -25,35 +33,51 @@ from infra.constructs.encryption import EncryptionKey
 from infra.constructs.function import CloudFunction
 from infra.constructs.grants import Principal
 from infra.constructs.identity import WorkloadIdentity
-from infra.constructs.project import (
-    DEPLOYER_ROLES,
-    DEPLOYER_ROLES_WITH_BUDGETS,
-    DEPLOYER_ROLES_WITH_CMEK,
-    DEPLOYER_ROLES_WITH_COMPOSER,
-    ProjectRoles,
-    ProjectServices,
-)
+from infra.constructs.project import DeployerRoles, ProjectRoles, ProjectServices
 from infra.constructs.registry import ArtifactRepository
 from infra.constructs.scheduler import ScheduledPipeline
 from infra.constructs.team import TeamResources
 from infra.constructs.vertex import MetadataStore
 from infra.policy.rules import PlatformPolicy
 
-BASE_APIS = (
+# APIs the workloads call at run time, beyond those the stack's resources need (google_rules.API_OF):
+# pipelines run on Vertex AI and log; operators and schedulers mint identity tokens.
+RUNTIME_APIS = (
     "aiplatform.googleapis.com",
+    "iamcredentials.googleapis.com",
+    "logging.googleapis.com",
+    "storage.googleapis.com",
+)
+# The stack's own resources: service accounts and project IAM, buckets, registries, functions,
+# schedules and builds (google_rules.API_OF names which resource calls which).
+BASE_APIS = (
+    *google_rules.BOOTSTRAP_APIS,
     "artifactregistry.googleapis.com",
     "cloudbuild.googleapis.com",
     "cloudfunctions.googleapis.com",
     "cloudscheduler.googleapis.com",
     "iam.googleapis.com",
-    "iamcredentials.googleapis.com",
-    "logging.googleapis.com",
     "run.googleapis.com",
-    "storage.googleapis.com",
 )
 CMEK_APIS = ("cloudkms.googleapis.com",)
 BUDGET_APIS = ("billingbudgets.googleapis.com", "monitoring.googleapis.com")
 COMPOSER_APIS = ("composer.googleapis.com",)
+# The parts of the stack, in the order they are built by default.
+PARTS = (
+    "services",
+    "encryption_key",
+    "buckets",
+    "registries",
+    "identities",
+    "workload_access",
+    "metadata_store",
+    "composer",
+    "functions",
+    "schedules",
+    "teams",
+    "delivery",
+    "deployer_access",
+)
 
 
 @dataclass(frozen=True)
@@ -71,7 +95,16 @@ class Identities:
     trigger: WorkloadIdentity
     scheduler_invoker: WorkloadIdentity
     serving: WorkloadIdentity
+    function_builder: WorkloadIdentity
     deployer: WorkloadIdentity
+
+
+@dataclass(frozen=True)
+class DeliveryIdentities:
+    """One identity per delivery job (the deployer, which applies, is in `Identities`)."""
+
+    checks: WorkloadIdentity
+    publisher: WorkloadIdentity
 
 
 @dataclass(frozen=True)
@@ -84,82 +117,45 @@ class Functions:
 class Registries:
     containers: ArtifactRepository
     pipelines: ArtifactRepository
+    functions: ArtifactRepository
 
 
 class PlatformStack(TerraformStack):
     """One environment's stack. The stack id is the environment name; its state lives in the
     environment's state bucket under `platform/<name>`."""
 
-    def __init__(self, scope: Construct, environment: Environment) -> None:
+    def __init__(self, scope: Construct, environment: Environment, order: Sequence[str] = PARTS) -> None:
         super().__init__(scope, environment.name)
+        if sorted(order) != sorted(PARTS):
+            raise ValueError(f"order must name every part once: {', '.join(PARTS)}")
         self.environment = environment
         self.names = environment.names
         self.labels = environment.resource_labels()
         self._service_agents: dict[str, Principal] = {}
-        self._project: DataGoogleProject | None = None
         self._has_budgets = bool(environment.billing_account) and any(t.budget for t in environment.teams)
         project, region = environment.project_id, environment.region
 
         self.google = GoogleProvider(self, "google", project=project, region=region)
         self.google_beta = GoogleBetaProvider(self, "google-beta", google=self.google)
         GcsBackend(self, bucket=environment.state_bucket, prefix=f"platform/{environment.name}")
+        self.project_roles = ProjectRoles(self, "project-roles", project_id=project)
+        for part in order:
+            getattr(self, part)
+        PlatformPolicy.attach(self)
 
-        apis = [*BASE_APIS]
+    @cached_property
+    def services(self) -> ProjectServices:
+        environment = self.environment
+        apis = [*RUNTIME_APIS, *BASE_APIS]
         apis += CMEK_APIS if environment.encryption.cmek else ()
         apis += COMPOSER_APIS if environment.composer.enabled else ()
         apis += BUDGET_APIS if self._has_budgets else ()
-        self.services = ProjectServices(self, "apis", project_id=project, apis=apis)
-        self.project_roles = ProjectRoles(self, "project-roles", project_id=project)
-        self.encryption_key = self._encryption_key() if environment.encryption.cmek else None
-        self.buckets = self._buckets()
-        self.registries = self._registries()
-        self.identities = self._identities()
-        self._grant_workload_access()
-        self.metadata_store = MetadataStore(
-            self,
-            "metadata-store",
-            provider=self.google_beta,
-            project=project,
-            region=region,
-            encryption_key=self.encryption_key,
-            depends_on=self.services.enabled,
-        )
-        self.composer = self._composer() if environment.composer.enabled else None
-        self.functions = self._functions()
-        self.schedules = [
-            ScheduledPipeline(
-                self,
-                f"schedule-{schedule.name}",
-                name=f"{environment.name}-{schedule.name}",
-                schedule=schedule,
-                region=region,
-                trigger=self.functions.pipeline_trigger,
-                invoker=self.identities.scheduler_invoker,
-            )
-            for schedule in environment.schedules
-        ]
-        self.teams = self._teams()
-        self.delivery = (
-            DeliveryTriggers(
-                self,
-                "delivery",
-                delivery=environment.delivery,
-                environment=environment.name,
-                region=region,
-                deployer=self.identities.deployer,
-                components_image=self.names.components_image,
-            )
-            if environment.delivery
-            else None
-        )
-        self._grant_deployer()  # last: it may grant only the project roles granted above
-        PlatformPolicy.attach(self)
+        return ProjectServices(self, "apis", project_id=environment.project_id, apis=apis)
 
-    def _project_data(self) -> DataGoogleProject:
+    @cached_property
+    def project(self) -> DataGoogleProject:
         """The project as Google sees it (its number names service agents and scopes budgets)."""
-        if self._project is None:
-            self._project = DataGoogleProject(self, "project", project_id=self.environment.project_id)
-        return self._project
+        return DataGoogleProject(self, "project", project_id=self.environment.project_id)
 
     def _service_agent(self, api: str) -> Principal:
         """The service agent of `api`, declared once however many grants it receives."""
@@ -173,9 +169,15 @@ class PlatformStack(TerraformStack):
             )
         return self._service_agents[api]
 
-    def _encryption_key(self) -> EncryptionKey:
-        """The environment's key, usable by the service agents of every service that encrypts with it."""
+    @cached_property
+    def encryption_key(self) -> EncryptionKey | None:
+        """The environment's key, usable by the service agents of exactly the services that encrypt
+        with it: Cloud Storage, Artifact Registry, Vertex AI and, with Composer 3, Composer (whose
+        cluster runs in Google's tenant project: its GKE, Pub/Sub and Compute agents are not ours;
+        cloud.google.com/composer/docs/composer-3/configure-cmek-encryption)."""
         environment = self.environment
+        if not environment.encryption.cmek:
+            return None
         key = EncryptionKey(
             self,
             "cmek",
@@ -186,19 +188,14 @@ class PlatformStack(TerraformStack):
         )
         storage_agent = DataGoogleStorageProjectServiceAccount(self, "storage-agent", project=environment.project_id)
         key.grant_encrypt_decrypt(Principal(member=storage_agent.member, grant_id="storage-agent"))
-        for api in ("artifactregistry.googleapis.com", "aiplatform.googleapis.com"):
+        agents = ["artifactregistry.googleapis.com", "aiplatform.googleapis.com"]
+        agents += ["composer.googleapis.com"] if environment.composer.enabled else []
+        for api in agents:
             key.grant_encrypt_decrypt(self._service_agent(api))
-        if environment.composer.enabled:
-            # Composer 3 encrypts its GKE nodes, Pub/Sub topics and disks with the same key.
-            for api in ("composer.googleapis.com", "container.googleapis.com", "pubsub.googleapis.com"):
-                key.grant_encrypt_decrypt(self._service_agent(api))
-            compute_agent = (
-                f"serviceAccount:service-{self._project_data().number}@compute-system.iam.gserviceaccount.com"
-            )
-            key.grant_encrypt_decrypt(Principal(member=compute_agent, grant_id="compute-agent"))
         return key
 
-    def _buckets(self) -> Buckets:
+    @cached_property
+    def buckets(self) -> Buckets:
         storage = self.environment.storage
         prod_like = self.environment.encryption.cmek
 
@@ -212,7 +209,6 @@ class PlatformStack(TerraformStack):
                 access_logs=access_logs,
                 noncurrent_version_retention_days=storage.noncurrent_version_retention_days,
                 encryption_key=self.encryption_key,
-                depends_on=self.services.enabled,
                 **options,
             )
 
@@ -225,8 +221,9 @@ class PlatformStack(TerraformStack):
             function_sources=bucket("function-sources", logs),
         )
 
-    def _registries(self) -> Registries:
-        def repository(repository_id: str, format: str, description: str) -> ArtifactRepository:
+    @cached_property
+    def registries(self) -> Registries:
+        def repository(repository_id: str, format: str, description: str, **options) -> ArtifactRepository:
             return ArtifactRepository(
                 self,
                 repository_id,
@@ -236,15 +233,28 @@ class PlatformStack(TerraformStack):
                 description=description,
                 labels=self.labels,
                 encryption_key=self.encryption_key,
-                depends_on=self.services.enabled,
+                **options,
             )
 
         return Registries(
             containers=repository(ResourceNames.CONTAINERS_REPOSITORY, "DOCKER", "Pipeline components images"),
             pipelines=repository(ResourceNames.PIPELINES_REPOSITORY, "KFP", "Compiled KFP pipeline templates"),
+            # Not CMEK-encrypted: that would need the functions themselves encrypted with the key and
+            # five more service agents on it (cloud.google.com/functions/docs/securing/cmek).
+            functions=ArtifactRepository(
+                self,
+                ResourceNames.FUNCTIONS_REPOSITORY,
+                repository_id=ResourceNames.FUNCTIONS_REPOSITORY,
+                format="DOCKER",
+                location=self.environment.region,
+                description="Cloud Functions build images",
+                labels=self.labels,
+                mutable_tags=True,
+            ),
         )
 
-    def _identities(self) -> Identities:
+    @cached_property
+    def identities(self) -> Identities:
         def identity(account_id: str, description: str) -> WorkloadIdentity:
             return WorkloadIdentity(self, account_id, account_id=account_id, description=description)
 
@@ -253,10 +263,22 @@ class PlatformStack(TerraformStack):
             trigger=identity(ResourceNames.TRIGGER, "Pipeline trigger function: submits pipeline runs"),
             scheduler_invoker=identity(ResourceNames.SCHEDULER_INVOKER, "Cloud Scheduler: calls the trigger"),
             serving=identity(ResourceNames.SERVING, "Online prediction function"),
-            deployer=identity(ResourceNames.DEPLOYER, "Cloud Build: tests, synthesizes and applies"),
+            function_builder=identity(ResourceNames.FUNCTION_BUILDER, "Cloud Build: builds the functions"),
+            deployer=identity(ResourceNames.DEPLOYER, "Cloud Build: applies the stack"),
         )
 
-    def _grant_workload_access(self) -> None:
+    @cached_property
+    def delivery_identities(self) -> DeliveryIdentities:
+        def identity(account_id: str, description: str) -> WorkloadIdentity:
+            return WorkloadIdentity(self, account_id, account_id=account_id, description=description)
+
+        return DeliveryIdentities(
+            checks=identity(ResourceNames.CHECKS, "Cloud Build: pull-request checks, offline"),
+            publisher=identity(ResourceNames.PUBLISHER, "Cloud Build: pushes the components image and templates"),
+        )
+
+    @cached_property
+    def workload_access(self) -> None:
         """Who may do what, in one place. Resource-level grants everywhere the API allows."""
         buckets, registries, ids = self.buckets, self.registries, self.identities
         # Pipelines read training data, write artifacts and models, and pull the components image.
@@ -274,8 +296,27 @@ class PlatformStack(TerraformStack):
         # Serving reads models, and finds the champion in the Vertex Model Registry.
         buckets.models.grant_read(ids.serving)
         self.project_roles.grant_vertex_viewer(ids.serving)
+        # Function builds read their source, push their image and write build logs
+        # (cloud.google.com/functions/docs/securing/build-custom-sa).
+        buckets.function_sources.grant_read(ids.function_builder)
+        registries.functions.grant_write(ids.function_builder)
+        self.project_roles.grant_log_writer(ids.function_builder)
 
-    def _functions(self) -> Functions:
+    @cached_property
+    def metadata_store(self) -> MetadataStore | None:
+        if self.encryption_key is None:
+            return None
+        return MetadataStore(
+            self,
+            "metadata-store",
+            provider=self.google_beta,
+            project=self.environment.project_id,
+            region=self.environment.region,
+            encryption_key=self.encryption_key,
+        )
+
+    @cached_property
+    def functions(self) -> Functions:
         """The trigger and predict functions. Only the scheduler invoker may call the trigger;
         predict's callers are listed in the environment file."""
         environment, settings = self.environment, self.environment.functions
@@ -294,22 +335,61 @@ class PlatformStack(TerraformStack):
                 sources=self.buckets.function_sources,
                 entry_point=ENTRY_POINTS[name],
                 identity=identity,
+                builder=self.identities.function_builder,
+                images=self.registries.functions,
                 environment_variables=environment_variables(name, environment, team_accounts=team_accounts),
                 labels=self.labels,
                 max_instances=options.max_instances,
                 memory=options.memory,
-                depends_on=self.services.enabled,
                 **extra,
             )
 
-        trigger = function("pipeline_trigger", self.identities.trigger, settings.pipeline_trigger)
+        # Cloud Scheduler in the same project counts as internal traffic
+        # (cloud.google.com/functions/1stgendocs/networking/network-settings#ingress_settings).
+        trigger = function("pipeline_trigger", self.identities.trigger, settings.pipeline_trigger, ingress="internal")
         trigger.grant_invoke(self.identities.scheduler_invoker)
         predict = function("predict", self.identities.serving, settings.predict, ingress=settings.predict.ingress)
         for member in settings.predict.invokers:
             predict.grant_invoke(Principal.of(member))
         return Functions(pipeline_trigger=trigger, predict=predict)
 
-    def _teams(self) -> list[TeamResources]:
+    @cached_property
+    def schedules(self) -> list[ScheduledPipeline]:
+        environment = self.environment
+        return [
+            ScheduledPipeline(
+                self,
+                f"schedule-{schedule.name}",
+                name=f"{environment.name}-{schedule.name}",
+                schedule=schedule,
+                region=environment.region,
+                trigger=self.functions.pipeline_trigger,
+                invoker=self.identities.scheduler_invoker,
+            )
+            for schedule in environment.schedules
+        ]
+
+    @cached_property
+    def composer(self) -> Composer | None:
+        environment = self.environment
+        if not environment.composer.enabled:
+            return None
+        return Composer(
+            self,
+            "composer",
+            name=f"mlops-{environment.name}",
+            worker_account_id=ResourceNames.COMPOSER_WORKER,
+            region=environment.region,
+            size=environment.composer.size,
+            image_version=environment.composer.image_version,
+            labels=self.labels,
+            project_roles=self.project_roles,
+            composer_agent=self._service_agent("composer.googleapis.com"),
+            encryption_key=self.encryption_key,
+        )
+
+    @cached_property
+    def teams(self) -> list[TeamResources]:
         environment = self.environment
         channels = (
             [
@@ -334,6 +414,7 @@ class PlatformStack(TerraformStack):
                 environment=environment,
                 data=self.buckets.data,
                 pipeline_root=self.buckets.pipeline_root,
+                models=self.buckets.models,
                 registries=[self.registries.containers, self.registries.pipelines],
                 project_roles=self.project_roles,
                 trigger=self.functions.pipeline_trigger,
@@ -341,38 +422,68 @@ class PlatformStack(TerraformStack):
                 scheduler_invoker=self.identities.scheduler_invoker,
                 owners_run_pipelines=environment.team_owners_run_pipelines,
                 notification_channels=channels,
-                project=self._project_data() if self._has_budgets else None,
+                project=self.project if self._has_budgets else None,
             )
             for team in environment.teams
         ]
 
-    def _grant_deployer(self) -> None:
-        """Cloud Build's identity: what applying this stack needs, and nothing it could escalate with."""
-        environment, deployer = self.environment, self.identities.deployer
-        roles = DEPLOYER_ROLES | (DEPLOYER_ROLES_WITH_CMEK if environment.encryption.cmek else {})
-        roles |= DEPLOYER_ROLES_WITH_COMPOSER if environment.composer.enabled else {}
-        roles |= DEPLOYER_ROLES_WITH_BUDGETS if self._has_budgets else {}
-        self.project_roles.grant_deployer(deployer, roles)
+    @cached_property
+    def delivery(self) -> DeliveryTriggers | None:
+        environment = self.environment
+        if not environment.delivery:
+            return None
+        ids, delivery_ids = self.identities, self.delivery_identities
+        # Pull-request checks run offline: writing their build logs is all they may do.
+        self.project_roles.grant_log_writer(delivery_ids.checks)
+        # Publishing pushes the components image and the templates, nothing else.
+        self.registries.containers.grant_write(delivery_ids.publisher)
+        self.registries.pipelines.grant_write(delivery_ids.publisher)
+        self.project_roles.grant_log_writer(delivery_ids.publisher)
+        planner = environment.delivery.plan_service_account
+        if planner:  # a read-only identity made outside the stack: pull requests also show the real plan
+            self.state_bucket.grant_read(Principal.of(f"serviceAccount:{planner}"))
+            self.project_roles.grant_log_writer(Principal.of(f"serviceAccount:{planner}"))
+        return DeliveryTriggers(
+            self,
+            "delivery",
+            delivery=environment.delivery,
+            environment=environment.name,
+            region=environment.region,
+            deployer=ids.deployer,
+            checks=delivery_ids.checks,
+            publisher=delivery_ids.publisher,
+            components_image=self.names.components_image,
+            planner=f"projects/{environment.project_id}/serviceAccounts/{planner}" if planner else None,
+        )
+
+    @cached_property
+    def state_bucket(self) -> ExistingBucket:
+        return ExistingBucket(self, "state-bucket", name=self.environment.state_bucket)
+
+    @cached_property
+    def deployer_access(self) -> DeployerRoles:
+        """The apply job's identity: what applying this stack needs, and nothing it uses to read
+        data; what it could still widen, and why, is listed in the README."""
+        environment, ids = self.environment, self.identities
+        deployer = ids.deployer
+        roles = DeployerRoles(
+            self,
+            "deployer",
+            project_id=environment.project_id,
+            bucket_prefix=self.names.bucket(""),
+            project_roles=self.project_roles,
+            cmek=environment.encryption.cmek,
+            composer=environment.composer.enabled,
+            budgets=self._has_budgets,
+        )
+        roles.grant(deployer)
         # Deploying functions, schedules, Composer and triggers means acting as their identities.
-        acting = [self.identities.trigger, self.identities.serving, self.identities.scheduler_invoker, deployer]
+        acting = [ids.trigger, ids.serving, ids.scheduler_invoker, ids.function_builder, deployer]
         acting += [self.composer.worker] if self.composer else []
+        acting += [self.delivery_identities.checks, self.delivery_identities.publisher] if self.delivery else []
         for identity in acting:
             identity.grant_act_as(deployer)
-        ExistingBucket(self, "state-bucket", name=environment.state_bucket).grant_read_write(deployer)
-
-    def _composer(self) -> Composer:
-        environment = self.environment
-        return Composer(
-            self,
-            "composer",
-            name=f"mlops-{environment.name}",
-            worker_account_id=ResourceNames.COMPOSER_WORKER,
-            region=environment.region,
-            size=environment.composer.size,
-            image_version=environment.composer.image_version,
-            labels=self.labels,
-            project_roles=self.project_roles,
-            composer_agent=self._service_agent("composer.googleapis.com"),
-            encryption_key=self.encryption_key,
-            depends_on=self.services.enabled,
-        )
+        self.state_bucket.grant_read_write(deployer)
+        # Terraform uploads the function sources and reads them back; no other objects.
+        self.buckets.function_sources.grant_object_admin(deployer)
+        return roles

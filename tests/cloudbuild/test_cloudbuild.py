@@ -53,8 +53,15 @@ def matches(pattern: str, path: str) -> bool:
     return re.fullmatch(regex, path) is not None
 
 
-def test_there_are_pull_request_deploy_and_publish_configs():
-    assert [c.name for c in CONFIGS] == ["deploy.yaml", "publish-pipelines.yaml", "pull-request.yaml"]
+def test_there_are_configs_for_every_delivery_job():
+    assert [c.name for c in CONFIGS] == [
+        "apply.yaml",
+        "deploy.yaml",
+        "plan.yaml",
+        "publish-pipelines.yaml",
+        "pull-request-plan.yaml",
+        "pull-request.yaml",
+    ]
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda p: p.name)
@@ -73,7 +80,7 @@ def test_steps_call_make_targets_on_pinned_images_with_declared_substitutions(co
     assert declared <= used | {"_BASE_BRANCH"}, f"{config.name}: declared but unused {declared - used}"
 
 
-def test_pull_request_checks_run_everything_a_reviewer_needs():
+def test_pull_request_checks_run_everything_a_reviewer_needs_offline():
     build = yaml.safe_load((REPO_ROOT / "cloudbuild" / "pull-request.yaml").read_text())
     assert [s["args"][0] for s in build["steps"]] == [
         "setup",
@@ -83,6 +90,29 @@ def test_pull_request_checks_run_everything_a_reviewer_needs():
         "policy",
         "compile-pipelines",
         "diff",
+        "real-plans",
+    ]
+
+
+def steps(config: str) -> list[list[str]]:
+    build = yaml.safe_load((REPO_ROOT / "cloudbuild" / config).read_text())
+    return [step["args"] if step.get("entrypoint") == "make" else [step["id"]] for step in build["steps"]]
+
+
+def test_prod_plans_shows_and_saves_then_applies_exactly_that_plan_after_approval():
+    assert steps("plan.yaml") == [
+        ["terraform"],
+        ["setup"],
+        ["synth", "ENV=${_ENV}"],
+        ["policy", "ENV=${_ENV}"],
+        ["plan-release", "ENV=${_ENV}"],
+    ]
+    assert steps("apply.yaml") == [["terraform"], ["setup"], ["synth", "ENV=${_ENV}"], ["apply-release", "ENV=${_ENV}"]]
+    assert steps("pull-request-plan.yaml") == [
+        ["terraform"],
+        ["setup"],
+        ["synth", "ENV=${_ENV}"],
+        ["plan", "ENV=${_ENV}", "READ_ONLY=1"],
     ]
 
 
@@ -90,61 +120,171 @@ def all_triggers(stacks):
     return [(env, t) for env, stack in stacks.items() for t in resources(stack, "google_cloudbuild_trigger").values()]
 
 
-def test_every_trigger_names_a_real_config_and_filters_real_paths(stacks):
-    files = tracked_files()
-    triggers = all_triggers(stacks)
-    assert {t["name"] for _, t in triggers} == {
-        "dev-deploy",
-        "dev-publish-pipelines",
-        "dev-pull-request-checks",
-        "prod-deploy",
-        "prod-publish-pipelines",
+def runs_as(trigger: dict) -> str:
+    account = trigger["service_account"]
+    return account_of(account.replace("}", ".x}")) if account.startswith("${") else account.rsplit("/", 1)[1]
+
+
+def test_each_trigger_runs_as_the_identity_of_its_job(stacks, fixture_stacks):
+    triggers = {t["name"]: runs_as(t) for _, t in all_triggers(stacks | fixture_stacks)}
+    assert triggers == {
+        "dev-deploy": "cloudbuild-deployer",
+        "dev-publish-pipelines": "cloudbuild-publisher",
+        "dev-pull-request-checks": "cloudbuild-checks",
+        "prod-plan": "cloudbuild-deployer",
+        "prod-apply": "cloudbuild-deployer",
+        "prod-publish-pipelines": "cloudbuild-publisher",
+        "everything-plan": "cloudbuild-deployer",
+        "everything-apply": "cloudbuild-deployer",
+        "everything-publish-pipelines": "cloudbuild-publisher",
+        "everything-pull-request-checks": "cloudbuild-checks",
+        "everything-pull-request-plan": "planner@fixture-everything.iam.gserviceaccount.com",
     }
-    for _, trigger in triggers:
-        assert (REPO_ROOT / trigger["filename"]).is_file()
+
+
+def test_every_trigger_names_a_real_config_and_filters_real_paths(stacks):
+    files = tracked_files() + [f"cloudbuild/{c.name}" for c in CONFIGS]
+    for _, trigger in all_triggers(stacks):
+        config = trigger.get("filename") or trigger["git_file_source"]["path"]
+        assert (REPO_ROOT / config).is_file()
+        if "filename" not in trigger:  # the manual apply trigger: no repository event, no file filters
+            continue
         for pattern in trigger["included_files"]:
             assert any(matches(pattern, f) for f in files), f"{trigger['name']}: {pattern} matches no file"
         assert trigger["filename"] in [f for f in files if any(matches(p, f) for p in trigger["included_files"])]
         docs_only = ["README.md", "environments/teams/README.md"]
         assert all(any(matches(p, f) for p in trigger["ignored_files"]) for f in docs_only), "docs must not build"
-        assert account_of(trigger["service_account"].replace("}", ".x}")) == "cloudbuild-deployer"
 
 
-def test_prod_deploys_and_publishes_only_release_tags_after_approval(stacks):
+def test_prod_changes_only_from_release_tags_after_approval(stacks):
     for env, trigger in all_triggers(stacks):
+        if env == "prod" and trigger["name"] == "prod-apply":
+            assert trigger["approval_config"] == {"approval_required": True}
+            assert "repository_event_config" not in trigger  # run by hand for the planned tag
+            continue
         event = trigger["repository_event_config"]
         if env == "prod":
-            assert trigger["approval_config"] == {"approval_required": True}
             assert event["push"] == {"tag": "^v.*$"}
+            approval = trigger.get("approval_config", {}).get("approval_required", False)
+            assert approval is (trigger["name"] == "prod-publish-pipelines")
         elif "push" in event:
             assert event["push"] == {"branch": "^main$"}
         else:
-            assert event["pull_request"]["branch"] == "^main$"
+            assert event["pull_request"] == {
+                "branch": "^main$",
+                "comment_control": "COMMENTS_ENABLED_FOR_EXTERNAL_CONTRIBUTORS_ONLY",
+            }
 
 
-def deployer_grants(stack) -> dict[str, dict]:
+def project_grants(stack, account: str) -> dict[str, dict]:
     return {
         g["role"]: g
         for g in resources(stack, "google_project_iam_member").values()
-        if account_of(g["member"]) == "cloudbuild-deployer"
+        if account_of(g["member"]) == account
     }
+
+
+DEPLOYER_DEV = {
+    "roles/serviceusage.serviceUsageAdmin",
+    "projects/acme-mlops-dev/roles/platformBucketAdmin",
+    "projects/acme-mlops-dev/roles/platformIdentityAdmin",
+    "projects/acme-mlops-dev/roles/platformRepositoryAdmin",
+    "projects/acme-mlops-dev/roles/platformInvokerAdmin",
+    "roles/cloudfunctions.developer",
+    "roles/cloudscheduler.admin",
+    "roles/cloudbuild.builds.editor",
+    "roles/logging.logWriter",
+    "roles/browser",
+    "roles/resourcemanager.projectIamAdmin",
+}
+
+
+@pytest.mark.parametrize(
+    ("env", "expected", "grantable"),
+    [
+        (
+            "dev",
+            DEPLOYER_DEV,
+            ["roles/aiplatform.user", "roles/aiplatform.viewer", "roles/logging.logWriter"],
+        ),
+        (
+            "prod",
+            {r.replace("acme-mlops-dev", "acme-mlops-prod") for r in DEPLOYER_DEV}
+            | {
+                "projects/acme-mlops-prod/roles/platformKeyAdmin",
+                "projects/acme-mlops-prod/roles/platformMetadataStoreAdmin",
+                "roles/composer.admin",
+            },
+            ["roles/aiplatform.user", "roles/aiplatform.viewer", "roles/composer.worker", "roles/logging.logWriter"],
+        ),
+    ],
+)
+def test_the_deployer_holds_exactly_the_roles_applying_needs(stacks, env, expected, grantable):
+    grants = project_grants(stacks[env], "cloudbuild-deployer")
+    assert set(grants) == expected
+    condition = grants["roles/resourcemanager.projectIamAdmin"]["condition"]["expression"]
+    assert condition == (
+        "api.getAttribute('iam.googleapis.com/modifiedGrantsByRole', []).hasOnly(["
+        + ", ".join(f"'{r}'" for r in grantable)
+        + "])"
+    )
+    buckets = grants[f"projects/acme-mlops-{env}/roles/platformBucketAdmin"]["condition"]["expression"]
+    assert buckets.endswith(f'resource.name.startsWith("projects/_/buckets/acme-mlops-{env}-")')
 
 
 @pytest.mark.parametrize("env", ["dev", "prod"])
-def test_the_deployer_holds_exactly_the_roles_applying_needs(stacks, env):
-    grants = deployer_grants(stacks[env])
-    expected = set(DEPLOYER_ROLES) | {PROJECT_IAM_ADMIN}
-    if env == "prod":
-        expected |= set(DEPLOYER_ROLES_WITH_CMEK) | set(DEPLOYER_ROLES_WITH_COMPOSER)
-    assert set(grants) == expected
-    assert not {"roles/owner", "roles/editor", "roles/viewer"} & set(grants)
-    others = {
-        g["role"]
-        for g in resources(stacks[env], "google_project_iam_member").values()
-        if account_of(g["member"]) != "cloudbuild-deployer"
+def test_checks_only_write_logs_and_publishing_only_pushes(stacks, env):
+    assert set(project_grants(stacks[env], "cloudbuild-checks")) == {"roles/logging.logWriter"}
+    assert set(project_grants(stacks[env], "cloudbuild-publisher")) == {"roles/logging.logWriter"}
+    repository_grants = {
+        (g["//"]["metadata"]["path"].split("/")[1], g["role"])
+        for g in resources(stacks[env], "google_artifact_registry_repository_iam_member").values()
+        if account_of(g["member"]) == "cloudbuild-publisher"
     }
-    condition = grants[PROJECT_IAM_ADMIN]["condition"]["expression"]
-    assert sorted(re.findall(r"'(roles/[^']+)'", condition)) == sorted(others)
+    assert repository_grants == {
+        ("containers", "roles/artifactregistry.writer"),
+        ("pipelines", "roles/artifactregistry.writer"),
+    }
+    for kind in ("google_storage_bucket_iam_member", "google_service_account_iam_member"):
+        members = {account_of(g["member"]) for g in resources(stacks[env], kind).values()}
+        assert not {"cloudbuild-checks", "cloudbuild-publisher"} & members
+
+
+def test_custom_roles_read_no_data_and_move_no_alias(stacks):
+    roles = {
+        r["role_id"]: set(r["permissions"])
+        for r in resources(stacks["prod"], "google_project_iam_custom_role").values()
+    }
+    everything = set().union(*roles.values())
+    assert not {p for p in everything if p.startswith("storage.objects.")}
+    assert "aiplatform.models.update" not in everything
+    assert not {p for p in everything if p.startswith("iam.roles.") and not p.endswith((".get", ".list"))}
+    assert "cloudkms.cryptoKeyVersions.destroy" not in everything
+
+
+def test_a_team_gets_its_own_registry_space_and_cannot_move_aliases(fixture_stacks):
+    stack = fixture_stacks["everything"]
+    team = project_grants(stack, "team-forecasting_runner")
+    team = team or {
+        g["role"]: g
+        for g in resources(stack, "google_project_iam_member").values()
+        if "team-forecasting" in g["member"]
+    }
+    assert set(team) == {"projects/fixture-everything/roles/platformTeamRunner", "roles/logging.logWriter"}
+    folders = sorted(
+        (g["bucket"].split(".")[1].split("_")[0], g["managed_folder"].split(".")[1].split("_")[0], g["role"])
+        for g in resources(stack, "google_storage_managed_folder_iam_member").values()
+        if "team-forecasting" in g["member"] and "runner" in g["member"]
+    )
+    assert folders == [
+        ("data", "data", "roles/storage.objectUser"),
+        ("models", "models", "roles/storage.objectUser"),
+        ("pipeline-root", "pipeline-root", "roles/storage.objectUser"),
+    ]
+    bucket_members = {g["member"] for g in resources(stack, "google_storage_bucket_iam_member").values()}
+    assert not [m for m in bucket_members if "team-forecasting" in m], (
+        "no bucket-wide access: never the platform's models"
+    )
 
 
 def test_readme_lists_every_deployer_role_and_why():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from environments.config import ResourceNames, load_environment
+from environments.config import load_environment
 
 
 def resources(stack: dict, resource_type: str) -> dict[str, dict]:
@@ -23,8 +23,9 @@ def all_resources(stack: dict):
 
 
 def account_of(member: str) -> str:
-    """`${google_service_account.pipelines-runner_account_70FB3B25.member}` -> `pipelines-runner`."""
-    return member.split(".")[1].rsplit("_", 2)[0]
+    """`${google_service_account.pipelines-runner_account_70FB3B25.member}` -> `pipelines-runner`;
+    members that are not accounts of the stack stay as they are."""
+    return member.split(".")[1].rsplit("_", 2)[0] if member.startswith("${") else member
 
 
 ENVIRONMENTS = ["dev", "prod"]
@@ -105,21 +106,21 @@ def test_prod_encrypts_everything_with_a_rotated_protected_key(stacks):
         b["encryption"]["default_kms_key_name"].startswith(key_ref)
         for b in resources(prod, "google_storage_bucket").values()
     )
-    assert all(
-        r["kms_key_name"].startswith(key_ref) for r in resources(prod, "google_artifact_registry_repository").values()
-    )
+    repositories = {r["repository_id"]: r for r in resources(prod, "google_artifact_registry_repository").values()}
+    assert repositories["containers"]["kms_key_name"].startswith(key_ref)
+    assert repositories["pipelines"]["kms_key_name"].startswith(key_ref)
+    assert "kms_key_name" not in repositories["functions"]  # build images: see checkov_skips.yaml
     (composer,) = resources(prod, "google_composer_environment").values()
     assert composer["config"]["encryption_config"]["kms_key_name"].startswith(key_ref)
     (store,) = resources(prod, "google_vertex_ai_metadata_store").values()
     assert store["encryption_spec"]["kms_key_name"].startswith(key_ref)
-    agents = {g["member"] for g in resources(prod, "google_kms_crypto_key_iam_member").values()}
     assert all(
         g["role"] == "roles/cloudkms.cryptoKeyEncrypterDecrypter"
         for g in resources(prod, "google_kms_crypto_key_iam_member").values()
     )
     identities = {i["service"] for i in resources(prod, "google_project_service_identity").values()}
-    assert {"artifactregistry.googleapis.com", "aiplatform.googleapis.com", "composer.googleapis.com"} <= identities
-    assert len(agents) == len(identities) + 2  # plus the storage and compute agents
+    assert identities == {"artifactregistry.googleapis.com", "aiplatform.googleapis.com", "composer.googleapis.com"}
+    assert len(resources(prod, "google_kms_crypto_key_iam_member")) == 4  # those agents and Cloud Storage's
 
 
 def test_dev_has_no_key_and_no_encryption_settings(stacks):
@@ -133,13 +134,16 @@ def test_dev_has_no_key_and_no_encryption_settings(stacks):
 def test_one_service_account_per_workload_and_no_keys(stacks, env):
     accounts = {a["account_id"] for a in resources(stacks[env], "google_service_account").values()}
     workloads = {
-        ResourceNames.RUNNER,
-        ResourceNames.TRIGGER,
-        ResourceNames.SCHEDULER_INVOKER,
-        ResourceNames.SERVING,
-        ResourceNames.DEPLOYER,
+        "pipelines-runner",
+        "pipeline-trigger",
+        "scheduler-invoker",
+        "model-serving",
+        "function-builder",
+        "cloudbuild-checks",
+        "cloudbuild-publisher",
+        "cloudbuild-deployer",
     }
-    assert accounts == (workloads | {ResourceNames.COMPOSER_WORKER} if env == "prod" else workloads)
+    assert accounts == (workloads | {"composer-worker"} if env == "prod" else workloads)
     assert not resources(stacks[env], "google_service_account_key")
 
 
@@ -164,6 +168,9 @@ def test_project_level_roles_are_only_those_without_a_narrower_resource(stacks, 
         ("roles/logging.logWriter", "pipelines-runner"),
         ("roles/aiplatform.user", "pipeline-trigger"),
         ("roles/aiplatform.viewer", "model-serving"),
+        ("roles/logging.logWriter", "function-builder"),
+        ("roles/logging.logWriter", "cloudbuild-checks"),
+        ("roles/logging.logWriter", "cloudbuild-publisher"),
     }
     if env == "prod":
         expected.add(("roles/composer.worker", "composer_worker"))
@@ -182,7 +189,10 @@ def test_workloads_get_resource_level_grants(stacks, env):
         ("pipeline-root", "roles/storage.legacyBucketReader", "pipeline-trigger"),
         ("models", "roles/storage.objectUser", "pipelines-runner"),
         ("models", "roles/storage.objectViewer", "model-serving"),
+        ("function-sources", "roles/storage.objectViewer", "function-builder"),
+        ("function-sources", "roles/storage.objectAdmin", "cloudbuild-deployer"),
         ("state-bucket", "roles/storage.objectUser", "cloudbuild-deployer"),
+        ("access-logs", "roles/storage.objectCreator", "group:cloud-storage-analytics@google.com"),
     }
     repository_grants = {
         (path.split("/")[0], g["role"], account_of(g["member"]))
@@ -190,7 +200,10 @@ def test_workloads_get_resource_level_grants(stacks, env):
     }
     assert repository_grants == {
         ("containers", "roles/artifactregistry.reader", "pipelines-runner"),
+        ("containers", "roles/artifactregistry.writer", "cloudbuild-publisher"),
         ("pipelines", "roles/artifactregistry.reader", "pipeline-trigger"),
+        ("pipelines", "roles/artifactregistry.writer", "cloudbuild-publisher"),
+        ("functions", "roles/artifactregistry.writer", "function-builder"),
     }
     (act_as,) = [
         g
@@ -232,11 +245,11 @@ def test_composer_is_off_in_dev_and_small_private_in_prod_with_its_own_worker(st
     assert worker_roles == ["roles/composer.worker"]
 
 
-@pytest.mark.parametrize("env", ENVIRONMENTS)
-def test_a_metadata_store_exists_before_the_first_pipeline_run(stacks, env):
-    (store,) = resources(stacks[env], "google_vertex_ai_metadata_store").values()
+def test_prod_creates_its_metadata_store_with_the_key_and_dev_leaves_it_to_vertex(stacks):
+    (store,) = resources(stacks["prod"], "google_vertex_ai_metadata_store").values()
     assert store["name"] == "default" and store["provider"] == "google-beta"
-    assert store["region"] == load_environment(env).region
+    assert store["region"] == "europe-west1"
+    assert not resources(stacks["dev"], "google_vertex_ai_metadata_store")
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
@@ -246,12 +259,14 @@ def test_functions_are_private_gen2_scaled_to_zero_with_their_own_accounts(stack
     assert sorted(functions) == ["pipeline-trigger", "predict"]
     accounts = {"pipeline-trigger": "pipeline-trigger", "predict": "model-serving"}
     settings = {"pipeline-trigger": environment.functions.pipeline_trigger, "predict": environment.functions.predict}
+    # The scheduler (same project) reaches an internal trigger; predict's callers come from outside.
+    ingress = {"pipeline-trigger": "ALLOW_INTERNAL_ONLY", "predict": "ALLOW_ALL"}
     for name, function in functions.items():
         service = function["service_config"]
         assert function["build_config"]["runtime"] == "python311"
         assert service["min_instance_count"] == 0
         assert service["max_instance_count"] == settings[name].max_instances
-        assert service["ingress_settings"] == "ALLOW_INTERNAL_ONLY"
+        assert service["ingress_settings"] == ingress[name]
         assert account_of(service["service_account_email"]) == accounts[name]
     trigger_env = functions["pipeline-trigger"]["service_config"]["environment_variables"]
     assert trigger_env["TEMPLATE_REPOSITORY"] == environment.names.kfp_repository_url
@@ -268,11 +283,17 @@ def test_function_sources_are_named_by_content_hash(stacks, env):
     assert all(o["source"].startswith("assets/") for o in objects)
 
 
-@pytest.mark.parametrize("env", ENVIRONMENTS)
-def test_the_scheduler_invoker_is_the_triggers_only_invoker(stacks, env):
+@pytest.mark.parametrize(
+    ("env", "predict_invoker"),
+    [("dev", "group:ml-platform@example.com"), ("prod", "group:forecast-consumers@example.com")],
+)
+def test_the_scheduler_invoker_is_the_triggers_only_invoker_and_predict_has_its_listed_callers(
+    stacks, env, predict_invoker
+):
     grants = list(resources(stacks[env], "google_cloud_run_v2_service_iam_member").values())
-    assert [(g["role"], account_of(g["member"]), g["name"].split(".")[1].rsplit("_", 2)[0]) for g in grants] == [
-        ("roles/run.invoker", "scheduler-invoker", "function-pipeline-trigger")
+    assert sorted((g["role"], account_of(g["member"]), g["name"].split(".")[1].rsplit("_", 2)[0]) for g in grants) == [
+        ("roles/run.invoker", predict_invoker, "function-predict"),
+        ("roles/run.invoker", "scheduler-invoker", "function-pipeline-trigger"),
     ]
     assert not resources(stacks[env], "google_cloudfunctions2_function_iam_member")
 

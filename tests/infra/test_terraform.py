@@ -3,10 +3,13 @@ creates a private, versioned state bucket (against the local GCS emulator)."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from environments.config import load_environment
 from tests.conftest import REPO_ROOT
@@ -55,21 +58,49 @@ def test_make_plan_without_env_names_the_environments():
     assert "ENV is required, e.g. `make plan ENV=dev` (environments: dev prod)" in result.stderr
 
 
-def test_bootstrap_creates_a_versioned_private_state_bucket(monkeypatch):
+ENABLE = "/v1/projects/acme-mlops-dev/services:batchEnable"
+
+
+@pytest.fixture
+def google(monkeypatch):
+    """Anonymous credentials, and Service Usage and Cloud Storage pointed at a capture server."""
+    from google.auth.credentials import AnonymousCredentials
+
+    import infra.terraform
+
+    def serve(respond):
+        server = CaptureServer(respond)
+        monkeypatch.setattr(infra.terraform, "google_credentials", lambda project: AnonymousCredentials())
+        monkeypatch.setattr(infra.terraform, "SERVICE_USAGE", server.url)
+        monkeypatch.setenv("STORAGE_EMULATOR_HOST", server.url)
+        return server
+
+    return serve
+
+
+def enabled(request: CapturedRequest):
+    if request.method == "POST" and request.path == ENABLE:
+        return 200, {"name": "operations/acf.p2-1"}
+    return None
+
+
+def test_bootstrap_enables_what_terraform_needs_and_creates_a_versioned_private_state_bucket(google):
     from infra.terraform import bootstrap
 
     def respond(request: CapturedRequest):
         if request.method == "POST" and request.path == "/storage/v1/b":
             return 200, request.json()
-        return None  # the bucket does not exist yet
+        return enabled(request)  # otherwise 404: the bucket does not exist yet
 
     dev = load_environment("dev")
-    with CaptureServer(respond) as server:
-        monkeypatch.setenv("STORAGE_EMULATOR_HOST", server.url)
+    with google(respond) as server:
         assert bootstrap(dev) == (
+            "enabled serviceusage.googleapis.com, cloudresourcemanager.googleapis.com in acme-mlops-dev\n"
             "gs://acme-mlops-dev-tfstate created in europe-west1: versioned, uniform access, never public"
         )
-    lookup, create = server.requests
+    enable, lookup, create = server.requests
+    assert (enable.method, enable.path) == ("POST", ENABLE)
+    assert enable.json() == {"serviceIds": ["serviceusage.googleapis.com", "cloudresourcemanager.googleapis.com"]}
     assert (lookup.method, lookup.path) == ("GET", "/storage/v1/b/acme-mlops-dev-tfstate")
     assert (create.method, create.path, create.query["project"]) == ("POST", "/storage/v1/b", ["acme-mlops-dev"])
     assert create.json() == {
@@ -89,23 +120,166 @@ def test_bootstrap_creates_a_versioned_private_state_bucket(monkeypatch):
     }
 
 
-def test_bootstrap_leaves_an_existing_versioned_bucket_alone(monkeypatch):
+def test_bootstrap_leaves_an_existing_versioned_bucket_alone(google):
     from infra.terraform import bootstrap
 
     dev = load_environment("dev")
-    with CaptureServer(lambda r: (200, {"name": dev.state_bucket, "versioning": {"enabled": True}})) as server:
-        monkeypatch.setenv("STORAGE_EMULATOR_HOST", server.url)
-        assert bootstrap(dev) == "gs://acme-mlops-dev-tfstate exists and is versioned; nothing to do"
-    assert [r.method for r in server.requests] == ["GET", "GET"]
+    with google(lambda r: enabled(r) or (200, {"name": dev.state_bucket, "versioning": {"enabled": True}})) as server:
+        assert bootstrap(dev).endswith("\ngs://acme-mlops-dev-tfstate exists and is versioned; nothing to do")
+    assert [r.method for r in server.requests] == ["POST", "GET", "GET"]
 
 
-def test_bootstrap_turns_on_versioning_of_an_existing_bucket(monkeypatch):
+def test_bootstrap_turns_on_versioning_of_an_existing_bucket(google):
     from infra.terraform import bootstrap
 
     dev = load_environment("dev")
-    with CaptureServer(lambda r: (200, {"name": dev.state_bucket})) as server:
-        monkeypatch.setenv("STORAGE_EMULATOR_HOST", server.url)
-        assert bootstrap(dev) == "gs://acme-mlops-dev-tfstate exists; versioning turned on"
+    with google(lambda r: enabled(r) or (200, {"name": dev.state_bucket})) as server:
+        assert bootstrap(dev).endswith("\ngs://acme-mlops-dev-tfstate exists; versioning turned on")
     patch = server.requests[-1]
     assert (patch.method, patch.path) == ("PATCH", "/storage/v1/b/acme-mlops-dev-tfstate")
     assert patch.json() == {"versioning": {"enabled": True}}
+
+
+def test_bootstrap_says_how_to_enable_the_apis_by_hand_when_it_may_not(google):
+    from environments.credentials import MissingPrerequisite
+    from infra.terraform import bootstrap
+
+    with google(lambda r: (403, {"error": {"code": 403}})), pytest.raises(MissingPrerequisite) as refused:
+        bootstrap(load_environment("dev"))
+    assert str(refused.value) == (
+        "enabling serviceusage.googleapis.com, cloudresourcemanager.googleapis.com failed with 403; enable them as a "
+        "project administrator: gcloud services enable serviceusage.googleapis.com "
+        "cloudresourcemanager.googleapis.com --project acme-mlops-dev"
+    )
+
+
+# A stand-in for the terraform binary: logs its arguments; `plan -out=F` writes F, `show -json`
+# prints a plan with one of each kind of change.
+FAKE_TERRAFORM = """#!/bin/sh
+echo "$@" >> "$TERRAFORM_LOG"
+case "$2" in
+  plan) for a in "$@"; do case "$a" in -out=*) echo "plan-bytes" > "${1#-chdir=}/${a#-out=}";; esac; done;;
+  show) echo '{"resource_changes": [
+    {"address": "google_storage_bucket.data", "change": {"actions": ["create"]}},
+    {"address": "google_storage_bucket.logs", "change": {"actions": ["no-op"]}},
+    {"address": "google_service_account.runner", "change": {"actions": ["update"]}},
+    {"address": "google_kms_crypto_key.key", "change": {"actions": ["delete", "create"]}}]}';;
+esac
+"""
+
+
+@pytest.fixture
+def release(google, gcs_emulator, synth_outdir, tmp_path, monkeypatch):
+    """prod's synthesized stack in a scratch folder, the fake terraform, and the state bucket on the
+    GCS emulator."""
+    import shutil
+
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import storage
+
+    import infra.terraform
+
+    outdir = tmp_path / "cdktf.out"
+    shutil.copytree(synth_outdir / "stacks" / "prod", outdir / "stacks" / "prod")
+    binary = tmp_path / "terraform"
+    binary.write_text(FAKE_TERRAFORM)
+    binary.chmod(0o755)
+    monkeypatch.setattr(infra.terraform, "OUT_DIR", outdir)
+    monkeypatch.setattr(infra.terraform, "google_credentials", lambda project: AnonymousCredentials())
+    monkeypatch.setattr(infra.terraform, "_metadata_store_exists", lambda name, region, credentials: False)
+    monkeypatch.setenv("TERRAFORM", str(binary))
+    monkeypatch.setenv("TERRAFORM_LOG", str(tmp_path / "terraform.log"))
+    monkeypatch.setenv("COMMIT_SHA", "0123456789ab")
+    client = storage.Client(project="acme-mlops-prod", credentials=AnonymousCredentials())
+    client.create_bucket("acme-mlops-prod-tfstate")
+    return outdir / "stacks" / "prod", client.bucket("acme-mlops-prod-tfstate"), tmp_path / "terraform.log"
+
+
+def test_a_release_plan_is_shown_and_saved_with_its_commit_and_stack(release, capsys):
+    from infra.terraform import plan_release
+
+    stack, bucket, _ = release
+    assert plan_release(load_environment("prod")) == (
+        "saved gs://acme-mlops-prod-tfstate/plans/prod/0123456789ab/ for approval; run the prod-apply trigger "
+        "for this tag"
+    )
+    summary = (
+        "plan of prod at 0123456789ab:\n"
+        "  + google_storage_bucket.data\n"
+        "  ~ google_service_account.runner\n"
+        "  -/+ google_kms_crypto_key.key"
+    )
+    assert summary in capsys.readouterr().out
+    saved = {b.name: b.download_as_bytes() for b in bucket.list_blobs(prefix="plans/")}
+    assert saved["plans/prod/0123456789ab/plan.tfplan"] == b"plan-bytes\n"
+    assert saved["plans/prod/0123456789ab/summary.txt"].decode() == summary + "\n"
+    import hashlib
+
+    assert json.loads(saved["plans/prod/0123456789ab/release.json"]) == {
+        "environment": "prod",
+        "commit": "0123456789ab",
+        "stack_sha256": hashlib.sha256((stack / "cdk.tf.json").read_bytes()).hexdigest(),
+    }
+
+
+def test_the_approved_apply_applies_exactly_the_saved_plan(release, monkeypatch):
+    from infra.terraform import apply_release, plan_release
+
+    stack, _, log = release
+    plan_release(load_environment("prod"))
+    (stack / "plan.tfplan").unlink()
+    log.unlink()
+    apply_release(load_environment("prod"))
+    assert (stack / "plan.tfplan").read_text() == "plan-bytes\n"
+    assert log.read_text().splitlines() == [
+        f"-chdir={stack} init -input=false -reconfigure",
+        f"-chdir={stack} apply -input=false plan.tfplan",
+    ]
+
+
+def test_the_apply_refuses_another_commit_or_a_changed_stack(release, monkeypatch):
+    from environments.credentials import MissingPrerequisite
+    from infra.terraform import apply_release, plan_release
+
+    stack, _, log = release
+    plan_release(load_environment("prod"))
+    monkeypatch.setenv("COMMIT_SHA", "fedcba987654")
+    with pytest.raises(MissingPrerequisite, match="no saved plan for commit fedcba987654"):
+        apply_release(load_environment("prod"))
+    monkeypatch.setenv("COMMIT_SHA", "0123456789ab")
+    (stack / "cdk.tf.json").write_text((stack / "cdk.tf.json").read_text().replace("acme-mlops-prod-data", "other"))
+    log.unlink()
+    with pytest.raises(MissingPrerequisite, match="the synthesized stack differs from the one planned"):
+        apply_release(load_environment("prod"))
+    assert not log.exists(), "terraform never ran"
+
+
+@pytest.mark.parametrize(("exists", "adopted"), [(True, True), (False, False)])
+def test_an_existing_metadata_store_is_adopted_by_an_import_block(synth_outdir, tmp_path, monkeypatch, exists, adopted):
+    import shutil
+
+    from google.auth.credentials import AnonymousCredentials
+
+    from infra.terraform import ADOPT_FILE, adopt_existing
+    from tests.http_capture import vertex_ai
+
+    stack = tmp_path / "prod"
+    shutil.copytree(synth_outdir / "stacks" / "prod", stack)
+    store = "projects/acme-mlops-prod/locations/europe-west1/metadataStores/default"
+
+    def respond(request: CapturedRequest):
+        if request.method == "GET" and request.path == f"/v1/{store}" and exists:
+            return 200, {"name": store}
+        return None
+
+    with vertex_ai(respond, monkeypatch) as server:
+        found = adopt_existing(load_environment("prod"), stack, AnonymousCredentials())
+    assert [(r.method, r.path) for r in server.requests] == [("GET", f"/v1/{store}")]
+    assert found == ([store] if adopted else [])
+    if adopted:
+        (logical_id,) = json.loads((stack / "cdk.tf.json").read_text())["resource"]["google_vertex_ai_metadata_store"]
+        assert json.loads((stack / ADOPT_FILE).read_text()) == {
+            "import": [{"to": f"google_vertex_ai_metadata_store.{logical_id}", "id": store, "provider": "google-beta"}]
+        }
+    else:
+        assert not (stack / ADOPT_FILE).exists()

@@ -106,14 +106,16 @@ def test_onboard_synth_offboard_adds_and_removes_exactly_the_teams_resources(wor
         owners = ("team-forecasting", "group-forecasting-example-com", "user-ana-example-com")
         team_owned = [a for a in change.added if any(owner in a for owner in owners)]
         enablement = sorted(set(change.added) - set(team_owned))
-        # The first budget in an environment brings what budgets need: their APIs, the email
-        # channels and the deployer's permission to manage those channels.
+        # The first team brings the team role; the first budget in an environment brings what
+        # budgets need: their APIs, the email channels and the deployer's permission to manage
+        # those channels.
         assert enablement == sorted(
             [f"google_project_service.apis/{api}" for api in ("billingbudgets", "monitoring")]
             + [
+                "google_project_iam_custom_role.project-roles/custom-platformTeamRunner",
                 "google_monitoring_notification_channel.notify-0",
                 "google_project_iam_member.project-roles/deployer-monitoring-notificationChannelEditor-cloudbuild-deployer",
-                *(["data.google_project.project"] if env == "dev" else []),
+                "data.google_project.project",
             ]
             + (["google_monitoring_notification_channel.notify-1"] if env == "prod" else [])
         )
@@ -129,7 +131,13 @@ def test_onboard_synth_offboard_adds_and_removes_exactly_the_teams_resources(wor
             "google_storage_managed_folder_iam_member",
         ]
         assert change.removed == []
-        assert list(change.changed) == ["google_cloudfunctions2_function.function-pipeline-trigger/function"]
+        deployer_iam = "google_project_iam_member.project-roles/deployer-project-iam-cloudbuild-deployer"
+        assert sorted(change.changed) == [
+            "google_cloudfunctions2_function.function-pipeline-trigger/function",
+            deployer_iam,
+        ]
+        ((key, _, condition),) = change.changed[deployer_iam]
+        assert key == "condition.expression" and f"'projects/acme-mlops-{env}/roles/platformTeamRunner'" in condition
         ((key, _, now),) = change.changed["google_cloudfunctions2_function.function-pipeline-trigger/function"]
         assert key == "service_config.environment_variables.TEAM_SERVICE_ACCOUNTS"
         assert now == f'{{"forecasting": "team-forecasting@acme-mlops-{env}.iam.gserviceaccount.com"}}'
@@ -158,7 +166,7 @@ def test_owners_may_run_pipelines_in_dev_but_only_read_in_prod(workspace, tmp_pa
         return found
 
     assert owner_roles("dev") == {
-        ("google_project_iam_member", "roles/aiplatform.user"),
+        ("google_project_iam_member", "projects/acme-mlops-dev/roles/platformTeamRunner"),
         ("google_service_account_iam_member", "roles/iam.serviceAccountUser"),
         ("google_storage_managed_folder_iam_member", "roles/storage.objectUser"),
     }
