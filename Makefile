@@ -9,18 +9,20 @@ UV_VERSION := 0.13.9
 VENV := .venv
 PY := $(VENV)/bin/python
 UV := $(or $(shell command -v uv 2>/dev/null),.cache/uv/bin/uv)
-ENV ?=
-ENV_FLAG := $(if $(ENV),--env $(ENV))
 ENVIRONMENTS := $(basename $(notdir $(wildcard environments/*.yaml)))
 
-PIPELINE ?=
+# Values users (and git refs, in CI) give on the command line. Each is taken literally (make never
+# expands a `$` inside it) and reaches programs through the environment, quoted ("$$TAG"), never
+# pasted into shell text; the Python entry point that receives it checks it against its pattern.
+# DRY_RUN is only tested for being set, and not exported (the trigger reads its own DRY_RUN).
+USER_VARIABLES := ENV PIPELINE PARAMS TAG FUNCTION HOST PORT TEAM OWNERS BASE
 PARAMS ?= {}
-TAG ?=
-FUNCTION ?=
+HOST ?= 127.0.0.1
 PORT ?= 8080
-TEAM ?=
-OWNERS ?=
 BASE ?= origin/main
+$(foreach name,$(USER_VARIABLES) DRY_RUN,$(eval override $(name) := $$(value $(name))))
+export $(USER_VARIABLES)
+ENV_FLAG := $(if $(ENV),--env "$$ENV")
 
 .PHONY: help setup test lint format synth policy plan apply deploy bootstrap bench clean env-required \
 	compile-pipelines run-pipeline publish-pipelines demo serve onboard-team offboard-team teams diff
@@ -66,7 +68,7 @@ deploy: env-required synth ## Plan, then apply that plan, for ENV=
 	$(PY) -m infra.terraform deploy $(ENV_FLAG)
 
 diff: setup ## Resource-level diff of every synthesized stack against BASE= (default origin/main)
-	$(PY) -m infra.diff --base "$(BASE)"
+	$(PY) -m infra.diff --base "$$BASE"
 
 bootstrap: env-required setup ## One-time: create ENV='s versioned Terraform state bucket
 	$(PY) -m infra.terraform bootstrap $(ENV_FLAG)
@@ -78,20 +80,20 @@ compile-pipelines: setup ## Compile the pipelines to build/pipelines/<pipeline>.
 	$(PY) -m pipelines.cli compile $(ENV_FLAG)
 
 run-pipeline: setup ## Run PIPELINE= locally (kfp.local), or on Vertex AI with ENV= [PARAMS='{json}'] [DRY_RUN=1]
-	$(PY) -m pipelines.cli run "$(PIPELINE)" $(ENV_FLAG) --params '$(PARAMS)' $(if $(DRY_RUN),--dry-run)
+	$(PY) -m pipelines.cli run "$$PIPELINE" $(ENV_FLAG) --params "$$PARAMS" $(if $(DRY_RUN),--dry-run)
 
 publish-pipelines: env-required setup ## Upload compiled templates to ENV='s KFP repository, tagged TAG=, commit, latest
-	$(PY) -m pipelines.cli publish $(ENV_FLAG) $(if $(TAG),--tag $(TAG))
+	$(PY) -m pipelines.cli publish $(ENV_FLAG) $(if $(TAG),--tag "$$TAG")
 
-serve: setup ## Run FUNCTION=<pipeline_trigger|predict> locally under functions-framework [PORT=8080]
+serve: setup ## Run FUNCTION=<pipeline_trigger|predict> locally under functions-framework [PORT=8080] [HOST=127.0.0.1]
 	$(if $(filter pipeline_trigger,$(FUNCTION)),$(PY) -m pipelines.cli compile >/dev/null)
-	$(PY) -m functions.serve --function "$(FUNCTION)" --port $(PORT) $(ENV_FLAG)
+	$(PY) -m functions.serve --function "$$FUNCTION" --host "$$HOST" --port "$$PORT" $(ENV_FLAG)
 
 onboard-team: setup ## Add environments/teams/TEAM.yaml for OWNERS=<member>[,<member>] (validated; never overwrites)
-	$(PY) -m environments.teams onboard --team "$(TEAM)" --owners "$(OWNERS)"
+	$(PY) -m environments.teams onboard --team "$$TEAM" --owners "$$OWNERS"
 
 offboard-team: setup ## Remove environments/teams/TEAM.yaml (synth then removes the team's resources)
-	$(PY) -m environments.teams offboard --team "$(TEAM)"
+	$(PY) -m environments.teams offboard --team "$$TEAM"
 
 teams: setup ## List teams, where they are enabled, their owners and budgets
 	$(PY) -m environments.teams list
