@@ -1,9 +1,32 @@
 """JSON request bodies for the HTTP functions: validated before anything else, answered with
-400 `{"error", "field"}` (or 405/413) instead of functions-framework's bare 500."""
+400 `{"error", "field"}` (or 405/413) instead of functions-framework's bare 500.
+
+Every check costs what the body's size says, whatever the body holds:
+- a declared Content-Length over the limit is refused (413) before a byte is read; without one,
+  at most the limit plus one byte is read;
+- nesting deeper than MAX_DEPTH is refused before parsing, counted without recursion (Python's
+  parser would raise RecursionError on deep input);
+- a number longer than MAX_NUMBER_CHARS is refused before it is converted (Python's int() refuses
+  past 4300 digits, and big conversions cost quadratic time), and so is one that overflows a float,
+  and the non-JSON constants NaN and Infinity.
+"""
 
 from __future__ import annotations
 
 import json
+import math
+import re
+from itertools import accumulate
+
+MAX_DEPTH = 32
+# Longer than any float's shortest repr (at most 24 characters) or any int a parameter needs.
+MAX_NUMBER_CHARS = 100
+
+# A JSON string, or an unterminated one up to the end: always matches once started, so stripping
+# strings is one linear pass whatever the quotes and backslashes.
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?', re.DOTALL)
+_NOT_BRACKETS = re.compile(r"[^\[\]{}]+")
+_DEPTH_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
 
 
 class BadRequest(Exception):
@@ -18,16 +41,77 @@ def json_object(request, keys: tuple[str, ...], max_bytes: int) -> dict:
     """The POSTed body as a JSON object holding only `keys`, or BadRequest naming what is wrong."""
     if request.method != "POST":
         raise BadRequest("method", f"{request.method} is not allowed; expected POST", 405)
-    raw = request.get_data(cache=True)
-    if len(raw) > max_bytes:
-        raise BadRequest("body", f"body is {len(raw)} bytes; expected at most {max_bytes}", 413)
-    try:
-        body = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise BadRequest("body", f"body is not valid JSON: {error}") from None
+    body = parse_json(read_body(request, max_bytes))
     if not isinstance(body, dict):
         raise BadRequest("body", f"expected a JSON object with keys {', '.join(keys)}")
     unknown = sorted(set(body) - set(keys))
     if unknown:
         raise BadRequest(unknown[0], f"unknown key {unknown[0]!r}; expected {', '.join(keys)}")
     return body
+
+
+def read_body(request, max_bytes: int) -> bytes:
+    """The body, refused from its declared length or after reading at most `max_bytes` + 1 bytes."""
+    declared = request.content_length
+    if declared is not None and declared > max_bytes:
+        raise BadRequest("body", f"body is {declared} bytes; expected at most {max_bytes}", 413)
+    chunks, size = [], 0
+    while size <= max_bytes:
+        chunk = request.stream.read(max_bytes + 1 - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    if size > max_bytes:
+        raise BadRequest("body", f"body is more than {max_bytes} bytes; expected at most {max_bytes}", 413)
+    return b"".join(chunks)
+
+
+def parse_json(raw: bytes):
+    """Parse UTF-8 JSON within the depth and number limits, or BadRequest for the field "body"."""
+    try:
+        text = raw.decode()
+    except UnicodeDecodeError as error:
+        raise BadRequest("body", f"body is not valid JSON: not UTF-8 ({error.reason} at byte {error.start})") from None
+    brackets = _NOT_BRACKETS.sub("", _STRING.sub("", text))
+    if max(accumulate(map(_DEPTH_STEP.__getitem__, brackets)), default=0) > MAX_DEPTH:
+        raise BadRequest(
+            "body", f"body nests arrays and objects more than {MAX_DEPTH} levels deep; expected at most {MAX_DEPTH}"
+        )
+    try:
+        return json.loads(text, parse_int=_integer, parse_float=_float, parse_constant=_constant)
+    except json.JSONDecodeError as error:
+        raise BadRequest("body", f"body is not valid JSON: {error}") from None
+
+
+def _check_length(text: str) -> None:
+    if len(text) > MAX_NUMBER_CHARS:
+        raise BadRequest(
+            "body", f"a number of {len(text)} characters ({text[:20]}...); expected at most {MAX_NUMBER_CHARS}"
+        )
+
+
+def _integer(text: str) -> int:
+    _check_length(text)
+    return int(text)
+
+
+def _float(text: str) -> float:
+    _check_length(text)
+    value = float(text)
+    if not math.isfinite(value):
+        raise BadRequest("body", f"the number {text} is too large for a float; expected at most 1.8e308")
+    return value
+
+
+def _constant(name: str):
+    raise BadRequest("body", f"{name} is not a JSON number; expected a finite number")
+
+
+def string_field(body: dict, key: str, default: str | None = None) -> str | None:
+    """body[key] when it is a string (`default` when absent), or BadRequest naming the key: so a
+    list or object never reaches a dict lookup or a pattern as if it were a name."""
+    value = body.get(key, default)
+    if value is not None and not isinstance(value, str):
+        raise BadRequest(key, f"{json.dumps(value)[:80]} is not a string; expected a string")
+    return value

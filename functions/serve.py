@@ -1,4 +1,7 @@
-"""`make serve FUNCTION= [PORT=]`: one function locally under functions-framework.
+"""`make serve FUNCTION= [PORT=] [HOST=]`: one function locally under functions-framework.
+
+It listens on 127.0.0.1 (this machine only) unless HOST names another address, e.g. 0.0.0.0 for
+every interface, and prints the address it really binds.
 
 The trigger runs in dry-run mode (it answers with the Vertex request it would send) on the
 templates of `make compile-pipelines`; predict serves the champion of the local registry
@@ -10,6 +13,7 @@ templates of `make compile-pipelines`; predict serves the champion of the local 
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import os
 import socket
 import subprocess
@@ -80,14 +84,38 @@ def serving(module_args: list[str], env: dict[str, str] | None = None, timeout: 
             process.wait(timeout=10)
 
 
+LOOPBACK = "127.0.0.1"
+
+
+def listen_address(host: str, port: str) -> tuple[str, int, str]:
+    """(host, port, URL) from the HOST and PORT values, or ValueError naming the bad one."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        raise ValueError(
+            f"HOST: {host!r} is not an IP address; expected {LOOPBACK} (this machine only, the default) "
+            "or e.g. 0.0.0.0 (every interface)"
+        ) from None
+    if not port.isascii() or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ValueError(f"PORT: {port!r} is not a port; expected a number from 1 to 65535")
+    shown = f"[{address}]" if address.version == 6 else str(address)
+    return str(address), int(port), f"http://{shown}:{int(port)}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--function", required=True)
-    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--host", default=LOOPBACK)
+    parser.add_argument("--port", default="8080")
     parser.add_argument("--env", default="dev")
     args = parser.parse_args(argv)
     if args.function not in FUNCTIONS:
         print(f"FUNCTION: {args.function!r} is not a function; expected one of {', '.join(FUNCTIONS)}", file=sys.stderr)
+        return 2
+    try:
+        host, port, url = listen_address(args.host, args.port)
+    except ValueError as error:
+        print(error, file=sys.stderr)
         return 2
     try:
         variables = local_environment(args.function, args.env)
@@ -103,10 +131,13 @@ def main(argv: list[str] | None = None) -> int:
         str(source),
         "--target",
         ENTRY_POINTS[args.function],
+        "--host",
+        host,
         "--port",
-        str(args.port),
+        str(port),
     ]
-    print(f"serving {args.function} on http://127.0.0.1:{args.port} ({args.env} settings)", flush=True)
+    reach = "this machine only" if ipaddress.ip_address(host).is_loopback else "other machines too"
+    print(f"serving {args.function} on {url} ({reach}; {args.env} settings)", flush=True)
     os.execve(sys.executable, command, os.environ | variables)  # noqa: S606 - replaces this process, no shell
 
 

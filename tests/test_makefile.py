@@ -25,3 +25,60 @@ def test_make_help_lists_every_target_with_a_description():
         listed[name] = description.strip()
     assert set(listed) == make_targets()
     assert all(listed.values()), "every target needs a `## description`"
+
+
+def run_recipe(target: str, *assignments: str) -> list[str]:
+    """Run `target`'s real recipe, in bash, with the python interpreter replaced by a printf of its
+    arguments: what the program would receive, one element each."""
+    result = subprocess.run(
+        ["make", "--no-print-directory", "-s", "-o", ".venv/.synced", target, "PY=printf '%s\\0'", *assignments],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout.split("\0")[:-1]
+
+
+def test_hostile_values_reach_programs_as_arguments_never_as_code(tmp_path):
+    marker = tmp_path / "ran"
+    tag = f"v1`{{touch,{marker}}}`"  # a valid git ref name
+    make_code = f"$(shell touch {marker})"
+    params = '{"note": "it\'s $(touch ' + str(marker) + ')"}'
+    assert run_recipe("publish-pipelines", "ENV=dev", f"TAG={tag}") == [
+        "-m", "pipelines.cli", "publish", "--env", "dev", "--tag", tag
+    ]  # fmt: skip
+    assert run_recipe("run-pipeline", f"PIPELINE={make_code}", f"PARAMS={params}", f"DRY_RUN={make_code}") == [
+        "-m", "pipelines.cli", "run", make_code, "--params", params, "--dry-run"
+    ]  # fmt: skip
+    assert run_recipe("diff", f"BASE=main;touch {marker}") == ["-m", "infra.diff", "--base", f"main;touch {marker}"]
+    assert run_recipe("onboard-team", f"TEAM=$$(touch {marker})", "OWNERS=user:a@b.co'\"") == [
+        "-m", "environments.teams", "onboard", "--team", f"$$(touch {marker})", "--owners", "user:a@b.co'\""
+    ]  # fmt: skip
+    assert run_recipe("synth", f"ENV=dev $(touch {marker})") == ["-m", "infra.synth", "--env", f"dev $(touch {marker})"]
+    assert not marker.exists()
+
+
+def test_make_serve_refuses_hostile_values_with_a_clear_message(tmp_path):
+    marker = tmp_path / "ran"
+    cases = {
+        f"FUNCTION=predict`touch {marker}`": (
+            f"FUNCTION: 'predict`touch {marker}`' is not a function; expected one of pipeline_trigger, predict"
+        ),
+        f"HOST=$(touch {marker})": (
+            f"HOST: '$(touch {marker})' is not an IP address; expected 127.0.0.1 (this machine only, the default) "
+            "or e.g. 0.0.0.0 (every interface)"
+        ),
+        "PORT=8080;id": "PORT: '8080;id' is not a port; expected a number from 1 to 65535",
+    }
+    for assignment, message in cases.items():
+        variables = ["FUNCTION=predict", assignment]
+        result = subprocess.run(
+            ["make", "--no-print-directory", "-s", "-o", ".venv/.synced", "serve", *variables],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+        )
+        assert (result.returncode, result.stdout) == (2, "")
+        assert result.stderr.splitlines()[0] == message
+    assert not marker.exists()

@@ -8,7 +8,8 @@ POST {"history": [{"<timestamp>": "...", "<target>": 123.4, "<exogenous>": ...},
 Validation comes first, before any model is needed: malformed JSON, wrong types, too short a history
 or too long a horizon get 400 with the field and a precise message. A valid request while no
 champion exists gets 503. The champion is loaded once and reloaded when the registry's champion
-alias moves (checked at most every CHAMPION_CHECK_SECONDS).
+alias moves (checked at most every CHAMPION_CHECK_SECONDS); a champion that cannot be loaded leaves
+the loaded one serving (503 when there is none).
 
 Configuration (environment variables, set by the stack; `make serve` sets local ones):
   REGISTRY_URI            the model registry (a folder, or vertex://project/region/model)
@@ -21,8 +22,11 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
+import sys
 import threading
 import time
+from pathlib import Path
 
 import functions_framework
 import pandas as pd
@@ -32,34 +36,58 @@ from pipelines.data import DataSpec, DataValidationError, validate
 from pipelines.features import history_periods, max_horizon
 from pipelines.forecast import forecast
 from pipelines.model import Forecaster
-from pipelines.registry import open_registry
+from pipelines.registry import Registry, open_registry
 
 MAX_BODY_BYTES = 1024 * 1024
 BODY_KEYS = ("history", "future", "horizon")
+# Rows may cover at most this many times their number of periods before the gap check refuses
+# them outright: half the periods missing still get the detailed message, and its cost stays
+# proportional to the request.
+SPAN_FACTOR = 2
 
 
 class Champion:
-    """The champion forecaster, reloaded when the registry's champion alias moves."""
+    """The champion forecaster, reloaded when the registry's champion alias moves.
 
-    def __init__(self, registry_uri: str, check_seconds: float) -> None:
-        self.registry = open_registry(registry_uri)
+    A champion that cannot be loaded (a pointer naming a missing version, a partial version, an
+    unreachable registry) never fails a request: the model already loaded keeps serving, and
+    without one the answer is 503 with the reason (the details go to the log). Only the model is
+    kept, in memory: a downloaded version folder (training data included) is deleted once loaded.
+    """
+
+    def __init__(self, registry: Registry, check_seconds: float) -> None:
+        self.registry = registry
         self.check_seconds = check_seconds
         self._lock = threading.Lock()
         self._checked = -math.inf
         self._version = None
         self._forecaster: Forecaster | None = None
+        self.problem: str | None = None  # why the current champion is not the one serving
 
     def get(self) -> tuple[str, Forecaster] | None:
         with self._lock:
             if time.monotonic() - self._checked >= self.check_seconds:
-                current = self.registry.champion()
                 self._checked = time.monotonic()
-                if current is None:
-                    self._version, self._forecaster = None, None
-                elif current.version != self._version:
-                    self._forecaster = Forecaster.load(self.registry.fetch(current))
-                    self._version = current.version
+                try:
+                    self._refresh()
+                    self.problem = None
+                except Exception as error:  # any registry or artifact failure: keep serving what is loaded
+                    self.problem = f"the registry's champion cannot be loaded ({type(error).__name__}); see the logs"
+                    _log("ERROR", f"champion not loaded: {type(error).__name__}: {error}", serving=self._version)
             return (self._version, self._forecaster) if self._forecaster else None
+
+    def _refresh(self) -> None:
+        current = self.registry.champion()
+        if current is None:
+            self._version, self._forecaster = None, None
+        elif current.version != self._version:
+            folder = self.registry.fetch(current)
+            try:
+                forecaster = Forecaster.load(folder)
+            finally:
+                if folder != Path(current.artifacts):  # a download, not the registry's own folder
+                    shutil.rmtree(folder, ignore_errors=True)
+            self._version, self._forecaster = current.version, forecaster
 
 
 _champion: Champion | None = None
@@ -68,8 +96,15 @@ _champion: Champion | None = None
 def champion() -> Champion:
     global _champion
     if _champion is None:
-        _champion = Champion(os.environ["REGISTRY_URI"], float(os.environ.get("CHAMPION_CHECK_SECONDS", "60")))
+        _champion = Champion(
+            open_registry(os.environ["REGISTRY_URI"]), float(os.environ.get("CHAMPION_CHECK_SECONDS", "60"))
+        )
     return _champion
+
+
+def _log(severity: str, message: str, **fields) -> None:
+    """One structured line, as Cloud Logging reads them from stderr."""
+    print(json.dumps({"severity": severity, "message": message, **fields}), file=sys.stderr, flush=True)
 
 
 def request_spec() -> DataSpec:
@@ -101,7 +136,12 @@ def parse(request, spec: DataSpec) -> tuple[pd.DataFrame, int]:
             f"{len(history)} rows; expected at least {history_periods(spec)} "
             f"({history_periods(spec) / spec.periods_per_day:.1f} days at {spec.frequency})",
         )
-    frame = pd.DataFrame(history + [row | {spec.target_column: None} for row in future])
+    rows = history + [row | {spec.target_column: None} for row in future]
+    frame = pd.DataFrame(rows)
+    timestamps = pd.to_datetime(frame[spec.timestamp_column], errors="coerce")
+    if timestamps.notna().all():
+        _check_span(timestamps, horizon, spec)
+        frame[spec.timestamp_column] = timestamps  # parsed once: validate finds them parsed
     try:
         series = validate(frame, spec, "request", allow_future_rows=True)
     except DataValidationError as error:
@@ -125,6 +165,23 @@ def _rows(body: dict, key: str, columns: list[str], spec: DataSpec, required: bo
     return rows
 
 
+def _check_span(timestamps: pd.Series, horizon: int, spec: DataSpec) -> None:
+    """Refuse timestamps spread over far more periods than there are rows, before the gap check
+    builds one entry per period from the first to the last (cost bounded by the request's size),
+    and forecast periods past the last date pandas can represent."""
+    period = pd.Timedelta(spec.frequency).value
+    first, last = timestamps.min(), timestamps.max()
+    periods = (last.value - first.value) // period + 1  # Python ints: 1677 to 2262 overflows a Timedelta
+    if periods > SPAN_FACTOR * len(timestamps):
+        raise BadRequest(
+            "history",
+            f"{len(timestamps)} rows from {first} to {last} span {periods} periods of {spec.frequency}; "
+            f"expected one row every {spec.frequency}",
+        )
+    if last.value > pd.Timestamp.max.value - (horizon + 1) * period:
+        raise BadRequest("history", f"the last timestamp {last} leaves no room for {horizon} forecast periods")
+
+
 @functions_framework.http
 def predict(request):
     spec = request_spec()
@@ -132,9 +189,11 @@ def predict(request):
         series, horizon = parse(request, spec)
     except BadRequest as bad:
         return bad.response()
-    current = champion().get()
+    serving = champion()
+    current = serving.get()
     if current is None:
-        return {"error": "no champion model yet; run the training pipeline first", "field": None}, 503
+        error = serving.problem or "no champion model yet; run the training pipeline first"
+        return {"error": error, "field": None}, 503
     version, forecaster = current
     if forecaster.spec.to_dict() != spec.to_dict():
         return {

@@ -1,20 +1,27 @@
 """Load benchmark: the predict function on loopback, next to a hello-world function (the floor:
-functions-framework itself) measured in the same run.
+functions-framework itself) measured in the same run; then malformed requests next to valid ones.
 
 Each server runs under functions-framework as `make serve` runs it. A Python load generator keeps
 1 or 8 persistent connections busy for DURATION seconds after a warm-up, and reports requests per
-second and p50/p99 latency. Figures are printed, never asserted. Requests only go to 127.0.0.1.
+second and p50/p99 latency. The malformed-request run uses wrk (installed with apt-get when missing
+and running as root): each finding of issue 17 alone on one connection, then all of them in turn
+on 8 connections next to valid requests, with the answers counted by status and the slowest answer.
+Figures are printed, never asserted. Requests only go to 127.0.0.1.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import statistics
+import subprocess
+import tempfile
 import threading
 import time
 from pathlib import Path
 
+import pandas as pd
 import requests
 
 from functions.serve import serving
@@ -22,6 +29,7 @@ from functions.serve import serving
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DURATION = float(os.environ.get("BENCH_SECONDS", "10"))
 CONNECTIONS = (1, 8)
+SCRIPT = str(Path(__file__).with_name("malformed.lua"))
 
 
 def load(url: str, body: bytes, connections: int, seconds: float) -> dict:
@@ -85,6 +93,83 @@ def ensure_champion(registry: Path) -> None:
         LocalRegistry(registry).register(folder, {"note": "benchmark"}, promote=True)
 
 
+def malformed_bodies(valid: bytes) -> dict[str, bytes]:
+    """The request findings of issue 17, and other malformed bodies, each built on the valid body."""
+    body = json.loads(valid)
+    rows = body["history"]
+
+    def with_rows(changed: list[dict]) -> bytes:
+        return json.dumps(body | {"history": changed}).encode()
+
+    wide = [dict(row) for row in rows]
+    wide[0]["timestamp"], wide[-1]["timestamp"] = "1677-09-22T00:00:00", "2262-04-11T00:00:00"
+    late_stamps = pd.date_range(end="2262-04-11", periods=len(rows), freq="30min")
+    late = [dict(row, timestamp=stamp.isoformat()) for row, stamp in zip(rows, late_stamps, strict=True)]
+    nan = [dict(row) for row in rows]
+    nan[5]["demand"] = float("nan")
+    huge = json.dumps(rows[0]["demand"]).encode()
+    return {
+        "span 1677-2262 (24 KB)": with_rows(wide),
+        "ends at pandas' last date": with_rows(late),
+        "nested 30,000 deep": b'{"history": ' + b"[" * 30_000 + b"]" * 30_000 + b"}",
+        "5,000-digit integer": b'{"history": [], "horizon": ' + b"7" * 5000 + b"}",
+        "10**400 in history": valid.replace(huge, b"1" + b"0" * 400, 1),
+        "NaN in history": with_rows(nan),
+        "truncated JSON": valid[: len(valid) // 2],
+        "not UTF-8": b"\xff" + valid,
+        "history an object": b'{"history": {}}',
+        "1 MiB + 1 byte": b" " * (1024 * 1024 + 1),
+    }
+
+
+def ensure_wrk() -> str | None:
+    """wrk, installed from the distribution's packages when missing and allowed."""
+    if not shutil.which("wrk") and os.geteuid() == 0 and shutil.which("apt-get"):
+        print("installing wrk with apt-get ...", flush=True)
+        subprocess.run(["apt-get", "update", "-qq"], capture_output=True, check=False)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], capture_output=True, check=False)
+    return shutil.which("wrk")
+
+
+def wrk_run(wrk: str, url: str, bodies: list[bytes], connections: int, seconds: float) -> dict:
+    """POST `bodies` in turn for `seconds`; statuses counted, latency figures in ms (malformed.lua)."""
+    with tempfile.TemporaryDirectory() as folder:
+        paths = []
+        for index, payload in enumerate(bodies):
+            path = Path(folder) / f"{index}.json"
+            path.write_bytes(payload)
+            paths.append(str(path))
+        options = [f"-t{min(2, connections)}", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "30s", "-s", SCRIPT]
+        result = subprocess.run(
+            [wrk, *options, url, "--", *paths],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def malformed_requests(wrk: str, url: str, valid: bytes) -> None:
+    bodies = malformed_bodies(valid)
+    print("\nmalformed requests against predict (wrk, loopback); valid requests alongside for comparison")
+    print(
+        f"{'body':<28} {'conns':>5} {'requests':>9} {'statuses':<26} {'p50 ms':>8} {'slowest ms':>10} {'sock err':>8}"
+    )
+
+    def show(name: str, connections: int, result: dict) -> None:
+        statuses = ", ".join(f"{status}: {count}" for status, count in sorted(result["statuses"].items()))
+        print(
+            f"{name:<28} {connections:>5} {result['requests']:>9} {statuses:<26} {result['p50_ms']:>8.1f} "
+            f"{result['max_ms']:>10.1f} {result['socket_errors']:>8}"
+        )
+
+    show("valid (48 periods)", 1, wrk_run(wrk, url, [valid], 1, 2))
+    for name, body in bodies.items():
+        show(name, 1, wrk_run(wrk, url, [body], 1, 2))
+    show("valid (48 periods)", 8, wrk_run(wrk, url, [valid], 8, DURATION))
+    show("all malformed, in turn", 8, wrk_run(wrk, url, list(bodies.values()), 8, DURATION))
+
+
 def main() -> None:
     registry = REPO_ROOT / "build" / "bench-registry"
     ensure_champion(registry)
@@ -107,6 +192,12 @@ def main() -> None:
                     f"{name:<22} {connections:>5} {result['rps']:>8.1f} {result['p50_ms']:>8.1f} "
                     f"{result['p99_ms']:>8.1f} {result['errors']:>7}"
                 )
+            if arguments[0] == "functions.serve":
+                wrk = ensure_wrk()
+                if wrk:
+                    malformed_requests(wrk, url, body)
+                else:
+                    print("wrk is not installed (apt-get install wrk): malformed-request run skipped")
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from pathlib import Path
 
 import pytest
 import yaml
@@ -34,19 +35,113 @@ def test_predict_ships_the_shared_feature_module():
     assert "pipelines/features.py" in names and "pipelines/components.py" not in names
 
 
-def test_archives_are_byte_identical_whatever_the_file_times_and_caches(tmp_path):
+def test_archives_are_byte_identical_whatever_the_file_times_and_caches(tmp_path, monkeypatch):
+    import functions.archive as archive
+
     before = build_archive("predict")
-    main = REPO_ROOT / "functions" / "predict" / "main.py"
-    os.utime(main, (1, 1))
-    cache = REPO_ROOT / "functions" / "predict" / "__pycache__"
-    cache.mkdir(exist_ok=True)
-    (cache / "stray.cpython-311.pyc").write_bytes(b"\0")
-    try:
-        assert build_archive("predict") == before
-    finally:
-        shutil.rmtree(cache)
+    copy = copy_function("predict", tmp_path)
+    os.utime(copy / "predict" / "main.py", (1, 1))
+    (copy / "predict" / "__pycache__").mkdir()
+    (copy / "predict" / "__pycache__" / "stray.cpython-311.pyc").write_bytes(b"\0")
+    monkeypatch.setattr(archive, "FUNCTIONS_DIR", copy)
+    assert build_archive("predict") == before
     first, second = write_archive("predict", tmp_path), write_archive("predict", tmp_path)
     assert first == second and re.fullmatch(r"predict-[0-9a-f]{16}\.zip", first.name)
+
+
+def copy_function(function: str, tmp_path) -> Path:
+    """A copy of functions/<function>/ under tmp_path/functions (the source tree is never written)."""
+    copy = tmp_path / "functions"
+    shutil.copytree(REPO_ROOT / "functions" / function, copy / function, ignore=shutil.ignore_patterns("__pycache__"))
+    return copy
+
+
+def test_only_the_declared_files_are_packaged_whatever_else_the_folder_holds(tmp_path, monkeypatch):
+    import functions.archive as archive
+
+    before = build_archive("predict")
+    copy = copy_function("predict", tmp_path)
+    folder = copy / "predict"
+    (folder / ".env").write_text("SECRET=1\n")
+    (folder / "main.py.swp").write_bytes(b"swap")
+    (folder / ".venv").mkdir()
+    (folder / ".venv" / "x.py").write_text("x = 1\n")
+    (folder / "build").mkdir()
+    (folder / "build" / "out.py").write_text("out = 1\n")
+    (tmp_path / "outside.py").write_text("leaked = 1\n")
+    (folder / "linked.py").symlink_to(tmp_path / "outside.py")
+    monkeypatch.setattr(archive, "FUNCTIONS_DIR", copy)
+    payload = build_archive("predict")
+    assert zipfile.ZipFile(io.BytesIO(payload)).namelist() == [
+        "environments/__init__.py",
+        "environments/config.py",
+        "functions/__init__.py",
+        "functions/http_json.py",
+        "main.py",
+        "pipelines/__init__.py",
+        "pipelines/data.py",
+        "pipelines/features.py",
+        "pipelines/forecast.py",
+        "pipelines/model.py",
+        "pipelines/registry.py",
+        "pipelines/spec.py",
+        "requirements.txt",
+    ]
+    assert payload == before
+
+
+def test_a_symlinked_or_missing_function_file_is_refused(tmp_path, monkeypatch):
+    import functions.archive as archive
+
+    copy = copy_function("predict", tmp_path)
+    folder = copy / "predict"
+    (tmp_path / "elsewhere.py").write_text((folder / "main.py").read_text())
+    (folder / "main.py").unlink()
+    (folder / "main.py").symlink_to(tmp_path / "elsewhere.py")
+    (folder / "requirements.txt").unlink()
+    monkeypatch.setattr(archive, "FUNCTIONS_DIR", copy)
+    with pytest.raises(archive.ArchiveError) as refused:
+        build_archive("predict")
+    assert refused.value.problems == [
+        f"function predict: {folder}/main.py: is a symbolic link; expected a regular file (links are never "
+        "followed into an archive)",
+        f"function predict: {folder}/requirements.txt: is missing or not a regular file",
+    ]
+
+
+def test_in_a_git_work_tree_untracked_and_unlisted_files_are_refused(tmp_path, monkeypatch):
+    import functions.archive as archive
+
+    copy = copy_function("predict", tmp_path)
+    folder = copy / "predict"
+    (folder / "helper.py").write_text("helper = 1\n")
+    (folder / "notes.swp").write_text("untracked, ignored\n")
+    subprocess.run(["git", "init", "-q", str(copy)], check=True)
+    subprocess.run(["git", "add", "predict/main.py", "predict/helper.py"], cwd=copy, check=True)
+    monkeypatch.setattr(archive, "FUNCTIONS_DIR", copy)
+    with pytest.raises(archive.ArchiveError) as refused:
+        build_archive("predict")
+    assert refused.value.problems == [
+        f"function predict: {folder}/requirements.txt: not tracked by git; archives hold tracked files only "
+        "(git add it)",
+        f"function predict: {folder}/helper.py: tracked in the function's folder but not packaged; add it to "
+        "FUNCTION_FILES (functions/archive.py) or move it out",
+    ]
+
+
+def test_synth_prints_archive_problems_without_a_traceback(tmp_path, monkeypatch, capsys):
+    import functions.archive as archive
+    from infra.synth import main
+
+    copy = copy_function("pipeline_trigger", tmp_path)
+    copy_function("predict", tmp_path)
+    (copy / "predict" / "requirements.txt").unlink()
+    monkeypatch.setattr(archive, "FUNCTIONS_DIR", copy)
+    assert main(["--env", "dev"]) == 2
+    assert (
+        capsys.readouterr().err
+        == f"function predict: {copy}/predict/requirements.txt: is missing or not a regular file\n"
+    )
 
 
 def test_another_checkout_builds_the_same_bytes(tmp_path):
@@ -86,13 +181,23 @@ def test_changed_code_changes_the_archive_name(tmp_path, monkeypatch):
     assert changed.name != original.name and changed.exists() and original.exists()
 
 
+def test_committed_requirements_are_a_fresh_export_of_the_lock():
+    result = subprocess.run(
+        ["make", "--no-print-directory", "-s", "check-requirements"], cwd=REPO_ROOT, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 @pytest.mark.parametrize("function", FUNCTIONS)
-def test_requirements_are_pinned_to_the_locked_versions(function):
-    lock = (REPO_ROOT / "uv.lock").read_text()
-    for line in (REPO_ROOT / "functions" / function / "requirements.txt").read_text().splitlines():
-        if line and not line.startswith("#"):
-            name, version = line.split("==")
-            assert f'name = "{name}"\nversion = "{version}"' in lock, f"{function}: {line} is not in uv.lock"
+def test_every_requirement_is_pinned_with_hashes(function):
+    """pip's hash-checking mode, which any hash turns on, needs every package pinned and hashed."""
+    text = (REPO_ROOT / "functions" / function / "requirements.txt").read_text()
+    entries = re.split(r"\n(?=[a-z0-9])", text.split("\n", 1)[1])
+    assert len(entries) > 40
+    for entry in entries:
+        assert re.match(r"[a-z0-9._-]+==[0-9][^ ]* ", entry) and "--hash=sha256:" in entry, entry
+    names = {entry.split("==")[0] for entry in entries}
+    assert {"functions-framework", "google-cloud-aiplatform", "pydantic", "flask", "werkzeug", "protobuf"} <= names
 
 
 @pytest.mark.parametrize("env", environment_names())

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import shutil
 
+import pandas as pd
 import pytest
 import requests
 from hypothesis import HealthCheck, given, settings
@@ -134,3 +136,152 @@ def test_served_over_real_http(registry):
         assert response.status_code == 200 and response.json()["model_version"] == "1"
         bad = requests.post(url, data="{", headers={"Content-Type": "application/json"}, timeout=30)
         assert bad.status_code == 400 and bad.json()["field"] == "body"
+
+
+def post_raw(client, raw: bytes):
+    return client.post("/", data=raw, content_type="application/json")
+
+
+@pytest.mark.parametrize(
+    ("raw", "error"),
+    [
+        (
+            b'{"history": ' + b"[" * 30_000 + b"]" * 30_000 + b"}",
+            "body nests arrays and objects more than 32 levels deep; expected at most 32",
+        ),
+        (
+            b'{"history": [], "horizon": ' + b"7" * 5000 + b"}",
+            "a number of 5000 characters (77777777777777777777...); expected at most 100",
+        ),
+        (
+            b'{"history": [{"timestamp": "2000-08-19T00:00:00", "demand": ' + b"1" + b"0" * 400 + b"}]}",
+            "a number of 401 characters (10000000000000000000...); expected at most 100",
+        ),
+    ],
+    ids=["nested 30000 deep", "5000-digit horizon", "10**400 in history"],
+)
+def test_parse_limits_are_400_on_the_body(client, raw, error):
+    response = post_raw(client, raw)
+    assert (response.status_code, response.get_json()) == (400, {"error": error, "field": "body"})
+
+
+def test_a_body_over_the_limit_is_413_from_its_declared_length(client):
+    response = post_raw(client, b" " * (1024 * 1024 + 1))
+    assert response.status_code == 413
+    assert response.get_json() == {"error": "body is 1048577 bytes; expected at most 1048576", "field": "body"}
+
+
+def test_timestamps_spanning_centuries_are_refused_before_any_date_range_is_built(client):
+    """24 KB whose first and last timestamps are pandas' extremes: ten million periods apart."""
+    rows = history()
+    rows[0]["timestamp"], rows[-1]["timestamp"] = "1677-09-22T00:00:00", "2262-04-11T00:00:00"
+    response = client.post("/", json={"history": rows, "horizon": 1})
+    assert response.status_code == 400
+    assert response.get_json() == {
+        "error": "432 rows from 1677-09-22 00:00:00 to 2262-04-11 00:00:00 span 10248097 periods of 30min; "
+        "expected one row every 30min",
+        "field": "history",
+    }
+
+
+def test_history_ending_where_pandas_dates_end_is_400(client):
+    rows = history()
+    stamps = pd.date_range(end="2262-04-11 00:00", periods=len(rows), freq="30min")
+    for row, stamp in zip(rows, stamps, strict=True):
+        row["timestamp"] = stamp.isoformat()
+    response = client.post("/", json={"history": rows, "horizon": 48})
+    assert response.get_json() == {
+        "error": "the last timestamp 2262-04-11 00:00:00 leaves no room for 48 forecast periods",
+        "field": "history",
+    }
+
+
+def test_sparse_history_still_gets_the_detailed_gap_message(client):
+    """Within twice the row count, the gap check runs and names the first missing period."""
+    rows = history(HISTORY_ROWS + 300)
+    del rows[200:500]  # 432 rows over 732 periods
+    response = client.post("/", json={"history": rows, "horizon": 1})
+    assert response.status_code == 400
+    assert "300 periods are missing, first 2000-08-16 22:00:00" in response.get_json()["error"]
+
+
+def with_timestamps(changes: dict[int, str]) -> bytes:
+    """A valid body with some timestamps replaced: extremes of pandas' range, out of it, other zones."""
+    rows = history()
+    for index, stamp in changes.items():
+        rows[index]["timestamp"] = stamp
+    return json.dumps({"history": rows, "horizon": 48}).encode()
+
+
+raw_bodies = st.one_of(
+    st.binary(max_size=200),
+    st.lists(
+        st.sampled_from(['{"history": [', "{", "}", "[", "]", '"timestamp": ', '"demand": ', '"2000-01-01"', ","]),
+        max_size=40,
+    ).map(lambda parts: "".join(parts).encode()),
+    st.dictionaries(
+        st.integers(0, HISTORY_ROWS - 1),
+        st.sampled_from(["1677-09-22T00:12:43", "1677-09-21", "2262-04-11T23:47:16", "9999-12-31", "2000-08-19+05:00"]),
+        min_size=1,
+        max_size=3,
+    ).map(with_timestamps),
+)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(raw=raw_bodies)
+def test_generated_malformed_bytes_never_get_5xx(client, raw):
+    response = post_raw(client, raw)
+    assert 400 <= response.status_code < 500, response.get_data(as_text=True)
+
+
+def test_a_dangling_champion_pointer_keeps_the_loaded_model_serving(client, registry, champion_artifacts):
+    assert client.post("/", json={"history": history(), "horizon": 1}).get_json()["model_version"] == "1"
+    (registry.root / "champion").write_text("7")  # names a version that does not exist
+    response = client.post("/", json={"history": history(), "horizon": 1})
+    assert (response.status_code, response.get_json()["model_version"]) == (200, "1")
+    registry.register(champion_artifacts, {"mae": 0.5}, promote=True)  # the next training re-points it
+    assert client.post("/", json={"history": history(), "horizon": 1}).get_json()["model_version"] == "2"
+
+
+def test_a_partial_champion_version_keeps_the_loaded_model_serving(client, registry, tmp_path):
+    assert client.post("/", json={"history": history(), "horizon": 1}).get_json()["model_version"] == "1"
+    (tmp_path / "empty").mkdir()
+    registry.register(tmp_path / "empty", {"mae": 0.5}, promote=True)  # version 2: metadata, no model
+    response = client.post("/", json={"history": history(), "horizon": 1})
+    assert (response.status_code, response.get_json()["model_version"]) == (200, "1")
+
+
+def test_a_dangling_champion_before_any_model_is_loaded_is_503(registry, monkeypatch):
+    (registry.root / "champion").write_text("7")
+    client = make_app("predict", {"REGISTRY_URI": str(registry.root), "CHAMPION_CHECK_SECONDS": "0"}, monkeypatch)
+    response = client.post("/", json={"history": history(), "horizon": 1})
+    assert response.status_code == 503
+    assert response.get_json() == {
+        "error": "the registry's champion cannot be loaded (FileNotFoundError); see the logs",
+        "field": None,
+    }
+
+
+def test_a_downloaded_version_is_deleted_once_loaded_and_a_local_one_kept(registry, tmp_path):
+    from functions.predict.main import Champion
+    from pipelines.registry import LocalRegistry
+
+    class DownloadingRegistry(LocalRegistry):
+        """Fetches as the Vertex registry does: every artifact, training data included, to a new folder."""
+
+        def fetch(self, version):
+            target = tmp_path / f"download-{version.version}"
+            shutil.copytree(version.artifacts, target)
+            (target / "training_data.parquet").write_bytes(b"rows")
+            return target
+
+    version, forecaster = Champion(DownloadingRegistry(registry.root), 0).get()
+    assert version == "1" and forecaster.spec.frequency == "30min"
+    assert not (tmp_path / "download-1").exists()
+    assert Champion(registry, 0).get()[0] == "1"
+    assert sorted(p.name for p in (registry.root / "versions" / "1").iterdir()) == [
+        "forecaster.json",
+        "model.json",
+        "version.json",
+    ]

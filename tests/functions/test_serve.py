@@ -1,0 +1,58 @@
+"""`make serve`: loopback unless HOST says otherwise, and it prints the address it really binds."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from functions import serve
+
+
+class Exec(Exception):
+    pass
+
+
+@pytest.fixture
+def execs(monkeypatch) -> list[list[str]]:
+    """The command serve would replace itself with."""
+    commands = []
+
+    def execve(path, argv, env):
+        commands.append(argv)
+        raise Exec
+
+    monkeypatch.setattr(serve.os, "execve", execve)
+    return commands
+
+
+@pytest.mark.parametrize(
+    ("arguments", "host", "printed"),
+    [
+        ([], "127.0.0.1", "serving predict on http://127.0.0.1:8080 (this machine only; dev settings)"),
+        (
+            ["--host", "0.0.0.0"],  # noqa: S104 - asked for explicitly
+            "0.0.0.0",  # noqa: S104
+            "serving predict on http://0.0.0.0:8080 (other machines too; dev settings)",
+        ),
+        (["--host", "::1"], "::1", "serving predict on http://[::1]:8080 (this machine only; dev settings)"),
+    ],
+)
+def test_binds_loopback_unless_told_and_prints_what_it_binds(execs, capsys, arguments, host, printed):
+    with pytest.raises(Exec):
+        serve.main(["--function", "predict", *arguments])
+    assert capsys.readouterr().out == printed + "\n"
+    command = execs[0]
+    assert command[:3] == [sys.executable, "-m", "functions_framework"]
+    assert command[command.index("--host") + 1] == host and command[command.index("--port") + 1] == "8080"
+
+
+def test_bad_host_or_port_exit_2_before_serving(execs, capsys):
+    assert serve.main(["--function", "predict", "--port", "0"]) == 2
+    assert capsys.readouterr().err == "PORT: '0' is not a port; expected a number from 1 to 65535\n"
+    assert serve.main(["--function", "predict", "--host", "localhost"]) == 2
+    assert capsys.readouterr().err == (
+        "HOST: 'localhost' is not an IP address; expected 127.0.0.1 (this machine only, the default) "
+        "or e.g. 0.0.0.0 (every interface)\n"
+    )
+    assert execs == []
