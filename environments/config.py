@@ -88,15 +88,15 @@ MANAGED_BY = "mlops-platform"
 # Labels the platform sets itself on every resource; environment files may not override them.
 PLATFORM_LABEL_KEYS = frozenset({"env", "managed-by", "team"})
 
-_PROJECT_ID = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
-_LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
-_LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
-_BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$")
-_SCHEDULE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,49}$")
-_CRON_FIELD = re.compile(r"^[\d*/,\-A-Za-z]+$")
-_TAG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-_MEMBER = re.compile(r"^(user|group|serviceAccount|domain):[^\s:]+$")
+_PROJECT_ID = re.compile(r"[a-z][a-z0-9-]{4,28}[a-z0-9]")
+_LABEL_KEY = re.compile(r"[a-z][a-z0-9_-]{0,62}")
+_LABEL_VALUE = re.compile(r"[a-z0-9_-]{0,63}")
+_BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[a-z]{2,}")
+_SCHEDULE_NAME = re.compile(r"[a-z][a-z0-9-]{0,49}")
+_CRON_FIELD = re.compile(r"[\d*/,\-A-Za-z]+")
+TAG = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+_MEMBER = re.compile(r"(user|group|serviceAccount|domain):[^\s:]+")
 
 # The pipelines the platform ships (pipelines/definitions.py builds them; schedules name them).
 PIPELINES = ("training", "prediction", "monitoring")
@@ -112,7 +112,7 @@ class ConfigError(Exception):
 
 def _check(pattern: re.Pattern[str], expected: str):
     def validate(value: str) -> str:
-        if not pattern.match(value):
+        if not pattern.fullmatch(value):  # match() with $ would accept a trailing newline
             raise ValueError(f"expected {expected}")
         return value
 
@@ -120,7 +120,7 @@ def _check(pattern: re.Pattern[str], expected: str):
 
 
 def _check_project_id(value: str) -> str:
-    if not _PROJECT_ID.match(value) or "google" in value:
+    if not _PROJECT_ID.fullmatch(value) or "google" in value:
         raise ValueError(
             "expected a Google Cloud project id: 6 to 30 lowercase letters, digits and hyphens, "
             "starting with a letter, not ending with a hyphen, not containing 'google'"
@@ -151,7 +151,7 @@ def _check_time_zone(value: str) -> str:
 
 def _check_cron(value: str) -> str:
     fields = value.split()
-    if len(fields) != 5 or not all(_CRON_FIELD.match(f) for f in fields):
+    if len(fields) != 5 or not all(_CRON_FIELD.fullmatch(f) for f in fields):
         raise ValueError("expected a unix-cron expression of five fields, such as '0 3 * * *'")
     return value
 
@@ -183,7 +183,7 @@ class Composer(_Strict):
     image_version: Annotated[
         str,
         _check(
-            re.compile(r"^composer-3-airflow-[\d.]+(-build\.\d+)?$"),
+            re.compile(r"composer-3-airflow-[\d.]+(-build\.\d+)?"),
             "a Composer 3 image such as composer-3-airflow-2.10.5",
         ),
     ] = "composer-3-airflow-2.10.5"
@@ -211,7 +211,7 @@ class Schedule(_Strict):
     cron: Annotated[str, AfterValidator(_check_cron)]
     time_zone: Annotated[str, AfterValidator(_check_time_zone)] = "Etc/UTC"
     pipeline: Literal[PIPELINES]
-    version: Annotated[str, _check(_TAG, "a template tag such as latest or v1.2.0")] = "latest"
+    version: Annotated[str, _check(TAG, "a template tag such as latest or v1.2.0")] = "latest"
     parameters: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -248,7 +248,7 @@ class Delivery(_Strict):
         str,
         _check(
             re.compile(
-                r"^projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/locations/[a-z0-9-]+/connections/[\w-]+/repositories/[\w.-]+$"
+                r"projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/locations/[a-z0-9-]+/connections/[\w-]+/repositories/[\w.-]+"
             ),
             "a Cloud Build 2nd-gen repository: projects/<p>/locations/<region>/connections/<c>/repositories/<r>",
         ),
@@ -268,13 +268,13 @@ class Delivery(_Strict):
 
 class Budget(_Strict):
     monthly_amount: float = Field(gt=0, description="a positive amount per month")
-    currency: Annotated[str, _check(re.compile(r"^[A-Z]{3}$"), "an ISO 4217 currency code such as USD")] = "USD"
+    currency: Annotated[str, _check(re.compile(r"[A-Z]{3}"), "an ISO 4217 currency code such as USD")] = "USD"
 
 
 TeamName = Annotated[
     str,
     _check(
-        re.compile(r"^[a-z](?:[a-z0-9-]{0,23}[a-z0-9])?$"),
+        re.compile(r"[a-z](?:[a-z0-9-]{0,23}[a-z0-9])?"),
         "lowercase letters, digits and hyphens, starting with a letter, at most 25 characters "
         "(the team's service account is team-<name>)",
     ),
@@ -311,7 +311,7 @@ class Environment(_Strict):
         Annotated[
             str,
             _check(
-                re.compile(r"^[0-9A-F]{6}-[0-9A-F]{6}-[0-9A-F]{6}$"), "a billing account id like 01AB23-45CD67-89EF01"
+                re.compile(r"[0-9A-F]{6}-[0-9A-F]{6}-[0-9A-F]{6}"), "a billing account id like 01AB23-45CD67-89EF01"
             ),
         ]
         | None

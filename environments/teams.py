@@ -4,6 +4,8 @@ Onboarding writes `environments/teams/<team>.yaml`, validated by the same model 
 refuses an existing team, a bad name or a malformed owner, writing nothing. The team is enabled in
 every environment; edit `environments:` (and add `schedules:` or a `budget:`) in a pull request.
 Synth then gives the team its resources; offboarding removes the file, and synth removes them.
+The file is written under a hidden staging name and hard-linked into place, so an interrupted
+onboarding leaves either no team file or a complete one (see `staging_path`).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
+from pathlib import Path
 
 import yaml
 from pydantic import ValidationError
@@ -35,15 +37,28 @@ def onboard(name: str, owners: str) -> str:
     text = f"# Team {name}: owners, the environments it is enabled in, schedules and budget.\n"
     text += yaml.safe_dump(document, sort_keys=False)
     teams_dir().mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=teams_dir(), suffix=".partial", delete=False) as staging:
-        staging.write(text)
+    staging = staging_path(name)
+    staging.unlink(missing_ok=True)  # left by an onboarding that was killed before it finished
     try:
-        os.link(staging.name, path)  # fails if the file appeared meanwhile: never overwrites
+        with staging.open("w") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.link(staging, path)  # fails if the file appeared meanwhile: never overwrites
+    except FileExistsError:
+        raise ConfigError([f"TEAM: {name!r} was onboarded meanwhile; expected a new team name"]) from None
     finally:
-        os.unlink(staging.name)
+        staging.unlink(missing_ok=True)
     return (
         f"onboarded {name}: {path.relative_to(teams_dir().parent.parent)} (enabled in {', '.join(team.environments)})"
     )
+
+
+def staging_path(name: str) -> Path:
+    """Where a team file is written before it is linked into place: a hidden name that no `*.yaml`
+    reader sees and `.gitignore` ignores. Only a killed process leaves it; the team's next
+    onboarding, or `make clean`, removes it."""
+    return teams_dir() / f".{name}.yaml.partial"
 
 
 def offboard(name: str) -> str:

@@ -1,14 +1,18 @@
 """`make synth [ENV=]`: synthesize one or every environment's stack, policy-checked by the aspects.
 
 Writes `infra/cdktf.out/stacks/<env>/cdk.tf.json` and prints resources per type. Synthesis happens
-in a temporary folder that is moved into place only when every requested stack synthesized: a bad
-config or a policy violation exits non-zero and leaves the previous output untouched.
+in a staged folder that is published (one atomic symlink swap, see `synthesize`) only when every
+requested stack synthesized: a bad config, a policy violation or a crash leaves the previous
+output untouched.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -30,22 +34,52 @@ class PolicyViolation(Exception):
 
 
 def synthesize(names: list[str] | None = None, outdir: Path = OUT_DIR) -> dict[str, Path]:
-    """Synthesize the named environments (all when None); return each stack's cdk.tf.json path."""
+    """Synthesize the named environments (all when None); return each stack's cdk.tf.json path.
+
+    `outdir` is published in one atomic step: it is a symlink to a complete staged folder
+    (`<parent>/.synth-<outdir name>-*`), replaced by renaming a new symlink over it. A reader sees
+    the previous output or the new one, never a mix; a crash at any point leaves the previous
+    output published and at most an unpublished staged folder, removed by the next synth (or
+    `make clean`). A one-environment synth carries the other environments' stacks over.
+    """
     environments = load_environments(names)
     from infra.app import build_app  # imported here: config errors never pay the jsii start-up
 
-    staging = Path(tempfile.mkdtemp(prefix=".synth-", dir=INFRA_DIR))
-    try:
-        app = build_app(environments, staging)
+    outdir = Path(outdir).absolute()
+    outdir.parent.mkdir(parents=True, exist_ok=True)
+    with _exclusive(outdir.parent / f"{STAGING_PREFIX}{outdir.name}.lock"):
+        _remove_unpublished(outdir)
+        staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{outdir.name}-", dir=outdir.parent))
         try:
-            app.synth()
-        except RuntimeError as error:
-            if ANNOTATION_ERRORS not in str(error):
-                raise
-            raise PolicyViolation(_annotation_lines(str(error))) from None
-        return _move_into_place(staging, outdir, [e.name for e in environments])
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+            app = build_app(environments, staging)
+            try:
+                app.synth()
+            except RuntimeError as error:
+                if ANNOTATION_ERRORS not in str(error):
+                    raise
+                raise PolicyViolation(_annotation_lines(str(error))) from None
+            synthesized = [e.name for e in environments]
+            if names is not None:
+                _carry_over(outdir, staging, synthesized)
+            _publish(staging, outdir)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        _remove_unpublished(outdir)
+    return {name: outdir / "stacks" / name / "cdk.tf.json" for name in synthesized}
+
+
+# Staged folders, the publishing symlink and the lock live next to the output under this prefix
+# (git-ignored as `infra/.synth-*`).
+STAGING_PREFIX = ".synth-"
+
+
+@contextlib.contextmanager
+def _exclusive(lock_path: Path):
+    """One synth at a time per output folder: cleaning up never removes another synth's staging."""
+    with lock_path.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def _annotation_lines(message: str) -> list[str]:
@@ -53,26 +87,50 @@ def _annotation_lines(message: str) -> list[str]:
     return [line.strip() for line in body.strip().splitlines() if line.strip()]
 
 
-def _move_into_place(staging: Path, outdir: Path, names: list[str]) -> dict[str, Path]:
-    """Replace each stack folder with a rename, and merge the stacks into the manifest."""
-    (outdir / "stacks").mkdir(parents=True, exist_ok=True)
-    for name in names:
-        target = outdir / "stacks" / name
-        if target.exists():
-            retired = staging / f"retired-{name}"
-            target.rename(retired)
-        (staging / "stacks" / name).rename(target)
-    manifest_path = outdir / "manifest.json"
-    staged = json.loads((staging / "manifest.json").read_text())
-    if manifest_path.exists():
-        manifest = json.loads(manifest_path.read_text())
-        manifest["stacks"] = {**manifest.get("stacks", {}), **staged["stacks"]}
-    else:
-        manifest = staged
-    partial = staging / "manifest.next.json"
-    partial.write_text(json.dumps(manifest, indent=2))
-    partial.replace(manifest_path)
-    return {name: outdir / "stacks" / name / "cdk.tf.json" for name in names}
+def _carry_over(outdir: Path, staging: Path, synthesized: list[str]) -> None:
+    """Copy the published stacks of the environments not synthesized now (hard links where the
+    file system allows: saved plans and provider caches cost nothing) and merge the manifests."""
+    if not (outdir / "manifest.json").exists():
+        return
+    previous = json.loads((outdir / "manifest.json").read_text())
+    manifest_path = staging / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    for name, entry in previous.get("stacks", {}).items():
+        if name in synthesized or not (outdir / "stacks" / name).is_dir():
+            continue
+        shutil.copytree(outdir / "stacks" / name, staging / "stacks" / name, symlinks=True, copy_function=_link)
+        manifest["stacks"][name] = entry
+    manifest["stacks"] = dict(sorted(manifest["stacks"].items()))
+    manifest_path.write_text(json.dumps(manifest, indent=2))
+
+
+def _link(source: str, destination: str) -> None:
+    try:
+        os.link(source, destination)
+    except OSError:
+        shutil.copy2(source, destination)
+
+
+def _publish(staging: Path, outdir: Path) -> None:
+    """Point `outdir` at `staging` with one rename of a relative symlink."""
+    link = outdir.parent / f"{STAGING_PREFIX}{outdir.name}.link"
+    link.unlink(missing_ok=True)
+    link.symlink_to(staging.name)
+    if outdir.is_dir() and not outdir.is_symlink():
+        # Output of an older synth, a plain folder: a symlink cannot be renamed over it, so it is
+        # moved aside first (once; the next synths swap symlinks only).
+        outdir.rename(outdir.parent / f"{STAGING_PREFIX}{outdir.name}-plain")
+    os.replace(link, outdir)
+
+
+def _remove_unpublished(outdir: Path) -> None:
+    """Remove staged folders that `outdir` does not point to: replaced output and the leftovers
+    of interrupted synths."""
+    published = outdir.resolve() if outdir.is_symlink() else None
+    for path in outdir.parent.glob(f"{STAGING_PREFIX}{outdir.name}-*"):
+        if path.resolve() != published:
+            shutil.rmtree(path, ignore_errors=True)
+    (outdir.parent / f"{STAGING_PREFIX}{outdir.name}.link").unlink(missing_ok=True)
 
 
 def resource_counts(stack_json: Path) -> Counter[str]:

@@ -3,7 +3,10 @@ resources, and offboarding takes exactly them away (compared on the synthesized 
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
+import sys
 
 import pytest
 import yaml
@@ -171,3 +174,40 @@ def test_owners_may_run_pipelines_in_dev_but_only_read_in_prod(workspace, tmp_pa
         ("google_storage_managed_folder_iam_member", "roles/storage.objectUser"),
     }
     assert owner_roles("prod") == {("google_storage_managed_folder_iam_member", "roles/storage.objectViewer")}
+
+
+def test_an_onboarding_interrupted_before_the_link_leaves_no_file(workspace, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("environments.teams.os.link", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        onboard("forecasting", OWNERS)
+    assert sorted(p.name for p in (workspace / "teams").iterdir()) == []
+
+
+def test_a_killed_onboarding_leaves_an_ignored_file_that_the_next_onboarding_removes(workspace):
+    script = (
+        "import os, signal\n"
+        "import environments.teams as teams\n"
+        "teams.os.link = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)\n"
+        f"teams.onboard('forecasting', {OWNERS!r})\n"
+    )
+    killed = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=REPO_ROOT,
+        env={**os.environ, "PLATFORM_ENVIRONMENTS_DIR": str(workspace)},
+        check=False,
+    )
+    assert killed.returncode == -signal.SIGKILL
+    assert sorted(p.name for p in (workspace / "teams").iterdir()) == [".forecasting.yaml.partial"]
+    assert load_teams() == [], "a staging file is never read as a team"
+    ignored = subprocess.run(
+        ["git", "check-ignore", "--no-index", "-q", "environments/teams/.forecasting.yaml.partial"],
+        cwd=REPO_ROOT,
+        check=False,
+    )
+    assert ignored.returncode == 0, ".gitignore must ignore team staging files"
+
+    onboard("forecasting", OWNERS)
+    assert sorted(p.name for p in (workspace / "teams").iterdir()) == ["forecasting.yaml"]

@@ -1,0 +1,81 @@
+"""`make synth` publishes every stack and the manifest in one atomic step (a symlink swapped by
+one rename), whatever point it is stopped at; leftovers of a stopped synth are removed by the next."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from infra.synth import synthesize
+from tests.conftest import REPO_ROOT
+
+
+def staged(parent: Path) -> list[str]:
+    return sorted(p.name for p in parent.iterdir() if p.name.startswith(".synth-out-"))
+
+
+def snapshot(outdir: Path) -> dict[str, str]:
+    return {str(p.relative_to(outdir)): p.read_text() for p in sorted(outdir.rglob("*.json"))}
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory) -> Path:
+    outdir = tmp_path_factory.mktemp("synth") / "out"
+    synthesize(None, outdir=outdir)
+    return outdir
+
+
+def test_the_output_is_a_symlink_to_one_complete_staged_folder(published):
+    assert published.is_symlink() and not os.readlink(published).startswith("/"), "relative: the repo can move"
+    assert staged(published.parent) == [os.readlink(published)]
+    manifest = json.loads((published / "manifest.json").read_text())
+    assert sorted(manifest["stacks"]) == ["dev", "prod"]
+    assert sorted(p.name for p in (published / "stacks").iterdir()) == ["dev", "prod"]
+
+
+def test_a_failed_swap_leaves_the_previous_output_and_no_staging(published, monkeypatch):
+    before, target = snapshot(published), os.readlink(published)
+
+    def refuse(source, destination):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("infra.synth.os.replace", refuse)
+    with pytest.raises(OSError, match="No space left"):
+        synthesize(["dev"], outdir=published)
+    assert os.readlink(published) == target and snapshot(published) == before
+    assert staged(published.parent) == [target]
+
+
+def test_a_killed_synth_is_cleaned_up_and_one_environment_carries_the_others_over(published):
+    before, target = snapshot(published), os.readlink(published)
+    script = (
+        "import os, signal, sys\n"
+        "import infra.synth as synth\n"
+        "synth.os.replace = lambda *a: os.kill(os.getpid(), signal.SIGKILL)\n"
+        f"synth.synthesize(['dev'], outdir=synth.Path({str(published)!r}))\n"
+    )
+    killed = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, check=False)
+    assert killed.returncode == -signal.SIGKILL
+    assert os.readlink(published) == target and snapshot(published) == before
+    assert len(staged(published.parent)) == 2, "the killed synth left its staged folder, unpublished"
+
+    synthesize(["dev"], outdir=published)
+    assert os.readlink(published) != target
+    assert staged(published.parent) == [os.readlink(published)], "replaced and abandoned folders are removed"
+    assert snapshot(published)["stacks/prod/cdk.tf.json"] == before["stacks/prod/cdk.tf.json"]
+    manifest = json.loads((published / "manifest.json").read_text())
+    assert sorted(manifest["stacks"]) == ["dev", "prod"]
+
+
+def test_output_of_an_older_synth_in_a_plain_folder_is_replaced(tmp_path):
+    outdir = tmp_path / "out"
+    (outdir / "stacks" / "old").mkdir(parents=True)
+    synthesize(["dev"], outdir=outdir)
+    assert outdir.is_symlink() and sorted(p.name for p in (outdir / "stacks").iterdir()) == ["dev"]
+    assert staged(tmp_path) == [os.readlink(outdir)]
