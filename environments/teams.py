@@ -62,8 +62,9 @@ def staging_path(name: str) -> Path:
 
 
 def offboard(name: str) -> str:
+    known_names = {t.name for t in load_teams()}
     path = team_path(name)
-    if not name or not path.exists():
+    if name not in known_names or not path.exists():  # never a path: `../dev` names no team
         known = ", ".join(t.name for t in load_teams()) or "none"
         raise ConfigError([f"TEAM: {name!r} is not a team; expected one of {known}"])
     path.unlink()

@@ -28,7 +28,7 @@ import functions_framework
 import yaml
 
 from environments.config import PIPELINES
-from functions.http_json import BadRequest, json_object
+from functions.http_json import BadRequest, json_object, string_field
 from pipelines.parameters import check
 from pipelines.vertex import Target, pipeline_job, request_of, vertex_defaults
 
@@ -65,12 +65,12 @@ def parse(request, teams: dict) -> dict:
             "pipeline", f"{json.dumps(pipeline)[:80]} is not a pipeline; expected one of {', '.join(PIPELINES)}"
         )
     version = body.get("version", "latest")
-    if not isinstance(version, str) or not TAG.match(version):
+    if not isinstance(version, str) or not TAG.fullmatch(version):
         raise BadRequest("version", f"{json.dumps(version)[:80]} is not a template tag; expected e.g. latest or v1.2.0")
     parameters = body.get("parameters", {})
     if not isinstance(parameters, dict):
         raise BadRequest("parameters", "expected a JSON object of pipeline parameters")
-    team = body.get("team")
+    team = string_field(body, "team")
     if team is not None and team not in teams:
         known = ", ".join(sorted(teams)) or "none are onboarded"
         raise BadRequest("team", f"{json.dumps(team)[:80]} is not a team of this environment; expected one of {known}")

@@ -107,6 +107,15 @@ def test_job_id_is_stable_per_firing_and_differs_between_firings(dry_client):
             "team",
             '"ghosts" is not a team of this environment; expected one of forecasting',
         ),
+        ({"pipeline": "training", "team": []}, FIRED, 400, "team", "[] is not a string; expected a string"),
+        ({"pipeline": "training", "team": {}}, FIRED, 400, "team", "{} is not a string; expected a string"),
+        (
+            {"pipeline": "training", "version": "v1\n"},
+            FIRED,
+            400,
+            "version",
+            '"v1\\n" is not a template tag; expected e.g. latest or v1.2.0',
+        ),
         (
             {"pipeline": "training", "parameters": [1]},
             FIRED,

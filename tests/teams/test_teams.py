@@ -75,6 +75,13 @@ def test_offboarding_an_unknown_team_names_the_known_ones(workspace):
         offboard("pricing")
 
 
+def test_offboarding_takes_a_team_name_never_a_path(workspace):
+    onboard("forecasting", OWNERS)
+    with pytest.raises(ConfigError, match=r"TEAM: '\.\./dev' is not a team; expected one of forecasting"):
+        offboard("../dev")
+    assert (workspace / "dev.yaml").exists()
+
+
 def test_make_targets_exit_non_zero_with_the_message(workspace):
     result = subprocess.run(
         ["make", "--no-print-directory", "onboard-team", "TEAM=Bad", f"OWNERS={OWNERS}"],
