@@ -26,6 +26,8 @@ SHARED_MODULES = {
         "functions/http_json.py",
         "pipelines/__init__.py",
         "pipelines/parameters.py",
+        "pipelines/spec.py",
+        "pipelines/submission.py",
         "pipelines/vertex.py",
     ],
     "predict": [
@@ -39,7 +41,9 @@ SHARED_MODULES = {
         "pipelines/features.py",
         "pipelines/model.py",
         "pipelines/forecast.py",
+        "pipelines/parameters.py",
         "pipelines/registry.py",
+        "pipelines/vertex.py",
     ],
 }
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
