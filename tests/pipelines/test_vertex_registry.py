@@ -141,3 +141,24 @@ def test_model_names_must_be_vertex_model_ids():
     for bad in ("Forecaster", "1model", "a/b", "forecaster\n", "x" * 64):
         with pytest.raises(ValueError, match="expected a Vertex AI model id"):
             VertexRegistry("acme-mlops-dev", "europe-west1", bad)
+
+
+def test_the_alias_is_re_read_just_before_it_moves(vertex, artifacts):
+    """Another run promoted version 2 after this run evaluated against version 1: `decide` sees
+    version 2 and this upload carries no champion alias when it declines."""
+    fake, server = vertex
+    registry = VertexRegistry("acme-mlops-dev", "europe-west1", "forecaster")
+    registry.register(artifacts, {"mae": 10.0}, promote=True)
+    registry.register(artifacts, {"mae": 9.0}, promote=True)
+    seen = []
+
+    def decide(current):
+        seen.append(current.version if current else None)
+        return False, {"promoted": False, "reason": "re-scored"}
+
+    third = registry.register(artifacts, {"mae": 9.5}, decide=decide)
+    assert seen == ["2"] and fake.champion == "2"
+    upload = [r.json() for r in server.requests if r.path.endswith("/models:upload")][-1]
+    assert "champion" not in upload["model"].get("versionAliases", [])
+    assert json.loads(upload["model"]["versionDescription"]) == {"mae": 9.5, "promoted": False, "reason": "re-scored"}
+    assert third.version == "3"
