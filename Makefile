@@ -128,8 +128,8 @@ bench: setup ## Benchmarks with their floors: synth, local training pipeline, pr
 	$(PY) tests/bench/bench_training.py
 	$(PY) tests/bench/bench_predict.py
 
-clean: ## Remove synthesized stacks, build outputs and caches (keeps .venv)
-	rm -rf infra/cdktf.out build .pytest_cache .ruff_cache
+clean: ## Remove synthesized stacks (and staging leftovers), build outputs and caches (keeps .venv)
+	rm -rf infra/cdktf.out infra/.synth-* environments/teams/.*.partial build .pytest_cache .ruff_cache
 
 env-required:
 	$(if $(ENV),,$(error ENV is required, e.g. `make $(MAKECMDGOALS) ENV=dev` (environments: $(ENVIRONMENTS))))

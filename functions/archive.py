@@ -34,6 +34,8 @@ SHARED_MODULES = {
         "functions/http_json.py",
         "pipelines/__init__.py",
         "pipelines/parameters.py",
+        "pipelines/spec.py",
+        "pipelines/submission.py",
         "pipelines/vertex.py",
     ],
     "predict": [
@@ -47,7 +49,9 @@ SHARED_MODULES = {
         "pipelines/features.py",
         "pipelines/model.py",
         "pipelines/forecast.py",
+        "pipelines/parameters.py",
         "pipelines/registry.py",
+        "pipelines/vertex.py",
     ],
 }
 # Each function folder's own files, at the archive's root.

@@ -106,12 +106,3 @@ def _float(text: str) -> float:
 
 def _constant(name: str):
     raise BadRequest("body", f"{name} is not a JSON number; expected a finite number")
-
-
-def string_field(body: dict, key: str, default: str | None = None) -> str | None:
-    """body[key] when it is a string (`default` when absent), or BadRequest naming the key: so a
-    list or object never reaches a dict lookup or a pattern as if it were a name."""
-    value = body.get(key, default)
-    if value is not None and not isinstance(value, str):
-        raise BadRequest(key, f"{json.dumps(value)[:80]} is not a string; expected a string")
-    return value

@@ -9,7 +9,7 @@ import json
 
 from environments.config import Environment
 from pipelines.spec import DataSpec
-from pipelines.vertex import default_registry_uri
+from pipelines.vertex import Target, default_registry_uri
 
 FUNCTIONS = ("pipeline_trigger", "predict")
 ENTRY_POINTS = {"pipeline_trigger": "trigger", "predict": "predict"}
@@ -19,16 +19,8 @@ def environment_variables(function: str, environment: Environment, team_accounts
     names = environment.names
     registry = default_registry_uri(environment.project_id, environment.region)
     if function == "pipeline_trigger":
-        return {
-            "PROJECT_ID": environment.project_id,
-            "REGION": environment.region,
-            "PIPELINE_ROOT": names.pipeline_root,
-            "JOB_LABELS": json.dumps(environment.resource_labels(), sort_keys=True),
-            "KMS_KEY": names.kms_key if environment.encryption.cmek else "",
+        return Target.of(environment, team_accounts).variables() | {
             "TEMPLATE_REPOSITORY": names.kfp_repository_url,
-            "RUNNER_SERVICE_ACCOUNT": names.service_account_email(names.RUNNER),
-            "TEAM_SERVICE_ACCOUNTS": json.dumps(team_accounts, sort_keys=True),
-            "ENABLE_CACHING": "false",
             "DRY_RUN": "false",
         }
     if function == "predict":

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from environments.config import ConfigError, load_environments
 from infra import INFRA_DIR, OUT_DIR
+from pipelines.submission import schedule_problems
 
 ANNOTATION_ERRORS = 'Encountered Annotations with level "ERROR":'
 
@@ -43,6 +44,10 @@ def synthesize(names: list[str] | None = None, outdir: Path = OUT_DIR) -> dict[s
     `make clean`). A one-environment synth carries the other environments' stacks over.
     """
     environments = load_environments(names)
+    # Schedules are checked as the trigger will check their submissions, before anything is built.
+    problems = [problem for environment in environments for problem in schedule_problems(environment)]
+    if problems:
+        raise ConfigError(problems)
     from infra.app import build_app  # imported here: config errors never pay the jsii start-up
 
     outdir = Path(outdir).absolute()

@@ -74,6 +74,8 @@ def parse_params(text: str) -> dict:
         params = json.loads(text or "{}")
     except json.JSONDecodeError as error:
         raise UsageError(f"PARAMS: not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}") from None
+    except ValueError:  # e.g. an integer of more digits than Python reads
+        raise UsageError("PARAMS: not valid JSON: a number is too large") from None
     if not isinstance(params, dict):
         raise UsageError(
             f"PARAMS: expected a JSON object such as '{{\"holdout_days\": 7}}', got {type(params).__name__}"
@@ -82,6 +84,7 @@ def parse_params(text: str) -> dict:
 
 
 def checked_parameters(template: dict, params: dict, defaults: dict) -> dict:
+    """Local runs: types and ranges (parameters.py); any source, a local registry by default."""
     values = defaults | params
     problems = check(template, values, where="PARAMS")
     if problems:
@@ -112,26 +115,26 @@ def _spec_of(definition) -> dict:
     return json_format.MessageToDict(definition.pipeline_spec)
 
 
-def submit_to_vertex(pipeline: str, environment: Environment, params: dict, dry_run: bool) -> dict:
-    from pipelines.vertex import Target, pipeline_job, request_of, vertex_defaults
+def submit_to_vertex(
+    pipeline: str, environment: Environment, params: dict, dry_run: bool, team: str | None = None
+) -> dict:
+    """Through the one submission path (submission.py) the trigger function uses too."""
+    from pipelines.submission import InvalidSubmission, prepare
+    from pipelines.vertex import Target, pipeline_job, request_of
 
     target = Target.of(environment)
     with tempfile.TemporaryDirectory() as outdir:
         template_path = compile_pipelines(environment, Path(outdir))[pipeline]
         template = yaml.safe_load(template_path.read_text())
-        values = checked_parameters(template, params, vertex_defaults(template, target.project, target.region))
-        job = pipeline_job(
-            target,
-            pipeline,
-            str(template_path),
-            values,
-            labels=target.job_labels(pipeline, trigger="cli"),
-            credentials=_credentials(environment, dry_run),
-        )
-    runner = environment.names.service_account_email(environment.names.RUNNER)
+        try:
+            submission = prepare(target, pipeline, params, team=team, trigger="cli", template=template, where="PARAMS")
+        except InvalidSubmission as invalid:
+            lines = [f"{'TEAM' if field == 'team' else field}: {message}" for field, message in invalid.problems]
+            raise UsageError("\n".join(lines)) from None
+        job = pipeline_job(target, submission, str(template_path), credentials=_credentials(environment, dry_run))
     if dry_run:
-        return request_of(job, runner)
-    job.submit(service_account=runner)
+        return request_of(job, submission.service_account)
+    job.submit(service_account=submission.service_account)
     return {"submitted": job.resource_name, "console": job._dashboard_uri()}
 
 
@@ -166,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     run_command.add_argument("--env")
     run_command.add_argument("--params", default="{}")
     run_command.add_argument("--dry-run", action="store_true")
+    run_command.add_argument("--team", help="run as this team (its account, pipeline root and model)")
     run_command.add_argument("--result-file", type=Path, help="also write the result JSON here")
     publish_command = commands.add_parser("publish")
     publish_command.add_argument("--env", required=True)
@@ -185,11 +189,14 @@ def main(argv: list[str] | None = None) -> int:
             raise UsageError(f"PIPELINE: {args.pipeline!r} is not a pipeline; expected one of {', '.join(PIPELINES)}")
         params = parse_params(args.params)
         if environment is None:
-            if args.dry_run:
-                raise UsageError("DRY_RUN: prints a Vertex AI request, so it needs ENV=<environment>")
+            if args.dry_run or args.team:
+                raise UsageError(
+                    f"{'DRY_RUN: prints' if args.dry_run else 'TEAM: runs'} a Vertex AI request, so it needs "
+                    "ENV=<environment>"
+                )
             result = run_locally(args.pipeline, params)
         else:
-            result = submit_to_vertex(args.pipeline, environment, params, args.dry_run)
+            result = submit_to_vertex(args.pipeline, environment, params, args.dry_run, args.team)
     except (ConfigError, UsageError, MissingPrerequisite) as error:
         print(error, file=sys.stderr)
         return 2

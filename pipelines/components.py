@@ -80,7 +80,7 @@ def train(
 
     from pipelines.data import DataSpec
     from pipelines.evaluation import split_holdout
-    from pipelines.model import Forecaster
+    from pipelines.model import TRAINING_DATA_FILE, Forecaster
 
     spec = DataSpec.from_dict(data_spec)
     frame = pd.read_parquet(table.path)
@@ -88,7 +88,7 @@ def train(
     forecaster = Forecaster.fit(rows, rows["target"], spec, model_params)
     forecaster.save(Path(model.path))
     training_part, _ = split_holdout(pd.read_parquet(validated.path), spec, holdout_days)
-    training_part.to_parquet(Path(model.path) / "training_data.parquet")
+    training_part.to_parquet(Path(model.path) / TRAINING_DATA_FILE)
     model.metadata["framework"] = "xgboost"
 
 
@@ -108,28 +108,19 @@ def evaluate(
     import pandas as pd
 
     from pipelines.data import DataSpec
-    from pipelines.evaluation import evaluate_on_holdout, seasonal_naive, split_holdout
-    from pipelines.evaluation import metrics as score
-    from pipelines.model import Forecaster
+    from pipelines.promotion import evaluate
     from pipelines.registry import open_registry
 
-    spec = DataSpec.from_dict(data_spec)
-    series = pd.read_parquet(validated.path)
-    _, holdout = split_holdout(series, spec, holdout_days)
-    challenger = evaluate_on_holdout(Forecaster.load(Path(model.path)), series, holdout)
-    baseline = score(series.loc[holdout, spec.target_column].to_numpy(), seasonal_naive(series, spec, holdout))
-    registry = open_registry(registry_uri)
-    current = registry.champion()
-    champion = evaluate_on_holdout(Forecaster.load(registry.fetch(current)), series, holdout) if current else None
-    result = {
-        "challenger": challenger,
-        "baseline": baseline,
-        "champion": champion,
-        "champion_version": current.version if current else None,
-    }
+    result = evaluate(
+        open_registry(registry_uri),
+        Path(model.path),
+        pd.read_parquet(validated.path),
+        DataSpec.from_dict(data_spec),
+        holdout_days,
+    )
     Path(evaluation.path).write_text(json.dumps(result, indent=2))
-    for name, values in (("challenger", challenger), ("baseline", baseline), ("champion", champion or {})):
-        for metric, value in values.items():
+    for name in ("challenger", "baseline", "champion"):
+        for metric, value in (result[name] or {}).items():
             metrics.log_metric(f"{name}_{metric}", round(value, 4))
 
 
@@ -153,30 +144,50 @@ def gate(evaluation: Input[Artifact], metric: str, margin: float, metrics: Outpu
 
 
 def register(
-    model: Input[Model], evaluation: Input[Artifact], promote: bool, reason: str, registry_uri: str, experiment: str
+    model: Input[Model],
+    evaluation: Input[Artifact],
+    validated: Input[Dataset],
+    data_spec: dict,
+    holdout_days: int,
+    metric: str,
+    margin: float,
+    promote: bool,
+    reason: str,
+    registry_uri: str,
+    experiment: str,
 ) -> str:
-    """Register the challenger as a new version; move the champion alias only when promoted. With
-    `experiment` (on Vertex AI), also log the run's parameters and metrics to Vertex AI Experiments."""
+    """Register the challenger as a new version; move the champion alias only when promoted, as a
+    compare-and-swap (re-scored when the champion changed since evaluation). With `experiment` (on
+    Vertex AI), also log the run's parameters and metrics to Vertex AI Experiments."""
     import json
     from pathlib import Path
 
+    import pandas as pd
+
+    from pipelines.data import DataSpec
+    from pipelines.model import SPEC_FILE
+    from pipelines.promotion import register
     from pipelines.registry import VertexRegistry, open_registry
 
     result = json.loads(Path(evaluation.path).read_text())
-    metrics = {
-        "holdout": result["challenger"],
-        "baseline": result["baseline"],
-        "promoted": promote,
-        "reason": reason,
-        "previous_champion": result["champion_version"],
-    }
     registry = open_registry(registry_uri)
-    version = registry.register(Path(model.path), metrics, promote=promote)
-    print(f"registered version {version.version}: {reason}")
+    version = register(
+        registry,
+        Path(model.path),
+        result,
+        promote=promote,
+        reason=reason,
+        series=pd.read_parquet(validated.path),
+        spec=DataSpec.from_dict(data_spec),
+        holdout_days=holdout_days,
+        metric=metric,
+        margin=margin,
+    )
+    print(f"registered version {version.version}: {version.metrics['reason']}")
     if experiment and isinstance(registry, VertexRegistry):
         from pipelines.experiments import log_training_run, run_name
 
-        params = json.loads((Path(model.path) / "forecaster.json").read_text())["params"]
+        params = json.loads((Path(model.path) / SPEC_FILE).read_text())["params"]
         scores = {f"{name}_{key}": value for name in ("challenger", "baseline") for key, value in result[name].items()}
         log_training_run(
             project=registry.project,
@@ -184,7 +195,7 @@ def register(
             experiment=experiment,
             run=run_name(registry.model, version.version),
             params=params,
-            metrics=scores | {"promoted": int(promote)},
+            metrics=scores | {"promoted": int(version.metrics["promoted"])},
         )
     return version.version
 
@@ -195,12 +206,15 @@ def batch_predict(validated: Input[Dataset], registry_uri: str, horizon: int, fo
 
     from pipelines.forecast import forecast
     from pipelines.model import Forecaster
-    from pipelines.registry import open_registry
+    from pipelines.registry import RegistryError, open_registry
 
     registry = open_registry(registry_uri)
-    champion = registry.champion()
+    try:
+        champion = registry.champion()
+    except RegistryError as error:
+        raise SystemExit(str(error)) from None
     if champion is None:
-        raise RuntimeError(f"registry {registry_uri} has no champion yet; run the training pipeline first")
+        raise SystemExit(f"registry {registry_uri} has no champion yet; run the training pipeline first")
     forecaster = Forecaster.load(registry.fetch(champion))
     result = forecast(forecaster, pd.read_parquet(validated.path), horizon)
     result["model_version"] = champion.version
@@ -223,16 +237,19 @@ def detect_drift(
     import pandas as pd
 
     from pipelines.drift import detect_drift
-    from pipelines.model import Forecaster
-    from pipelines.registry import open_registry
+    from pipelines.model import TRAINING_DATA_FILE, Forecaster
+    from pipelines.registry import ARTIFACT_FILES, RegistryError, open_registry
 
     registry = open_registry(registry_uri)
-    champion = registry.champion()
+    try:
+        champion = registry.champion()
+    except RegistryError as error:
+        raise SystemExit(str(error)) from None
     if champion is None:
-        raise RuntimeError(f"registry {registry_uri} has no champion yet; run the training pipeline first")
-    artifacts = registry.fetch(champion)
+        raise SystemExit(f"registry {registry_uri} has no champion yet; run the training pipeline first")
+    artifacts = registry.fetch(champion, ARTIFACT_FILES)
     spec = Forecaster.load(artifacts).spec
-    reference = pd.read_parquet(artifacts / "training_data.parquet")
+    reference = pd.read_parquet(artifacts / TRAINING_DATA_FILE)
     result = detect_drift(reference, pd.read_parquet(validated.path), spec)
     Path(report.path).write_text(result.html)
     Path(report_json.path).write_text(result.json)

@@ -1,7 +1,8 @@
 """Reading and validating a time series: the reference dataset, a local CSV or a `gs://` CSV.
 
 Validation fails fast with every problem at once, each naming the source, the column, what was
-found and what was expected.
+found and what was expected. Messages never quote the file's text (a header or a cell may hold
+anything): they name columns the spec expects, counts, rows and timestamps.
 """
 
 from __future__ import annotations
@@ -13,9 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipelines.spec import REFERENCE_FREQUENCY, DataSpec, DataValidationError
+from pipelines.spec import REFERENCE, REFERENCE_FREQUENCY, DataSpec, DataValidationError
 
-REFERENCE = "reference"
 # Taylor (2003): half-hourly electricity demand in England and Wales (MW), Monday 5 June 2000 to
 # Sunday 27 August 2000, 4032 observations. It ships inside the `pmdarima` package (MIT), from R's
 # `forecast::taylor`; the series carries no timestamps, so they are assigned from its documented start.
@@ -79,7 +79,8 @@ def validate(
     if missing:
         raise DataValidationError(
             source,
-            [f"missing column {c!r}; the data has columns {', '.join(map(str, frame.columns))}" for c in missing],
+            # The header is file content: its size is named, never its text.
+            [f"missing column {c!r}; the data has {len(frame.columns)} columns, none named {c!r}" for c in missing],
         )
     frame = frame[columns].copy()
 
@@ -90,8 +91,8 @@ def validate(
         raise DataValidationError(
             source,
             [
-                f"column {spec.timestamp_column!r}: {int(bad.sum())} values are not timestamps, first "
-                f"{frame[spec.timestamp_column].iloc[position]!r} in row {position + 1}"
+                f"column {spec.timestamp_column!r}: {int(bad.sum())} values are not timestamps, first in row "
+                f"{position + 1}"
             ],
         )
     frame[spec.timestamp_column] = timestamps
@@ -123,8 +124,7 @@ def validate(
         not_numbers = frame[column][numeric.isna() & frame[column].notna()]
         if len(not_numbers):
             problems.append(
-                f"column {column!r}: {len(not_numbers)} values are not numbers, first {not_numbers.iloc[0]!r} at "
-                f"{not_numbers.index[0]}"
+                f"column {column!r}: {len(not_numbers)} values are not numbers, first at {not_numbers.index[0]}"
             )
         frame[column] = numeric
 

@@ -1,14 +1,14 @@
 """The three pipelines. They take any CSV (local path or gs://) through `source` and `data_spec`;
-the reference dataset is only the default. `build(image)` makes them on a given components image."""
+the reference dataset is only the default. `build(image)` makes them on a given components image.
+Parameter defaults come from the one table in parameters.py (which also holds their ranges)."""
 
 from types import SimpleNamespace
 
 from kfp import dsl
 
 from pipelines.components import make_components
-from pipelines.data import REFERENCE, DataSpec
+from pipelines.parameters import DEFAULTS as D
 
-DEFAULT_DATA_SPEC = DataSpec().to_dict()
 LOCAL_IMAGE = "mlops-platform/python-components:local"
 
 
@@ -41,6 +41,11 @@ def build(image: str = LOCAL_IMAGE) -> SimpleNamespace:
         return c.register(
             model=model.outputs["model"],
             evaluation=scored.outputs["evaluation"],
+            validated=valid.outputs["validated"],
+            data_spec=data_spec,
+            holdout_days=holdout_days,
+            metric=metric,
+            margin=promotion_margin,
             promote=decision.outputs["promote"],
             reason=decision.outputs["reason"],
             registry_uri=registry_uri,
@@ -50,13 +55,13 @@ def build(image: str = LOCAL_IMAGE) -> SimpleNamespace:
     @dsl.pipeline(name="training", description="Ingest, validate, featurize, train, evaluate, gate, register")
     def training(
         registry_uri: str,
-        source: str = REFERENCE,
-        data_spec: dict = DEFAULT_DATA_SPEC,
-        holdout_days: int = 7,
-        model_params: dict = {},  # noqa: B006 - KFP reads defaults from the signature
-        metric: str = "mae",
-        promotion_margin: float = 0.01,
-        experiment: str = "",
+        source: str = D["source"],
+        data_spec: dict = D["data_spec"],
+        holdout_days: int = D["holdout_days"],
+        model_params: dict = D["model_params"],
+        metric: str = D["metric"],
+        promotion_margin: float = D["promotion_margin"],
+        experiment: str = D["experiment"],
     ) -> str:
         return train_and_register(
             source, data_spec, holdout_days, model_params, metric, promotion_margin, registry_uri, experiment
@@ -65,9 +70,9 @@ def build(image: str = LOCAL_IMAGE) -> SimpleNamespace:
     @dsl.pipeline(name="prediction", description="Forecast the next periods with the champion")
     def prediction(
         registry_uri: str,
-        source: str = REFERENCE,
-        data_spec: dict = DEFAULT_DATA_SPEC,
-        horizon: int = 48,
+        source: str = D["source"],
+        data_spec: dict = D["data_spec"],
+        horizon: int = D["horizon"],
     ) -> dsl.Dataset:
         raw = c.ingest(source=source)
         valid = c.validate(raw=raw.outputs["raw"], data_spec=data_spec, purpose="prediction", holdout_days=0)
@@ -78,13 +83,13 @@ def build(image: str = LOCAL_IMAGE) -> SimpleNamespace:
     @dsl.pipeline(name="monitoring", description="Drift of recent inputs against the champion; retrain above threshold")
     def monitoring(
         registry_uri: str,
-        source: str = REFERENCE,
-        data_spec: dict = DEFAULT_DATA_SPEC,
-        drift_threshold: float = 0.5,
-        training_source: str = REFERENCE,
-        holdout_days: int = 7,
-        promotion_margin: float = 0.01,
-        experiment: str = "",
+        source: str = D["source"],
+        data_spec: dict = D["data_spec"],
+        drift_threshold: float = D["drift_threshold"],
+        training_source: str = D["training_source"],
+        holdout_days: int = D["holdout_days"],
+        promotion_margin: float = D["promotion_margin"],
+        experiment: str = D["experiment"],
     ) -> dsl.HTML:
         raw = c.ingest(source=source)
         valid = c.validate(raw=raw.outputs["raw"], data_spec=data_spec, purpose="monitoring", holdout_days=0)
@@ -93,7 +98,14 @@ def build(image: str = LOCAL_IMAGE) -> SimpleNamespace:
         )
         with dsl.If(drift.outputs["Output"] == True, name="drift-above-threshold"):  # noqa: E712 - a KFP condition
             train_and_register(
-                training_source, data_spec, holdout_days, {}, "mae", promotion_margin, registry_uri, experiment
+                training_source,
+                data_spec,
+                holdout_days,
+                D["model_params"],
+                D["metric"],
+                promotion_margin,
+                registry_uri,
+                experiment,
             )
         return drift.outputs["report"]
 

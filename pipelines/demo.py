@@ -23,6 +23,7 @@ import requests
 from environments.config import REPO_ROOT
 from pipelines.cli import BUILD_DIR, LOCAL_REGISTRY
 from pipelines.data import load_reference
+from pipelines.promotion import current_champion
 from pipelines.registry import LocalRegistry
 
 DEMO_DIR = BUILD_DIR / "demo"
@@ -94,11 +95,11 @@ def main() -> int:
     if not policy.ok:
         raise SystemExit("policy failed: run `make policy` for the findings")
 
-    before = registry.champion()
+    before = current_champion(registry)  # a broken pointer counts as none; training heals it
     started = step(3, total, "training pipeline: ingest, validate, features, train, evaluate, gate, register")
     training = run_pipeline("training")
     done(started, f"registered version {training['output']}")
-    after = registry.champion()
+    after = current_champion(registry)
 
     started = step(4, total, "prediction pipeline: the next day with the champion")
     prediction = run_pipeline("prediction")

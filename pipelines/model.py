@@ -12,12 +12,15 @@ import xgboost as xgb
 
 from pipelines.data import DataSpec
 from pipelines.features import feature_names, training_rows
+from pipelines.parameters import MODEL_PARAMS
 
 DEFAULT_PARAMS = {"n_estimators": 400, "max_depth": 4, "learning_rate": 0.05, "subsample": 0.9}
 # KFP passes dict parameters as protobuf Structs, where every number is a double.
-INTEGER_PARAMS = frozenset({"n_estimators", "max_depth", "max_leaves", "max_bin", "num_parallel_tree"})
+INTEGER_PARAMS = frozenset(name for name, rule in MODEL_PARAMS.items() if rule.integer)
 MODEL_FILE = "model.json"
 SPEC_FILE = "forecaster.json"
+SERVING_FILES = (MODEL_FILE, SPEC_FILE)  # what `Forecaster.load` reads
+TRAINING_DATA_FILE = "training_data.parquet"  # kept with the model: the drift reference
 
 
 @dataclass

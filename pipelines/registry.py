@@ -3,104 +3,239 @@
 `LocalRegistry` keeps versions in a folder (local runs, tests, `make demo`); `VertexRegistry` uses
 Vertex AI Model Registry, with artifacts in the environment's models bucket. Both take a
 registry URI: a folder path, or `vertex://<project>/<region>/<model>`.
+
+A version holds exactly `ARTIFACT_FILES` (the forecaster's saved form and its drift reference);
+nothing else is stored or fetched. `fetch` gets what serving needs unless asked for more.
+
+Promotion is a compare-and-swap on the champion: `register(..., decide=...)` calls `decide` with
+the champion as it is at the moment the alias would move, and records the version with what
+`decide` returns (see `promotion.py`, which re-scores the challenger when the champion changed
+since evaluation).
+
+A champion pointer naming no complete version (dangling or partial) makes `champion()` raise
+`BrokenChampion`: serving keeps the model it has loaded; training treats it as no champion, and
+its registration replaces the pointer (promotion) or removes it (no promotion), with a warning.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
+import logging
 import os
+import re
 import shutil
 import tempfile
+import uuid
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
+from pipelines.model import SERVING_FILES, TRAINING_DATA_FILE
+from pipelines.vertex import MODEL_ID
+
 CHAMPION = "champion"
 METADATA_FILE = "version.json"
+# What a registered version holds: the forecaster, its description, its training data (the drift
+# reference). Registration stores only these names, fetching downloads only these names.
+ARTIFACT_FILES = (*SERVING_FILES, TRAINING_DATA_FILE)
+
+log = logging.getLogger(__name__)
+
+
+class RegistryError(Exception):
+    """The registry holds something it cannot use; the message names what and where."""
+
+
+class BrokenChampion(RegistryError):
+    """The champion pointer names no complete version (dangling or partial)."""
 
 
 @dataclass(frozen=True)
 class ModelVersion:
     version: str
-    artifacts: str  # a folder or gs:// prefix holding the forecaster, its metrics and training data
+    artifacts: str  # a folder or gs:// prefix holding ARTIFACT_FILES
     metrics: dict
     created: str
+
+
+# Called with the champion at the moment the alias would move; answers whether to promote and
+# the metrics to record with the new version.
+Decide = Callable[[ModelVersion | None], tuple[bool, dict]]
 
 
 class Registry(Protocol):
     def champion(self) -> ModelVersion | None: ...
 
-    def register(self, artifacts: Path, metrics: dict, *, promote: bool) -> ModelVersion: ...
+    def register(
+        self, artifacts: Path, metrics: dict, *, promote: bool = False, decide: Decide | None = None
+    ) -> ModelVersion: ...
 
-    def fetch(self, version: ModelVersion) -> Path:
-        """A local folder holding the version's artifacts."""
+    def fetch(self, version: ModelVersion, files: Iterable[str] = SERVING_FILES) -> Path:
+        """A local folder holding (at least) the version's `files`."""
+
+
+def artifact_path(folder: Path, name: str) -> Path:
+    """Where artifact `name` goes inside `folder`: only the expected file names, never outside."""
+    if name not in ARTIFACT_FILES:
+        raise RegistryError(f"artifact {name!r} is not one of {', '.join(ARTIFACT_FILES)}")
+    path = (folder / name).resolve()
+    if path.parent != folder.resolve():
+        raise RegistryError(f"artifact {name!r} resolves outside {folder}")
+    return path
 
 
 class LocalRegistry:
-    """Versions in `<root>/versions/<n>/`, the champion alias in `<root>/champion`."""
+    """Versions in `<root>/versions/<n>/`, the champion alias in `<root>/champion`.
+
+    Writers hold an exclusive lock (`<root>/.lock`, flock: released when a process dies). A
+    version is written into a staging folder (`<root>/.staging-*`) and renamed into place, so a
+    `versions/<n>` always holds a complete version; the pointer is replaced with a rename. Names
+    starting with '.' are never read; the next registration removes the leftovers of a killed or
+    failed one (staging folders, temporary files, incomplete version folders).
+    """
+
+    STAGING_PREFIX = ".staging-"
+    TEMP_SUFFIX = ".tmp"
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
+        self._versions = self.root / "versions"
 
     def versions(self) -> list[ModelVersion]:
-        folder = self.root / "versions"
-        found = (
-            sorted((p for p in folder.iterdir() if (p / METADATA_FILE).exists()), key=lambda p: int(p.name))
-            if folder.exists()
-            else []
-        )
-        return [self._read(p) for p in found]
+        found = []
+        for folder in sorted(self._numbered(), key=lambda p: int(p.name)):
+            version = self._read(folder)
+            if version is not None:
+                found.append(version)
+        return found
 
     def champion(self) -> ModelVersion | None:
         pointer = self.root / CHAMPION
-        if not pointer.exists():
+        try:
+            named = pointer.read_text().strip()
+        except FileNotFoundError:
             return None
-        return self._read(self.root / "versions" / pointer.read_text().strip())
-
-    def register(self, artifacts: Path, metrics: dict, *, promote: bool) -> ModelVersion:
-        folder = self._new_version_folder()
-        shutil.copytree(artifacts, folder, dirs_exist_ok=True)
-        version = ModelVersion(
-            version=folder.name,
-            artifacts=str(folder),
-            metrics=metrics,
-            created=datetime.now(UTC).isoformat(timespec="seconds"),
-        )
-        _write_atomically(folder / METADATA_FILE, json.dumps(asdict(version), indent=2))
-        if promote:
-            _write_atomically(self.root / CHAMPION, version.version)
+        version = self._read(self._versions / named) if named.isdigit() else None
+        if version is None:
+            raise BrokenChampion(
+                f"registry {self.root}: the champion pointer names {named[:20]!r}, which is not a complete "
+                "version; the next training replaces or removes it"
+            )
         return version
 
-    def fetch(self, version: ModelVersion) -> Path:
-        return Path(version.artifacts)
-
-    def _new_version_folder(self) -> Path:
-        """The next version number; mkdir is atomic, so concurrent registrations never collide."""
-        (self.root / "versions").mkdir(parents=True, exist_ok=True)
-        while True:
-            existing = [int(p.name) for p in (self.root / "versions").iterdir() if p.name.isdigit()]
-            folder = self.root / "versions" / str(max(existing, default=0) + 1)
+    def register(
+        self, artifacts: Path, metrics: dict, *, promote: bool = False, decide: Decide | None = None
+    ) -> ModelVersion:
+        self._versions.mkdir(parents=True, exist_ok=True)
+        with self._locked():
+            self._remove_leftovers()
             try:
-                folder.mkdir()
-                return folder
-            except FileExistsError:
-                continue
+                current, broken = self.champion(), False
+            except BrokenChampion as error:
+                log.warning("%s; treated as no champion", error)
+                current, broken = None, True
+            if decide is not None:
+                promote, decided = decide(current)
+                metrics = metrics | decided
+            version = self._add_version(artifacts, metrics)
+            if promote:
+                self._write(self.root / CHAMPION, version.version)
+            elif broken:
+                (self.root / CHAMPION).unlink()
+                log.warning("registry %s: removed the champion pointer that named no complete version", self.root)
+        return version
+
+    def fetch(self, version: ModelVersion, files: Iterable[str] = SERVING_FILES) -> Path:
+        folder = Path(version.artifacts)
+        if folder.parent.resolve() != self._versions.resolve() or not folder.name.isdigit():
+            raise RegistryError(
+                f"version {version.version}: artifacts {version.artifacts!r} are outside {self._versions}"
+            )
+        missing = [name for name in files if not artifact_path(folder, name).is_file()]
+        if missing:
+            raise RegistryError(f"version {version.version}: missing artifact files {', '.join(missing)}")
+        return folder
+
+    def _add_version(self, artifacts: Path, metrics: dict) -> ModelVersion:
+        """Stage the version completely, then rename it into place (the caller holds the lock)."""
+        staging = Path(tempfile.mkdtemp(prefix=self.STAGING_PREFIX, dir=self.root))
+        try:
+            for name in ARTIFACT_FILES:
+                if (artifacts / name).is_file():
+                    shutil.copyfile(artifacts / name, artifact_path(staging, name))
+            number = max((int(p.name) for p in self._numbered()), default=0) + 1
+            version = ModelVersion(
+                version=str(number),
+                artifacts=str(self._versions / str(number)),
+                metrics=metrics,
+                created=datetime.now(UTC).isoformat(timespec="seconds"),
+            )
+            _write_durably(staging / METADATA_FILE, json.dumps(asdict(version), indent=2))
+            os.rename(staging, self._versions / str(number))
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        return version
+
+    def _write(self, path: Path, text: str) -> None:
+        """Replace `path` with a rename of a complete temporary file."""
+        temporary = path.parent / f".{path.name}.{uuid.uuid4().hex}{self.TEMP_SUFFIX}"
+        try:
+            _write_durably(temporary, text)
+            os.replace(temporary, path)
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
+
+    def _remove_leftovers(self) -> None:
+        """What killed or failed registrations left (the caller holds the lock, so no registration
+        is under way): staging folders, temporary files, version folders without metadata."""
+        for path in self.root.iterdir():
+            if path.name.startswith(self.STAGING_PREFIX):
+                shutil.rmtree(path, ignore_errors=True)
+            elif path.name.startswith(".") and path.name.endswith(self.TEMP_SUFFIX):
+                path.unlink(missing_ok=True)
+        for folder in self._numbered():
+            if self._read(folder) is None:
+                shutil.rmtree(folder, ignore_errors=True)
+
+    def _numbered(self) -> list[Path]:
+        return [p for p in self._versions.iterdir() if p.name.isdigit()] if self._versions.is_dir() else []
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        with (self.root / ".lock").open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield
 
     @staticmethod
-    def _read(folder: Path) -> ModelVersion:
-        return ModelVersion(**json.loads((folder / METADATA_FILE).read_text()))
+    def _read(folder: Path) -> ModelVersion | None:
+        """The version in `folder`, or None when it is not a complete version."""
+        try:
+            return ModelVersion(**json.loads((folder / METADATA_FILE).read_text()))
+        except (OSError, ValueError, TypeError):
+            return None
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False) as handle:
+def _write_durably(path: Path, text: str) -> None:
+    with path.open("w") as handle:
         handle.write(text)
-    os.replace(handle.name, path)
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 class VertexRegistry:
-    """Vertex AI Model Registry: each registration is a new version of one parent model, whose
-    artifacts live under `gs://<project>-models/<model>/`; promotion moves the `champion` alias."""
+    """Vertex AI Model Registry: each registration is a new version of one model whose resource id
+    is the model's name (`projects/<p>/locations/<r>/models/<model>`), with artifacts under
+    `gs://<project>-models/<model>/<stamp>/`; promotion moves the `champion` alias.
+
+    Vertex AI has no compare-and-swap on aliases: the alias is re-read just before the upload
+    that moves it, which shrinks the window from a whole evaluation to one API call.
+    """
 
     # Lets the registered model also be deployed to a Vertex endpoint as a plain XGBoost model.
     SERVING_IMAGE = "europe-docker.pkg.dev/vertex-ai/prediction/xgboost-cpu.2-1:latest"
@@ -108,25 +243,28 @@ class VertexRegistry:
     def __init__(self, project: str, region: str, model: str) -> None:
         from environments.config import bucket_name
 
+        if not MODEL_ID.fullmatch(model):
+            raise ValueError(
+                f"model {model!r}: expected a Vertex AI model id: a lowercase letter, then up to 62 lowercase "
+                "letters, digits, '_' or '-'"
+            )
         self.project, self.region, self.model = project, region, model
         self.bucket = bucket_name(project, "models")
+        self.resource_name = f"projects/{project}/locations/{region}/models/{model}"
+        self._artifacts = re.compile(rf"gs://{re.escape(self.bucket)}/{re.escape(model)}/[A-Za-z0-9_-]+")
 
-    def _parent(self):
-        from google.cloud import aiplatform
-
-        found = aiplatform.Model.list(filter=f'display_name="{self.model}"', project=self.project, location=self.region)
-        return found[0] if found else None
-
-    def champion(self) -> ModelVersion | None:
+    def _model(self, name: str):
         from google.api_core.exceptions import NotFound
         from google.cloud import aiplatform
 
-        parent = self._parent()
-        if parent is None:
-            return None
         try:
-            model = aiplatform.Model(f"{parent.resource_name}@{CHAMPION}")
+            return aiplatform.Model(name)
         except NotFound:
+            return None
+
+    def champion(self) -> ModelVersion | None:
+        model = self._model(f"{self.resource_name}@{CHAMPION}")
+        if model is None:
             return None
         return ModelVersion(
             version=model.version_id,
@@ -135,17 +273,24 @@ class VertexRegistry:
             created=model.version_create_time.isoformat(),
         )
 
-    def register(self, artifacts: Path, metrics: dict, *, promote: bool) -> ModelVersion:
+    def register(
+        self, artifacts: Path, metrics: dict, *, promote: bool = False, decide: Decide | None = None
+    ) -> ModelVersion:
         from google.cloud import aiplatform, storage
 
-        prefix = f"{self.model}/{datetime.now(UTC):%Y%m%dT%H%M%S}"
+        prefix = f"{self.model}/{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
         bucket = storage.Client(project=self.project).bucket(self.bucket)
-        for file in sorted(p for p in artifacts.rglob("*") if p.is_file()):
-            bucket.blob(f"{prefix}/{file.relative_to(artifacts)}").upload_from_filename(file)
-        parent = self._parent()
+        for name in ARTIFACT_FILES:
+            if (artifacts / name).is_file():
+                bucket.blob(f"{prefix}/{name}").upload_from_filename(artifacts / name)
+        parent = self._model(self.resource_name)
+        if decide is not None:
+            promote, decided = decide(self.champion())  # re-read just before the alias moves
+            metrics = metrics | decided
         model = aiplatform.Model.upload(
             display_name=self.model,
-            parent_model=parent.resource_name if parent else None,
+            model_id=None if parent else self.model,
+            parent_model=self.resource_name if parent else None,
             artifact_uri=f"gs://{self.bucket}/{prefix}",
             serving_container_image_uri=self.SERVING_IMAGE,
             version_aliases=[CHAMPION] if promote else None,
@@ -161,15 +306,31 @@ class VertexRegistry:
             created=model.version_create_time.isoformat(),
         )
 
-    def fetch(self, version: ModelVersion) -> Path:
+    def fetch(self, version: ModelVersion, files: Iterable[str] = SERVING_FILES) -> Path:
+        """Download `files` of the version into a new folder: only from this model's prefix in the
+        models bucket, only the expected names."""
+        from google.api_core.exceptions import NotFound
         from google.cloud import storage
 
-        bucket_name, _, prefix = version.artifacts.removeprefix("gs://").partition("/")
+        if not self._artifacts.fullmatch(version.artifacts or ""):
+            raise RegistryError(
+                f"version {version.version}: artifacts {version.artifacts!r} are not under "
+                f"gs://{self.bucket}/{self.model}/"
+            )
+        prefix = version.artifacts.removeprefix(f"gs://{self.bucket}/")
+        bucket = storage.Client(project=self.project).bucket(self.bucket)
         target = Path(tempfile.mkdtemp(prefix="model-"))
-        for blob in storage.Client(project=self.project).list_blobs(bucket_name, prefix=f"{prefix}/"):
-            destination = target / blob.name.removeprefix(f"{prefix}/")
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            blob.download_to_filename(destination)
+        try:
+            for name in files:
+                bucket.blob(f"{prefix}/{name}").download_to_filename(artifact_path(target, name))
+        except NotFound:
+            shutil.rmtree(target)
+            raise RegistryError(
+                f"version {version.version}: missing artifact files under {version.artifacts}"
+            ) from None
+        except BaseException:
+            shutil.rmtree(target)
+            raise
         return target
 
 

@@ -6,9 +6,24 @@ settings can name the default spec without loading pandas.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 
+REFERENCE = "reference"  # the `source` that names the reference dataset
 REFERENCE_FREQUENCY = "30min"
+# Frequencies: an optional count and a unit pandas reads the same way: 15min, 30min, 1h, 2h, 1D.
+_FREQUENCY = re.compile(r"([1-9][0-9]{0,3})?(min|h|D)")
+_UNIT_SECONDS = {"min": 60, "h": 3600, "D": 86_400}
+
+
+def frequency_seconds(frequency: object) -> int | None:
+    """Seconds between periods, or None unless `frequency` is a count and unit (min, h, D) that
+    divides a day."""
+    found = _FREQUENCY.fullmatch(frequency) if isinstance(frequency, str) else None
+    if not found:
+        return None
+    seconds = int(found[1] or 1) * _UNIT_SECONDS[found[2]]
+    return seconds if seconds <= 86_400 and 86_400 % seconds == 0 else None
 
 
 class DataValidationError(ValueError):
@@ -33,14 +48,12 @@ class DataSpec:
 
     @property
     def periods_per_day(self) -> int:
-        import pandas as pd
-
-        periods = pd.Timedelta("1D") / pd.Timedelta(self.frequency)
-        if periods != int(periods) or periods < 1:
+        seconds = frequency_seconds(self.frequency)
+        if seconds is None:
             raise DataValidationError(
-                "frequency", [f"{self.frequency!r} does not divide a day; expected e.g. 30min, 1h"]
+                "frequency", [f"{self.frequency!r} is not a frequency that divides a day; expected e.g. 30min, 1h"]
             )
-        return int(periods)
+        return 86_400 // seconds
 
     def to_dict(self) -> dict:
         """Plain values for KFP parameters (which cannot hold None: an unset bound is left out)."""

@@ -1,65 +1,93 @@
 """Submitting a compiled pipeline to Vertex AI Pipelines.
 
-The CLI (`make run-pipeline ENV=`) and the trigger function build the same request here: project,
-region and pipeline root, CMEK when the environment has it, a service account, labels and
-parameters. Only plain values come in, so the trigger function can ship this module alone.
+The CLI (`make run-pipeline ENV=`) and the trigger function check a submission with
+submission.py, then build the same request here: project, region and pipeline root, CMEK when the
+environment has it, a service account, labels and parameters. Only plain values come in, so the
+trigger function can ship this module without the ML libraries.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from environments.config import Environment
+    from pipelines.submission import Submission
 
 
 @dataclass(frozen=True)
 class Target:
-    """Where and how pipelines of one environment run."""
+    """Where and how pipelines of one environment run: the facts a submission is checked against.
+
+    The stack hands them to the trigger function as environment variables (`variables`), the
+    trigger reads them back (`from_variables`); the CLI builds them from the environment file."""
 
     project: str
     region: str
     pipeline_root: str
     labels: dict[str, str]
+    runner: str
+    team_accounts: dict[str, str] = field(default_factory=dict)
     kms_key: str | None = None
+    enable_caching: bool = False  # a scheduled run trains on new data: reusing old steps would hide it
 
     @classmethod
-    def of(cls, environment: Environment) -> Target:
+    def of(cls, environment: Environment, team_accounts: dict[str, str] | None = None) -> Target:
+        names = environment.names
+        if team_accounts is None:
+            team_accounts = {t.name: names.service_account_email(names.team_account(t.name)) for t in environment.teams}
         return cls(
             project=environment.project_id,
             region=environment.region,
-            pipeline_root=environment.names.pipeline_root,
+            pipeline_root=names.pipeline_root,
             labels=environment.resource_labels(),
-            kms_key=environment.names.kms_key if environment.encryption.cmek else None,
+            runner=names.service_account_email(names.RUNNER),
+            team_accounts=team_accounts,
+            kms_key=names.kms_key if environment.encryption.cmek else None,
         )
 
-    def job_labels(self, pipeline: str, trigger: str, team: str | None = None) -> dict[str, str]:
-        return self.labels | ({"team": team} if team else {}) | {"pipeline": pipeline, "trigger": trigger}
+    def variables(self) -> dict[str, str]:
+        return {
+            "PROJECT_ID": self.project,
+            "REGION": self.region,
+            "PIPELINE_ROOT": self.pipeline_root,
+            "JOB_LABELS": json.dumps(self.labels, sort_keys=True),
+            "RUNNER_SERVICE_ACCOUNT": self.runner,
+            "TEAM_SERVICE_ACCOUNTS": json.dumps(self.team_accounts, sort_keys=True),
+            "KMS_KEY": self.kms_key or "",
+            "ENABLE_CACHING": str(self.enable_caching).lower(),
+        }
+
+    @classmethod
+    def from_variables(cls, variables: Mapping[str, str]) -> Target:
+        return cls(
+            project=variables["PROJECT_ID"],
+            region=variables["REGION"],
+            pipeline_root=variables["PIPELINE_ROOT"],
+            labels=json.loads(variables.get("JOB_LABELS", "{}")),
+            runner=variables["RUNNER_SERVICE_ACCOUNT"],
+            team_accounts=json.loads(variables.get("TEAM_SERVICE_ACCOUNTS", "{}")),
+            kms_key=variables.get("KMS_KEY") or None,
+            enable_caching=variables.get("ENABLE_CACHING", "false").lower() == "true",
+        )
 
 
-def pipeline_job(
-    target: Target,
-    pipeline: str,
-    template: str,
-    parameters: dict[str, Any],
-    *,
-    labels: dict[str, str],
-    job_id: str | None = None,
-    enable_caching: bool | None = None,
-    credentials=None,
-):
+def pipeline_job(target: Target, submission: Submission, template: str, *, job_id: str | None = None, credentials=None):
     """An unsubmitted `aiplatform.PipelineJob`; `template` is a local compiled template file."""
     from google.cloud import aiplatform
 
     return aiplatform.PipelineJob(
-        display_name=pipeline,
+        display_name=submission.pipeline,
         template_path=template,
         job_id=job_id,
-        pipeline_root=target.pipeline_root,
-        parameter_values=parameters,
-        enable_caching=enable_caching,
-        labels=labels,
+        pipeline_root=submission.pipeline_root,
+        parameter_values=submission.parameters,
+        enable_caching=target.enable_caching,
+        labels=submission.labels,
         encryption_spec_key_name=target.kms_key,
         project=target.project,
         location=target.region,
@@ -82,16 +110,65 @@ def request_of(job, service_account: str) -> dict:
     }
 
 
+def existing_job(target: Target, job_id: str, credentials=None) -> dict:
+    """The job with this id, as the API returns it (JSON field names)."""
+    from google.cloud import aiplatform
+    from google.protobuf import json_format
+
+    job = aiplatform.PipelineJob.get(
+        f"projects/{target.project}/locations/{target.region}/pipelineJobs/{job_id}",
+        project=target.project,
+        location=target.region,
+        credentials=credentials,
+    )
+    return json_format.MessageToDict(job.gca_resource._pb)
+
+
+def conflicts(existing: dict, expected: dict) -> list[str]:
+    """How an existing job differs from the create request this submission sends: labels, service
+    account, pipeline, pipeline root and parameters. Empty: the job is this submission's own."""
+
+    def at(body: dict, path: str):
+        for key in path.split("."):
+            body = body.get(key, {}) if isinstance(body, dict) else {}
+        return body or None
+
+    checked = (
+        "labels",
+        "serviceAccount",
+        "pipelineSpec.pipelineInfo.name",
+        "runtimeConfig.gcsOutputDirectory",
+        "runtimeConfig.parameterValues",
+    )
+    return [
+        f"{path} is {json.dumps(at(existing, path), sort_keys=True)[:200]}, expected "
+        f"{json.dumps(at(expected, path), sort_keys=True)[:200]}"
+        for path in checked
+        if at(existing, path) != at(expected, path)
+    ]
+
+
 MODEL = "forecaster"
+# Vertex AI model ids. A model's resource id is its name, so it is looked up by id, never by
+# display name (anyone with aiplatform.user can create a model with any display name).
+MODEL_ID = re.compile(r"[a-z][a-z0-9_-]{0,62}")
+TEAM_MODEL_PREFIX = f"{MODEL}-team-"
+
+
+def team_model(team: str) -> str:
+    """A team's own model (its registry space): the only model its runs may register into and
+    promote in, so a team can never move the platform's champion."""
+    return f"{TEAM_MODEL_PREFIX}{team}"
 
 
 def default_registry_uri(project: str, region: str, model: str = MODEL) -> str:
     return f"vertex://{project}/{region}/{model}"
 
 
-def vertex_defaults(template: dict, project: str, region: str) -> dict:
-    """Parameters every run on Vertex AI gets unless given: the Vertex model registry and, where
-    the pipeline trains, the Vertex AI experiment its runs are logged to."""
+def vertex_defaults(template: dict, target: Target, team: str | None = None) -> dict:
+    """Parameters every run on Vertex AI gets unless given: the model registry (the team's model
+    for team runs) and, where the pipeline trains, the Vertex AI experiment named after the model."""
     inputs = template["root"].get("inputDefinitions", {}).get("parameters", {})
-    defaults = {"registry_uri": default_registry_uri(project, region), "experiment": MODEL}
+    model = team_model(team) if team else MODEL
+    defaults = {"registry_uri": default_registry_uri(target.project, target.region, model), "experiment": model}
     return {name: value for name, value in defaults.items() if name in inputs}

@@ -1,15 +1,21 @@
 """The pipeline trigger: Cloud Scheduler POSTs `{pipeline, version?, parameters?, team?}`; it
 submits a Vertex AI PipelineJob from the environment's KFP repository, exactly once per firing.
 
-Validation comes first: anything wrong gets 400 `{"error", "field"}`. The job id derives from the
-pipeline, the team, the `X-CloudScheduler-ScheduleTime` header (or `X-Request-Id`) and a hash of
-the body, so a redelivered request finds its job already submitted (200 `already_submitted`).
+Validation comes first: anything wrong gets 400 `{"error", "field"}`, through the submission
+path the CLI uses too (pipelines/submission.py: parameter ranges, registry and sources inside the
+environment, the team's account, root and model). The job id derives from the pipeline, the team,
+the `X-CloudScheduler-ScheduleTime` header in UTC (or a hash of `X-Request-Id`) and a hash of the
+body, so a redelivered request finds its job already submitted. That answer (200
+`already_submitted`) is given only when the existing job is this trigger's own (same labels,
+service account, pipeline, root and parameters); any other job holding the id gets 409 naming
+the differences.
 
 Configuration (environment variables, set by the stack; `make serve` sets local ones):
-  PROJECT_ID, REGION, PIPELINE_ROOT, JOB_LABELS (JSON), KMS_KEY (optional)
-  TEMPLATE_REPOSITORY       the KFP repository URL, or a local folder of <pipeline>.yaml
+  PROJECT_ID, REGION, PIPELINE_ROOT, JOB_LABELS (JSON), KMS_KEY (optional), ENABLE_CACHING
   RUNNER_SERVICE_ACCOUNT    runs the pipelines; TEAM_SERVICE_ACCOUNTS (JSON team -> account)
-  ENABLE_CACHING            true/false;  DRY_RUN  true: answer with the request instead of sending it
+                            (all of these: pipelines.vertex.Target.variables)
+  TEMPLATE_REPOSITORY       the KFP repository URL, or a local folder of <pipeline>.yaml
+  DRY_RUN                   true: answer with the request instead of sending it
 """
 
 from __future__ import annotations
@@ -20,38 +26,28 @@ import json
 import os
 import re
 import tempfile
-from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import functions_framework
 import yaml
 
-from environments.config import PIPELINES
-from functions.http_json import BadRequest, json_object, string_field
-from pipelines.parameters import check
-from pipelines.vertex import Target, pipeline_job, request_of, vertex_defaults
+from environments.config import PIPELINES, TAG
+from functions.http_json import BadRequest, json_object
+from pipelines.parameters import shown
+from pipelines.submission import InvalidSubmission, prepare
+from pipelines.vertex import Target, conflicts, existing_job, pipeline_job, request_of
 
 BODY_KEYS = ("pipeline", "version", "parameters", "team")
 MAX_BODY_BYTES = 64 * 1024
-TAG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
+REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,100}")
 
 
 def _config() -> dict:
     env = os.environ
     return {
-        "target": Target(
-            project=env["PROJECT_ID"],
-            region=env["REGION"],
-            pipeline_root=env["PIPELINE_ROOT"],
-            labels=json.loads(env.get("JOB_LABELS", "{}")),
-            kms_key=env.get("KMS_KEY") or None,
-        ),
+        "target": Target.from_variables(env),
         "templates": env["TEMPLATE_REPOSITORY"],
-        "runner": env["RUNNER_SERVICE_ACCOUNT"],
-        "teams": json.loads(env.get("TEAM_SERVICE_ACCOUNTS", "{}")),
-        "caching": env.get("ENABLE_CACHING", "false").lower() == "true",
         "dry_run": env.get("DRY_RUN", "false").lower() == "true",
     }
 
@@ -61,36 +57,41 @@ def parse(request, teams: dict) -> dict:
     body = json_object(request, BODY_KEYS, MAX_BODY_BYTES)
     pipeline = body.get("pipeline")
     if pipeline not in PIPELINES:
-        raise BadRequest(
-            "pipeline", f"{json.dumps(pipeline)[:80]} is not a pipeline; expected one of {', '.join(PIPELINES)}"
-        )
+        raise BadRequest("pipeline", f"{shown(pipeline)} is not a pipeline; expected one of {', '.join(PIPELINES)}")
     version = body.get("version", "latest")
     if not isinstance(version, str) or not TAG.fullmatch(version):
-        raise BadRequest("version", f"{json.dumps(version)[:80]} is not a template tag; expected e.g. latest or v1.2.0")
+        raise BadRequest("version", f"{shown(version)} is not a template tag; expected e.g. latest or v1.2.0")
     parameters = body.get("parameters", {})
     if not isinstance(parameters, dict):
         raise BadRequest("parameters", "expected a JSON object of pipeline parameters")
-    team = string_field(body, "team")
-    if team is not None and team not in teams:
+    team = body.get("team")
+    if team is not None and (not isinstance(team, str) or team not in teams):  # a list or object is no team
         known = ", ".join(sorted(teams)) or "none are onboarded"
-        raise BadRequest("team", f"{json.dumps(team)[:80]} is not a team of this environment; expected one of {known}")
+        raise BadRequest("team", f"{shown(team)} is not a team of this environment; expected one of {known}")
     return {"pipeline": pipeline, "version": version, "parameters": parameters, "team": team}
 
 
 def job_id(body: dict, headers) -> str:
-    """Stable for one scheduled firing: the same firing redelivered gets the same id."""
+    """Stable for one scheduled firing: the same firing redelivered gets the same id. The fire
+    time is converted to UTC (the same instant written with another offset is the same firing);
+    a request id is hashed as sent (ids differing only in case or punctuation stay distinct)."""
     schedule_time, request_id = headers.get("X-CloudScheduler-ScheduleTime"), headers.get("X-Request-Id")
     if schedule_time:
         try:
-            stamp = datetime.fromisoformat(schedule_time.replace("Z", "+00:00")).strftime("%Y%m%dt%H%M%S")
+            fired = datetime.fromisoformat(schedule_time.replace("Z", "+00:00"))
         except ValueError:
             raise BadRequest(
                 "X-CloudScheduler-ScheduleTime", f"{schedule_time[:40]!r} is not an RFC 3339 time"
             ) from None
+        if fired.tzinfo is None:
+            raise BadRequest(
+                "X-CloudScheduler-ScheduleTime", f"{schedule_time[:40]!r} has no UTC offset; expected RFC 3339"
+            )
+        stamp = fired.astimezone(UTC).strftime("%Y%m%dt%H%M%S")
     elif request_id:
-        if not REQUEST_ID.match(request_id):
+        if not REQUEST_ID.fullmatch(request_id):
             raise BadRequest("X-Request-Id", "expected 1 to 100 letters, digits, '.', '_', ':' or '-'")
-        stamp = re.sub(r"[^a-z0-9-]", "-", request_id.lower())[:40]
+        stamp = "request-" + hashlib.sha256(request_id.encode()).hexdigest()[:16]
     else:
         raise BadRequest(
             "X-CloudScheduler-ScheduleTime",
@@ -138,42 +139,47 @@ def _credentials(dry_run: bool):
 @functions_framework.http
 def trigger(request):
     config = _config()
+    target = config["target"]
     try:
-        body = parse(request, config["teams"])
+        body = parse(request, target.team_accounts)
         identifier = job_id(body, request.headers)
         credentials = _credentials(config["dry_run"])
         template_path = load_template(config["templates"], body["pipeline"], body["version"], credentials)
         template = yaml.safe_load(template_path.read_text())
-        values = vertex_defaults(template, config["target"].project, config["target"].region) | body["parameters"]
-        problems = check(template, values, where="parameters")
-        if problems:
-            field, message = problems[0]
-            raise BadRequest(field, message)
+        try:
+            submission = prepare(
+                target,
+                body["pipeline"],
+                body["parameters"],
+                team=body["team"],
+                trigger="scheduler",
+                template=template,
+            )
+        except InvalidSubmission as invalid:
+            raise BadRequest(*invalid.problems[0]) from None
     except BadRequest as bad:
         return bad.response()
 
-    target = config["target"]
-    account = config["runner"]
-    if body["team"]:  # a team's runs execute as its account, inside its own prefix of the pipeline root
-        account = config["teams"][body["team"]]
-        target = replace(target, pipeline_root=f"{target.pipeline_root}/teams/{body['team']}")
-    job = pipeline_job(
-        target,
-        body["pipeline"],
-        str(template_path),
-        values,
-        job_id=identifier,
-        labels=target.job_labels(body["pipeline"], trigger="scheduler", team=body["team"]),
-        enable_caching=config["caching"],
-        credentials=credentials,
-    )
+    job = pipeline_job(target, submission, str(template_path), job_id=identifier, credentials=credentials)
+    request_body = request_of(job, submission.service_account)
     if config["dry_run"]:
-        return {"status": "dry_run", "job_id": identifier, "request": request_of(job, account)}, 200
+        return {"status": "dry_run", "job_id": identifier, "request": request_body}, 200
 
-    from google.api_core.exceptions import AlreadyExists, Conflict
+    from google.api_core.exceptions import AlreadyExists, Conflict, GoogleAPICallError
 
     try:
-        job.submit(service_account=account)
+        job.submit(service_account=submission.service_account)
     except (AlreadyExists, Conflict):
+        try:
+            existing = existing_job(target, identifier, credentials)
+        except GoogleAPICallError as error:
+            return {"error": f"job {identifier} exists but cannot be read: {error.message}", "field": "job_id"}, 409
+        differences = conflicts(existing, request_body["body"])
+        if differences:
+            return {
+                "error": f"job {identifier} exists but was not started by this trigger for this request: "
+                + "; ".join(differences),
+                "field": "job_id",
+            }, 409
         return {"status": "already_submitted", "job_id": identifier}, 200
     return {"status": "submitted", "job_id": identifier, "job": job.resource_name}, 200

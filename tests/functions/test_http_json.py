@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from functions.http_json import BadRequest, json_object, parse_json, read_body, string_field
+from functions.http_json import BadRequest, json_object, parse_json, read_body
 
 KEYS = ("a", "b")
 
@@ -119,21 +119,6 @@ def test_json_object_checks_method_shape_and_keys():
         400,
     )
     assert json_object(request(b'{"a": 1}'), KEYS, 100) == {"a": 1}
-
-
-@pytest.mark.parametrize(("value", "shown"), [([], "[]"), ({}, "{}"), (3, "3"), (True, "true")])
-def test_string_field_refuses_anything_but_a_string(value, shown):
-    assert bad(lambda: string_field({"team": value}, "team")) == (
-        {"error": f"{shown} is not a string; expected a string", "field": "team"},
-        400,
-    )
-
-
-def test_string_field_gives_the_string_or_the_default():
-    assert string_field({"team": "ml"}, "team") == "ml"
-    assert string_field({}, "team") is None
-    assert string_field({}, "version", "latest") == "latest"
-    assert string_field({"team": None}, "team") is None
 
 
 # Fragments that make JSON deep, long, huge, unterminated or not JSON at all.

@@ -107,8 +107,6 @@ def test_job_id_is_stable_per_firing_and_differs_between_firings(dry_client):
             "team",
             '"ghosts" is not a team of this environment; expected one of forecasting',
         ),
-        ({"pipeline": "training", "team": []}, FIRED, 400, "team", "[] is not a string; expected a string"),
-        ({"pipeline": "training", "team": {}}, FIRED, 400, "team", "{} is not a string; expected a string"),
         (
             {"pipeline": "training", "version": "v1\n"},
             FIRED,
@@ -143,7 +141,7 @@ def test_job_id_is_stable_per_firing_and_differs_between_firings(dry_client):
             FIRED,
             400,
             "parameters.source",
-            "value is 20002 characters; expected at most 10000",
+            "value is 20002 characters; expected at most 10000 characters",
         ),
         (
             {"pipeline": "training"},
@@ -206,15 +204,23 @@ def google_apis(templates, monkeypatch):
     from google.auth.credentials import AnonymousCredentials
 
     created: set[str] = set()
+    jobs: dict[str, dict] = {}  # by resource name, as Vertex AI answers a GET
 
     def respond(request):
         parts = request.path.strip("/").split("/")
         if request.method == "GET" and len(parts) == 2 and parts[1] == "v3":
             return 200, yaml.safe_load((templates / f"{parts[0]}.yaml").read_text())
-        return created_pipeline_job(request, created)
+        if request.method == "GET" and "/pipelineJobs/" in request.path:
+            name = request.path.removeprefix("/v1/")
+            return (200, jobs[name]) if name in jobs else None
+        answer = created_pipeline_job(request, created)
+        if answer and answer[0] == 200:
+            jobs[answer[1]["name"]] = answer[1]
+        return answer
 
     monkeypatch.setattr("google.auth.default", lambda scopes=None: (AnonymousCredentials(), "acme-mlops-dev"))
     with vertex_ai(respond, monkeypatch) as server:
+        server.jobs, server.created = jobs, created
         yield server
 
 
@@ -227,9 +233,13 @@ def test_submits_the_template_version_and_never_twice_for_one_firing(google_apis
     assert first.status_code == 200 and first.get_json()["status"] == "submitted"
     assert again.status_code == 200
     assert again.get_json() == {"status": "already_submitted", "job_id": first.get_json()["job_id"]}
-    downloads = [r for r in google_apis.requests if r.method == "GET"]
+    downloads = [r for r in google_apis.requests if r.method == "GET" and not r.path.startswith("/v1/")]
     creates = [r for r in google_apis.requests if r.method == "POST"]
     assert [r.path for r in downloads] == ["/prediction/v3", "/prediction/v3"]
+    (lookup,) = [r.path for r in google_apis.requests if r.method == "GET" and r.path.startswith("/v1/")]
+    assert lookup == f"/v1/projects/acme-mlops-dev/locations/europe-west1/pipelineJobs/{first.get_json()['job_id']}", (
+        "the redelivery checks that the existing job is its own"
+    )
     assert len(creates) == 2 and creates[0].query == creates[1].query, "the redelivery asks for the same job id"
     sent = creates[0].json()
     assert creates[0].path == "/v1/projects/acme-mlops-dev/locations/europe-west1/pipelineJobs"
@@ -256,3 +266,95 @@ def test_served_over_real_http_in_dry_run(templates):
         assert ok.status_code == 200 and ok.json()["status"] == "dry_run"
         bad = requests.post(url, json={"pipeline": "nope"}, headers=FIRED, timeout=30)
         assert bad.status_code == 400 and bad.json()["field"] == "pipeline"
+
+
+def test_a_job_id_taken_by_another_job_is_a_409_naming_the_conflict(google_apis, monkeypatch):
+    """Someone who computes the job id creates a job under it first (another account, another
+    trigger label): the trigger must not answer already_submitted for a run it never started."""
+    body = {"pipeline": "prediction", "version": "v3", "parameters": {"horizon": 12}}
+    dry = make_app("pipeline_trigger", {"TEMPLATE_REPOSITORY": google_apis.url, "DRY_RUN": "true"}, monkeypatch).post(
+        "/", json=body, headers=FIRED
+    )
+    job_id = dry.get_json()["job_id"]
+    name = f"projects/acme-mlops-dev/locations/europe-west1/pipelineJobs/{job_id}"
+    planted = dry.get_json()["request"]["body"] | {"name": name, "state": 2}
+    planted["serviceAccount"] = "intruder@elsewhere.iam.gserviceaccount.com"
+    planted["labels"] = planted["labels"] | {"trigger": "cli"}
+    google_apis.jobs[name] = planted
+    google_apis.created.add(job_id)
+
+    client = make_app("pipeline_trigger", {"TEMPLATE_REPOSITORY": google_apis.url, "DRY_RUN": "false"}, monkeypatch)
+    response = client.post("/", json=body, headers=FIRED)
+    assert response.status_code == 409, response.get_json()
+    assert response.get_json() == {
+        "error": f"job {job_id} exists but was not started by this trigger for this request: labels is "
+        '{"cost-center": "ml-platform", "env": "dev", "managed-by": "mlops-platform", "pipeline": "prediction", '
+        '"trigger": "cli"}, expected {"cost-center": "ml-platform", "env": "dev", "managed-by": "mlops-platform", '
+        '"pipeline": "prediction", "trigger": "scheduler"}; serviceAccount is '
+        '"intruder@elsewhere.iam.gserviceaccount.com", expected '
+        '"pipelines-runner@acme-mlops-dev.iam.gserviceaccount.com"',
+        "field": "job_id",
+    }
+
+
+def test_job_ids_use_the_fire_time_in_utc(dry_client):
+    utc = dry_client.post("/", json={"pipeline": "training"}, headers=FIRED).get_json()["job_id"]
+    london = dry_client.post(
+        "/", json={"pipeline": "training"}, headers={"X-CloudScheduler-ScheduleTime": "2026-11-22T04:00:00+01:00"}
+    ).get_json()["job_id"]
+    assert utc == london and utc.startswith("training-platform-20261122t030000-")
+    naive = dry_client.post(
+        "/", json={"pipeline": "training"}, headers={"X-CloudScheduler-ScheduleTime": "2026-11-22T03:00:00"}
+    )
+    assert naive.status_code == 400
+    assert naive.get_json() == {
+        "error": "'2026-11-22T03:00:00' has no UTC offset; expected RFC 3339",
+        "field": "X-CloudScheduler-ScheduleTime",
+    }
+
+
+def test_request_ids_differing_in_case_or_punctuation_get_distinct_jobs(dry_client):
+    ids = ["Run.1", "run.1", "run-1", "run_1", "run:1"]
+    jobs = [
+        dry_client.post("/", json={"pipeline": "training"}, headers={"X-Request-Id": i}).get_json()["job_id"]
+        for i in ids
+    ]
+    assert len(set(jobs)) == len(ids)
+    again = dry_client.post("/", json={"pipeline": "training"}, headers={"X-Request-Id": "Run.1"}).get_json()
+    assert again["job_id"] == jobs[0]
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "error"),
+    [
+        (
+            {"pipeline": "training", "team": []},
+            "team",
+            "[] is not a team of this environment; expected one of forecasting",
+        ),
+        (
+            {"pipeline": "training", "team": {}},
+            "team",
+            "{} is not a team of this environment; expected one of forecasting",
+        ),
+        (
+            {"pipeline": "training", "version": "v1\n"},
+            "version",
+            '"v1\\n" is not a template tag; expected e.g. latest or v1.2.0',
+        ),
+        (
+            {"pipeline": "training", "parameters": {"source": "gs://elsewhere/x.csv"}},
+            "parameters.source",
+            "\"gs://elsewhere/x.csv\" is outside this environment's data; expected 'reference' or "
+            "gs://acme-mlops-dev-data/<path>",
+        ),
+        (
+            {"pipeline": "training", "team": "forecasting", "parameters": {"holdout_days": 10**400}},
+            "parameters.holdout_days",
+            "1" + "0" * 96 + "... is out of range; expected 1 to 60",
+        ),
+    ],
+)
+def test_unhashable_teams_newlines_and_outside_parameters_get_400(dry_client, body, field, error):
+    response = dry_client.post("/", json=body, headers=FIRED)
+    assert (response.status_code, response.get_json()) == (400, {"error": error, "field": field})

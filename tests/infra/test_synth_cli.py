@@ -25,6 +25,16 @@ def test_make_synth_with_a_bad_file_names_file_key_value_and_expectation(environ
     assert not (REPO_ROOT / "infra" / "cdktf.out" / "stacks" / "broken").exists()
 
 
+def test_a_schedule_the_trigger_would_refuse_fails_synth_naming_file_and_key(environments_dir: Path):
+    dev = (REPO_ROOT / "environments" / "dev.yaml").read_text()
+    (environments_dir / "late.yaml").write_text(dev.replace("drift_threshold: 0.5", "drift_threshold: 7"))
+    result = run(sys.executable, "-m", "infra.synth", "--env", "late", env_dir=environments_dir)
+    assert result.returncode == 2
+    assert result.stderr == (
+        "environments/late.yaml: schedules[1].parameters.drift_threshold: 7 is out of range; expected 0 to 1\n"
+    )
+
+
 def test_synth_of_an_unknown_environment_lists_the_real_ones():
     result = run(sys.executable, "-m", "infra.synth", "--env", "staging")
     assert result.returncode == 2

@@ -12,6 +12,7 @@ import yaml
 
 from environments.config import load_environment
 from pipelines.cli import compile_pipelines, main
+from pipelines.submission import prepare
 from pipelines.vertex import Target, pipeline_job
 from tests.conftest import REPO_ROOT
 from tests.http_capture import created_pipeline_job, vertex_ai
@@ -91,26 +92,34 @@ def vertex_api(monkeypatch):
 
 def test_submission_sends_template_root_account_labels_and_parameters(vertex_api, tmp_path):
     dev = load_environment("dev")
-    target = Target.of(dev)
+    target = Target.of(dev, team_accounts={"forecasting": "team-forecasting@acme-mlops-dev.iam.gserviceaccount.com"})
     template = compile_pipelines(dev, tmp_path)["prediction"]
-    job = pipeline_job(
+    submission = prepare(
         target,
         "prediction",
-        str(template),
-        {"registry_uri": "vertex://p/r/m", "horizon": 24},
-        labels=target.job_labels("prediction", trigger="test", team="forecasting"),
-        job_id="prediction-20261122-0300",
+        {"horizon": 24},
+        team="forecasting",
+        trigger="test",
+        template=yaml.safe_load(template.read_text()),
     )
-    job.submit(service_account="pipelines-runner@acme-mlops-dev.iam.gserviceaccount.com")
+    job = pipeline_job(target, submission, str(template), job_id="prediction-20261122-0300")
+    job.submit(service_account=submission.service_account)
 
     (request,) = vertex_api.requests
     assert (request.method, request.path) == ("POST", "/v1/projects/acme-mlops-dev/locations/europe-west1/pipelineJobs")
     assert request.query["pipelineJobId"] == ["prediction-20261122-0300"]
     body = request.json()
-    assert body["pipelineSpec"] == yaml.safe_load(template.read_text())
-    assert body["runtimeConfig"]["gcsOutputDirectory"] == "gs://acme-mlops-dev-pipeline-root"
-    assert body["runtimeConfig"]["parameterValues"] == {"registry_uri": "vertex://p/r/m", "horizon": 24}
-    assert body["serviceAccount"] == "pipelines-runner@acme-mlops-dev.iam.gserviceaccount.com"
+    compiled = yaml.safe_load(template.read_text())
+    assert body["pipelineSpec"]["deploymentSpec"] == compiled["deploymentSpec"]
+    tasks = body["pipelineSpec"]["root"]["dag"]["tasks"]
+    assert sorted(tasks) == sorted(compiled["root"]["dag"]["tasks"])
+    assert {task["cachingOptions"]["enableCache"] for task in tasks.values()} == {False}, "no step is reused"
+    assert body["runtimeConfig"]["gcsOutputDirectory"] == "gs://acme-mlops-dev-pipeline-root/teams/forecasting"
+    assert body["runtimeConfig"]["parameterValues"] == {
+        "registry_uri": "vertex://acme-mlops-dev/europe-west1/forecaster-team-forecasting",
+        "horizon": 24,
+    }
+    assert body["serviceAccount"] == "team-forecasting@acme-mlops-dev.iam.gserviceaccount.com"
     assert body["labels"] == {
         "cost-center": "ml-platform",
         "env": "dev",

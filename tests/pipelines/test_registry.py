@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from pipelines.registry import LocalRegistry, VertexRegistry, open_registry
+from tests.conftest import REPO_ROOT
 
 
 @pytest.fixture
 def artifacts(tmp_path):
+    """The files a version holds, plus one that is not an artifact and must not be copied."""
     folder = tmp_path / "artifacts"
     folder.mkdir()
-    (folder / "model.json").write_text("{}")
+    for name in ("model.json", "forecaster.json", "training_data.parquet"):
+        (folder / name).write_text(f"{name} contents")
+    (folder / "notes.txt").write_text("not an artifact")
     return folder
 
 
@@ -26,7 +33,13 @@ def test_versions_are_kept_and_the_champion_moves_only_on_promotion(tmp_path, ar
     assert registry.champion() == first and second.metrics == {"mae": 12}
     third = registry.register(artifacts, {"mae": 8}, promote=True)
     assert registry.champion() == third
-    assert (registry.fetch(third) / "model.json").read_text() == "{}"
+    assert (registry.fetch(third) / "model.json").read_text() == "model.json contents"
+    assert sorted(p.name for p in registry.fetch(third).iterdir()) == [
+        "forecaster.json",
+        "model.json",
+        "training_data.parquet",
+        "version.json",
+    ]
 
 
 def test_concurrent_registrations_get_distinct_versions(tmp_path, artifacts):
@@ -42,3 +55,115 @@ def test_registry_uris():
     assert isinstance(vertex, VertexRegistry) and vertex.bucket == "acme-mlops-dev-models"
     with pytest.raises(ValueError, match="expected vertex://<project>/<region>/<model>"):
         open_registry("vertex://acme-mlops-dev/forecaster")
+
+
+@pytest.mark.parametrize("name", ["../model.json", "/etc/passwd", "sub/model.json", "notes.txt", "..", ""])
+def test_only_the_expected_artifact_names_inside_the_folder(tmp_path, name):
+    from pipelines.registry import RegistryError, artifact_path
+
+    with pytest.raises(RegistryError, match=r"is not one of model\.json, forecaster\.json, training_data\.parquet"):
+        artifact_path(tmp_path, name)
+    assert artifact_path(tmp_path, "model.json") == (tmp_path / "model.json").resolve()
+
+
+def test_a_failed_registration_leaves_no_version_and_no_staging(tmp_path, artifacts, monkeypatch):
+    registry = LocalRegistry(tmp_path / "registry")
+    first = registry.register(artifacts, {"mae": 10}, promote=True)
+
+    def out_of_space(*args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("pipelines.registry.os.rename", out_of_space)
+    with pytest.raises(OSError, match="No space left"):
+        registry.register(artifacts, {"mae": 5}, promote=True)
+    assert registry.versions() == [first] and registry.champion() == first
+    assert sorted(p.name for p in registry.root.iterdir()) == [".lock", "champion", "versions"]
+    assert sorted(p.name for p in (registry.root / "versions").iterdir()) == ["1"]
+
+
+def kill_during(registry_root, artifacts, patched: str, promote: bool) -> None:
+    """Register in a child process that is killed (SIGKILL) when it calls `patched`."""
+    script = (
+        "import os, signal, sys\n"
+        "from pathlib import Path\n"
+        "import pipelines.registry as registry\n"
+        f"registry.os.{patched} = lambda *a: os.kill(os.getpid(), signal.SIGKILL)\n"
+        f"registry.LocalRegistry(Path({str(registry_root)!r})).register(Path({str(artifacts)!r}), {{}}, "
+        f"promote={promote})\n"
+    )
+    killed = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, check=False)
+    assert killed.returncode == -signal.SIGKILL
+
+
+def test_a_registration_killed_before_its_rename_leaves_nothing_readers_trust(tmp_path, artifacts):
+    registry = LocalRegistry(tmp_path / "registry")
+    first = registry.register(artifacts, {"mae": 10}, promote=True)
+    kill_during(registry.root, artifacts, "rename", promote=True)
+    leftovers = [p.name for p in registry.root.iterdir() if p.name.startswith(".staging-")]
+    assert len(leftovers) == 1
+    assert registry.versions() == [first] and registry.champion() == first
+
+    second = registry.register(artifacts, {"mae": 9}, promote=False)
+    assert second.version == "2"
+    assert sorted(p.name for p in registry.root.iterdir()) == [".lock", "champion", "versions"]
+
+
+def test_a_promotion_killed_before_the_pointer_moves_keeps_the_old_champion(tmp_path, artifacts):
+    registry = LocalRegistry(tmp_path / "registry")
+    first = registry.register(artifacts, {"mae": 10}, promote=True)
+    kill_during(registry.root, artifacts, "replace", promote=True)
+    assert registry.champion() == first, "the version is registered; the pointer did not move"
+    assert [v.version for v in registry.versions()] == ["1", "2"]
+    assert len([p for p in registry.root.iterdir() if p.name.endswith(".tmp")]) == 1
+
+    third = registry.register(artifacts, {"mae": 8}, promote=True)
+    assert registry.champion() == third
+    assert sorted(p.name for p in registry.root.iterdir()) == [".lock", "champion", "versions"]
+
+
+def test_an_incomplete_version_folder_is_ignored_then_removed(tmp_path, artifacts):
+    registry = LocalRegistry(tmp_path / "registry")
+    registry.register(artifacts, {"mae": 10}, promote=True)
+    partial = registry.root / "versions" / "2"
+    partial.mkdir()
+    (partial / "model.json").write_text("half")
+    assert [v.version for v in registry.versions()] == ["1"]
+    second = registry.register(artifacts, {}, promote=False)
+    assert second.version == "2" and (partial / "model.json").read_text() == "model.json contents"
+    assert [v.version for v in registry.versions()] == ["1", "2"]
+
+
+@pytest.mark.parametrize("pointer", ["7", "", "1\x00", "../../etc"])
+def test_a_dangling_or_partial_pointer_is_reported_and_healed_by_the_next_registration(
+    tmp_path, artifacts, pointer, caplog
+):
+    from pipelines.registry import BrokenChampion
+
+    registry = LocalRegistry(tmp_path / "registry")
+    registry.register(artifacts, {"mae": 10}, promote=False)
+    (registry.root / "champion").write_text(pointer)
+    with pytest.raises(BrokenChampion, match=r"the champion pointer names .* which is not a complete version"):
+        registry.champion()
+
+    registry.register(artifacts, {"mae": 9}, promote=False)
+    assert registry.champion() is None, "no promotion: the broken pointer is removed"
+    assert "removed the champion pointer" in caplog.text
+
+    (registry.root / "champion").write_text(pointer)
+    promoted = registry.register(artifacts, {"mae": 8}, promote=True)
+    assert registry.champion() == promoted and promoted.version == "3"
+
+
+def test_decide_sees_the_champion_at_the_moment_the_pointer_moves(tmp_path, artifacts):
+    registry = LocalRegistry(tmp_path / "registry")
+    first = registry.register(artifacts, {"mae": 10}, promote=True)
+    seen = []
+
+    def decide(current):
+        seen.append(current)
+        return False, {"promoted": False, "reason": "not better"}
+
+    second = registry.register(artifacts, {"mae": 11}, decide=decide)
+    assert seen == [first]
+    assert second.metrics == {"mae": 11, "promoted": False, "reason": "not better"}
+    assert registry.champion() == first

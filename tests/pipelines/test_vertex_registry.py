@@ -11,7 +11,7 @@ import pytest
 from pipelines.registry import VertexRegistry
 from tests.http_capture import vertex_ai
 
-PARENT = "projects/acme-mlops-dev/locations/europe-west1/models/4242"
+PARENT = "projects/acme-mlops-dev/locations/europe-west1/models/forecaster"
 
 
 class FakeModelRegistry:
@@ -27,8 +27,6 @@ class FakeModelRegistry:
 
     def respond(self, request):
         path = unquote(request.path).removeprefix("/v1/")
-        if request.method == "GET" and path.endswith("/models"):
-            return 200, {"models": [self.model(self.versions[-1])] if self.versions else []}
         if request.method == "POST" and path.endswith("/models:upload"):
             body = request.json()
             version = {
@@ -51,9 +49,9 @@ class FakeModelRegistry:
             }
         if request.method == "GET" and path.startswith(PARENT):
             wanted = path.removeprefix(PARENT)
+            if not self.versions or (wanted == "@champion" and self.champion is None):
+                return 404, {"error": {"code": 404, "message": "no such model", "status": "NOT_FOUND"}}
             if wanted == "@champion":
-                if self.champion is None:
-                    return 404, {"error": {"code": 404, "message": "no such alias", "status": "NOT_FOUND"}}
                 return 200, self.model(self.versions[int(self.champion) - 1])
             return 200, self.model(self.versions[int(wanted.removeprefix("@")) - 1] if wanted else self.versions[-1])
         return None
@@ -70,11 +68,18 @@ def vertex(monkeypatch, gcs_emulator):
         yield registry, server
 
 
-def test_versions_go_to_the_model_registry_and_the_alias_moves_only_on_promotion(vertex, tmp_path):
+@pytest.fixture
+def artifacts(tmp_path):
+    folder = tmp_path / "model"
+    folder.mkdir()
+    for name in ("model.json", "forecaster.json", "training_data.parquet"):
+        (folder / name).write_text(f"{name} contents")
+    (folder / "notes.txt").write_text("not an artifact")
+    return folder
+
+
+def test_versions_go_to_the_model_registry_and_the_alias_moves_only_on_promotion(vertex, artifacts):
     _, server = vertex
-    artifacts = tmp_path / "model"
-    artifacts.mkdir()
-    (artifacts / "model.json").write_text('{"trees": 1}')
     registry = VertexRegistry("acme-mlops-dev", "europe-west1", "forecaster")
 
     assert registry.champion() is None
@@ -85,9 +90,75 @@ def test_versions_go_to_the_model_registry_and_the_alias_moves_only_on_promotion
     assert (first.version, second.version, champion.version) == ("1", "2", "1")
     assert champion.metrics == {"mae": 10.0}
     assert champion.artifacts.startswith("gs://acme-mlops-dev-models/forecaster/")
-    assert (registry.fetch(champion) / "model.json").read_text() == '{"trees": 1}'
+    fetched = registry.fetch(champion)
+    assert (fetched / "model.json").read_text() == "model.json contents"
+    assert sorted(p.name for p in fetched.iterdir()) == ["forecaster.json", "model.json"], "what serving needs"
     uploads = [r.json() for r in server.requests if r.path.endswith("/models:upload")]
     assert set(uploads[0]["model"]["versionAliases"]) == {"champion", "default"} and "parentModel" not in uploads[0]
+    assert uploads[0]["modelId"] == "forecaster", "the model is created under its name as resource id"
+    assert "modelId" not in uploads[1]
+    lookups = {unquote(r.path) for r in server.requests if r.method == "GET"}
+    # The parent and the alias by resource id (never a list by display name); the SDK reads each
+    # uploaded version back.
+    assert lookups == {f"/v1/{PARENT}", f"/v1/{PARENT}@champion", f"/v1/{PARENT}@1", f"/v1/{PARENT}@2"}
     assert uploads[1]["parentModel"] == PARENT and "champion" not in uploads[1]["model"].get("versionAliases", [])
     assert json.loads(uploads[1]["model"]["versionDescription"]) == {"mae": 12.0}
     assert uploads[0]["model"]["containerSpec"]["imageUri"] == VertexRegistry.SERVING_IMAGE
+
+
+def test_fetch_downloads_only_the_expected_files_from_the_models_prefix(vertex, artifacts):
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import storage
+
+    from pipelines.registry import ARTIFACT_FILES, ModelVersion, RegistryError
+
+    registry = VertexRegistry("acme-mlops-dev", "europe-west1", "forecaster")
+    version = registry.register(artifacts, {}, promote=True)
+    bucket = storage.Client(project="acme-mlops-dev", credentials=AnonymousCredentials()).bucket(
+        "acme-mlops-dev-models"
+    )
+    prefix = version.artifacts.removeprefix("gs://acme-mlops-dev-models/")
+    # (The emulator itself refuses object names with '..'; artifact_path's test covers those.)
+    for planted in ("sub/model.json", "extra.bin", "model.json.bak"):
+        bucket.blob(f"{prefix}/{planted}").upload_from_string("planted")
+    fetched = registry.fetch(version, ARTIFACT_FILES)
+    assert sorted(p.name for p in fetched.iterdir()) == ["forecaster.json", "model.json", "training_data.parquet"]
+    assert (fetched / "model.json").read_text() == "model.json contents"
+
+    for elsewhere in (
+        "gs://other-project-models/forecaster/20261122T030000-abcd1234",
+        "gs://acme-mlops-dev-models/other-model/20261122T030000-abcd1234",
+        "gs://acme-mlops-dev-models/forecaster/../other-model/x",
+        "gs://acme-mlops-dev-models/forecaster",
+    ):
+        with pytest.raises(RegistryError, match="are not under gs://acme-mlops-dev-models/forecaster/"):
+            registry.fetch(ModelVersion("9", elsewhere, {}, ""))
+    with pytest.raises(RegistryError, match="missing artifact files"):
+        registry.fetch(ModelVersion("9", "gs://acme-mlops-dev-models/forecaster/20261122T030000-abcd1234", {}, ""))
+
+
+def test_model_names_must_be_vertex_model_ids():
+    for bad in ("Forecaster", "1model", "a/b", "forecaster\n", "x" * 64):
+        with pytest.raises(ValueError, match="expected a Vertex AI model id"):
+            VertexRegistry("acme-mlops-dev", "europe-west1", bad)
+
+
+def test_the_alias_is_re_read_just_before_it_moves(vertex, artifacts):
+    """Another run promoted version 2 after this run evaluated against version 1: `decide` sees
+    version 2 and this upload carries no champion alias when it declines."""
+    fake, server = vertex
+    registry = VertexRegistry("acme-mlops-dev", "europe-west1", "forecaster")
+    registry.register(artifacts, {"mae": 10.0}, promote=True)
+    registry.register(artifacts, {"mae": 9.0}, promote=True)
+    seen = []
+
+    def decide(current):
+        seen.append(current.version if current else None)
+        return False, {"promoted": False, "reason": "re-scored"}
+
+    third = registry.register(artifacts, {"mae": 9.5}, decide=decide)
+    assert seen == ["2"] and fake.champion == "2"
+    upload = [r.json() for r in server.requests if r.path.endswith("/models:upload")][-1]
+    assert "champion" not in upload["model"].get("versionAliases", [])
+    assert json.loads(upload["model"]["versionDescription"]) == {"mae": 9.5, "promoted": False, "reason": "re-scored"}
+    assert third.version == "3"
