@@ -258,7 +258,7 @@ def test_a_dangling_champion_before_any_model_is_loaded_is_503(registry, monkeyp
     response = client.post("/", json={"history": history(), "horizon": 1})
     assert response.status_code == 503
     assert response.get_json() == {
-        "error": "the registry's champion cannot be loaded (FileNotFoundError); see the logs",
+        "error": "the registry's champion cannot be loaded (BrokenChampion); see the logs",
         "field": None,
     }
 
