@@ -373,6 +373,11 @@ class ResourceNames:
         return bucket_name(self.project_id, purpose)
 
     @staticmethod
+    def team_prefix(team: str) -> str:
+        """A team's corner of the data, pipeline-root and models buckets (a managed folder)."""
+        return f"teams/{team}/"
+
+    @staticmethod
     def team_account(team: str) -> str:
         """A team's runner account id (team names are at most 25 characters)."""
         return f"team-{team}"

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Protocol
 
 from pipelines.model import SERVING_FILES, TRAINING_DATA_FILE
-from pipelines.vertex import MODEL_ID
+from pipelines.vertex import MODEL_ID, artifacts_prefix
 
 CHAMPION = "champion"
 METADATA_FILE = "version.json"
@@ -251,7 +251,8 @@ class VertexRegistry:
         self.project, self.region, self.model = project, region, model
         self.bucket = bucket_name(project, "models")
         self.resource_name = f"projects/{project}/locations/{region}/models/{model}"
-        self._artifacts = re.compile(rf"gs://{re.escape(self.bucket)}/{re.escape(model)}/[A-Za-z0-9_-]+")
+        self.prefix = artifacts_prefix(model)
+        self._artifacts = re.compile(rf"gs://{re.escape(self.bucket)}/{re.escape(self.prefix)}/[A-Za-z0-9_-]+")
 
     def _model(self, name: str):
         from google.api_core.exceptions import NotFound
@@ -278,7 +279,7 @@ class VertexRegistry:
     ) -> ModelVersion:
         from google.cloud import aiplatform, storage
 
-        prefix = f"{self.model}/{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+        prefix = f"{self.prefix}/{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
         bucket = storage.Client(project=self.project).bucket(self.bucket)
         for name in ARTIFACT_FILES:
             if (artifacts / name).is_file():
@@ -315,7 +316,7 @@ class VertexRegistry:
         if not self._artifacts.fullmatch(version.artifacts or ""):
             raise RegistryError(
                 f"version {version.version}: artifacts {version.artifacts!r} are not under "
-                f"gs://{self.bucket}/{self.model}/"
+                f"gs://{self.bucket}/{self.prefix}/"
             )
         prefix = version.artifacts.removeprefix(f"gs://{self.bucket}/")
         bucket = storage.Client(project=self.project).bucket(self.bucket)

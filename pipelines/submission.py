@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from environments.config import bucket_name, display_path, environment_path, team_path
+from environments.config import ResourceNames, bucket_name, display_path, environment_path, team_path
 from pipelines.parameters import SOURCES, check, shown, table_template
 from pipelines.spec import REFERENCE
 from pipelines.vertex import MODEL_ID, TEAM_MODEL_PREFIX, Target, default_registry_uri, team_model, vertex_defaults
@@ -75,7 +75,7 @@ def prepare(
         return Submission(
             pipeline,
             values,
-            pipeline_root=f"{target.pipeline_root}/teams/{team}",
+            pipeline_root=f"{target.pipeline_root}/{ResourceNames.team_prefix(team).rstrip('/')}",
             service_account=target.team_accounts[team],
             labels=target.labels | {"team": team, "pipeline": pipeline, "trigger": trigger},
             team=team,
@@ -125,7 +125,7 @@ def registry_problem(target: Target, uri: str, team: str | None) -> str | None:
 def source_problem(target: Target, source: str, team: str | None) -> str | None:
     if source == REFERENCE:
         return None
-    prefix = f"gs://{bucket_name(target.project, 'data')}/" + (f"teams/{team}/" if team else "")
+    prefix = f"gs://{bucket_name(target.project, 'data')}/" + (ResourceNames.team_prefix(team) if team else "")
     path = source.removeprefix(prefix)
     if source.startswith(prefix) and _OBJECT_PATH.fullmatch(path):
         return None

@@ -161,6 +161,16 @@ def team_model(team: str) -> str:
     return f"{TEAM_MODEL_PREFIX}{team}"
 
 
+def artifacts_prefix(model: str) -> str:
+    """Where a model's versions live in the models bucket: a team's model inside its team's
+    folder (the only place its account may write), the platform's under the model id."""
+    from environments.config import ResourceNames
+
+    if model.startswith(TEAM_MODEL_PREFIX):
+        return f"{ResourceNames.team_prefix(model.removeprefix(TEAM_MODEL_PREFIX))}{model}"
+    return model
+
+
 def default_registry_uri(project: str, region: str, model: str = MODEL) -> str:
     return f"vertex://{project}/{region}/{model}"
 

@@ -16,8 +16,6 @@ from infra.constructs.project import ProjectRoles
 from infra.constructs.registry import ArtifactRepository
 from infra.constructs.scheduler import ScheduledPipeline
 
-TEAMS_PREFIX = "teams"
-
 
 class TeamResources(Construct):
     """In every environment: the team's runner identity with read/write on its own prefixes of the
@@ -55,7 +53,7 @@ class TeamResources(Construct):
             description=f"Team {team.name}: runs its pipelines",
         )
         owners = [Principal.of(member) for member in team.owners]
-        prefix = f"{TEAMS_PREFIX}/{team.name}/"
+        prefix = ResourceNames.team_prefix(team.name)
         for bucket in (data, pipeline_root, models):
             folder = bucket.managed_folder(f"team-{team.name}", prefix)
             folder.grant_read_write(self.identity)

@@ -137,6 +137,19 @@ def test_fetch_downloads_only_the_expected_files_from_the_models_prefix(vertex, 
         registry.fetch(ModelVersion("9", "gs://acme-mlops-dev-models/forecaster/20261122T030000-abcd1234", {}, ""))
 
 
+def test_a_team_registers_inside_its_folder_and_the_platform_never_loads_it(vertex, artifacts):
+    """A team's account may write only `teams/<team>/` of the models bucket; the platform's registry
+    (what predict serves) refuses any version whose files are not under the platform's model."""
+    from pipelines.registry import ModelVersion, RegistryError
+
+    team = VertexRegistry("acme-mlops-dev", "europe-west1", "forecaster-team-pricing")
+    assert team.prefix == "teams/pricing/forecaster-team-pricing"
+    platform = VertexRegistry("acme-mlops-dev", "europe-west1", "forecaster")
+    planted = "gs://acme-mlops-dev-models/teams/pricing/forecaster-team-pricing/20261122T030000-abcd1234"
+    with pytest.raises(RegistryError, match="are not under gs://acme-mlops-dev-models/forecaster/"):
+        platform.fetch(ModelVersion("7", planted, {}, ""))
+
+
 def test_model_names_must_be_vertex_model_ids():
     for bad in ("Forecaster", "1model", "a/b", "forecaster\n", "x" * 64):
         with pytest.raises(ValueError, match="expected a Vertex AI model id"):
