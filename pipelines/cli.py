@@ -20,7 +20,7 @@ from pathlib import Path
 
 import yaml
 
-from environments.config import PIPELINES, REPO_ROOT, ConfigError, Environment, load_environment
+from environments.config import PIPELINES, REPO_ROOT, TAG, ConfigError, Environment, load_environment
 from environments.credentials import MissingPrerequisite, google_credentials
 from pipelines.definitions import LOCAL_IMAGE, build
 from pipelines.parameters import check
@@ -147,16 +147,47 @@ def _credentials(environment: Environment, dry_run: bool):
     return google_credentials(environment.project_id)
 
 
+MOVING_TAG = "latest"  # the only tag that moves; release and commit tags name one template for good
+
+
 def publish(environment: Environment, tag: str | None) -> dict:
+    """Upload every template and tag it with the release tag, the commit and `latest`. Re-running
+    is safe: the same template is the same version (its sha256), a tag already on that version is
+    left alone, and only `latest` moves; a release or commit tag already on another version is
+    refused, never moved."""
     from kfp.registry import RegistryClient
 
+    if tag and not TAG.fullmatch(tag):
+        raise UsageError(f"TAG: {tag[:80]!r} is not a template tag; expected e.g. v1.2.0")
     client = RegistryClient(host=environment.names.kfp_repository_url, auth=google_credentials(environment.project_id))
-    tags = [t for t in dict.fromkeys([tag, git_commit(), "latest"]) if t]
+    tags = [t for t in dict.fromkeys([tag, git_commit(), MOVING_TAG]) if t]
     published = {}
     for name, path in compile_pipelines(environment).items():
-        package, version = client.upload_pipeline(file_name=str(path), tags=tags)
+        package, version = client.upload_pipeline(file_name=str(path))
+        for each in tags:
+            _place_tag(client, package, version, each)
         published[name] = {"package": package, "version": version, "tags": tags}
     return published
+
+
+def _place_tag(client, package: str, version: str, tag: str) -> None:
+    from requests import HTTPError
+
+    try:
+        current = client.get_tag(package, tag)["version"].rsplit("/", 1)[1]
+    except HTTPError as error:
+        if error.response is None or error.response.status_code != 404:
+            raise
+        client.create_tag(package, version, tag)
+        return
+    if current == version:
+        return
+    if tag != MOVING_TAG:
+        raise UsageError(
+            f"TAG: {tag!r} already names {package} version {current}; expected a new tag (release and commit tags "
+            "are never moved)"
+        )
+    client.update_tag(package, version, tag)
 
 
 def main(argv: list[str] | None = None) -> int:
