@@ -49,6 +49,7 @@ SHARED_MODULES = {
         "pipelines/features.py",
         "pipelines/model.py",
         "pipelines/forecast.py",
+        "pipelines/online.py",
         "pipelines/parameters.py",
         "pipelines/registry.py",
         "pipelines/vertex.py",

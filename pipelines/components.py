@@ -155,10 +155,12 @@ def register(
     reason: str,
     registry_uri: str,
     experiment: str,
+    serving_image: str,
 ) -> str:
     """Register the challenger as a new version; move the champion alias only when promoted, as a
-    compare-and-swap (re-scored when the champion changed since evaluation). With `experiment` (on
-    Vertex AI), also log the run's parameters and metrics to Vertex AI Experiments."""
+    compare-and-swap (re-scored when the champion changed since evaluation). On Vertex AI the version
+    declares `serving_image` (this very image) as its serving container, and with `experiment` the
+    run's parameters and metrics are also logged to Vertex AI Experiments."""
     import json
     from pathlib import Path
 
@@ -170,7 +172,7 @@ def register(
     from pipelines.registry import VertexRegistry, open_registry
 
     result = json.loads(Path(evaluation.path).read_text())
-    registry = open_registry(registry_uri)
+    registry = open_registry(registry_uri, serving_image=serving_image)
     version = register(
         registry,
         Path(model.path),

@@ -50,6 +50,7 @@ def build(image: str = LOCAL_IMAGE) -> SimpleNamespace:
             reason=decision.outputs["reason"],
             registry_uri=registry_uri,
             experiment=experiment,
+            serving_image=image,
         )
 
     @dsl.pipeline(name="training", description="Ingest, validate, featurize, train, evaluate, gate, register")

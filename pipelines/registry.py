@@ -38,6 +38,12 @@ from pipelines.model import SERVING_FILES, TRAINING_DATA_FILE
 from pipelines.vertex import MODEL_ID, artifacts_prefix
 
 CHAMPION = "champion"
+# The serving container a Vertex AI registration declares, so the model can be deployed to an
+# endpoint: the components image running functions/vertex_serving.py (the predict function's code)
+# under the custom-container contract (cloud.google.com/vertex-ai/docs/predictions/custom-container-requirements).
+SERVING_COMMAND = ["python", "-m", "functions.vertex_serving"]
+SERVING_PORT = 8080
+SERVING_HEALTH_ROUTE, SERVING_PREDICT_ROUTE = "/health", "/predict"
 METADATA_FILE = "version.json"
 # What a registered version holds: the forecaster, its description, its training data (the drift
 # reference). Registration stores only these names, fetching downloads only these names.
@@ -237,10 +243,7 @@ class VertexRegistry:
     that moves it, which shrinks the window from a whole evaluation to one API call.
     """
 
-    # Lets the registered model also be deployed to a Vertex endpoint as a plain XGBoost model.
-    SERVING_IMAGE = "europe-docker.pkg.dev/vertex-ai/prediction/xgboost-cpu.2-1:latest"
-
-    def __init__(self, project: str, region: str, model: str) -> None:
+    def __init__(self, project: str, region: str, model: str, serving_image: str | None = None) -> None:
         from environments.config import bucket_name
 
         if not MODEL_ID.fullmatch(model):
@@ -249,10 +252,19 @@ class VertexRegistry:
                 "letters, digits, '_' or '-'"
             )
         self.project, self.region, self.model = project, region, model
+        self.serving_image = serving_image
         self.bucket = bucket_name(project, "models")
         self.resource_name = f"projects/{project}/locations/{region}/models/{model}"
         self.prefix = artifacts_prefix(model)
         self._artifacts = re.compile(rf"gs://{re.escape(self.bucket)}/{re.escape(self.prefix)}/[A-Za-z0-9_-]+")
+
+    def _serving_image(self) -> str:
+        if not self.serving_image:
+            raise RegistryError(
+                f"registering into {self.resource_name} needs the components image, which every version "
+                "declares as its serving container"
+            )
+        return self.serving_image
 
     def _model(self, name: str):
         from google.api_core.exceptions import NotFound
@@ -293,7 +305,11 @@ class VertexRegistry:
             model_id=None if parent else self.model,
             parent_model=self.resource_name if parent else None,
             artifact_uri=f"gs://{self.bucket}/{prefix}",
-            serving_container_image_uri=self.SERVING_IMAGE,
+            serving_container_image_uri=self._serving_image(),
+            serving_container_command=SERVING_COMMAND,
+            serving_container_ports=[SERVING_PORT],
+            serving_container_health_route=SERVING_HEALTH_ROUTE,
+            serving_container_predict_route=SERVING_PREDICT_ROUTE,
             version_aliases=[CHAMPION] if promote else None,
             is_default_version=promote or parent is None,
             version_description=json.dumps(metrics),
@@ -335,11 +351,12 @@ class VertexRegistry:
         return target
 
 
-def open_registry(uri: str) -> Registry:
-    """A folder path, or `vertex://<project>/<region>/<model>`."""
+def open_registry(uri: str, serving_image: str | None = None) -> Registry:
+    """A folder path, or `vertex://<project>/<region>/<model>`; `serving_image` is the image a Vertex
+    AI registration declares as the model's serving container (the components image)."""
     if uri.startswith("vertex://"):
         parts = uri.removeprefix("vertex://").split("/")
         if len(parts) != 3 or not all(parts):
             raise ValueError(f"registry {uri!r}: expected vertex://<project>/<region>/<model>")
-        return VertexRegistry(*parts)
+        return VertexRegistry(*parts, serving_image=serving_image)
     return LocalRegistry(Path(uri))

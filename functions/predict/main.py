@@ -29,21 +29,14 @@ import time
 from pathlib import Path
 
 import functions_framework
-import pandas as pd
 
 from functions.http_json import BadRequest, json_object
-from pipelines.data import DataSpec, DataValidationError, validate
-from pipelines.features import history_periods, max_horizon
-from pipelines.forecast import forecast
+from pipelines.data import DataSpec
 from pipelines.model import Forecaster
+from pipelines.online import BODY_KEYS, InvalidRequest, answer, parse
 from pipelines.registry import Registry, open_registry
 
 MAX_BODY_BYTES = 1024 * 1024
-BODY_KEYS = ("history", "future", "horizon")
-# Rows may cover at most this many times their number of periods before the gap check refuses
-# them outright: half the periods missing still get the detailed message, and its cost stays
-# proportional to the request.
-SPAN_FACTOR = 2
 
 
 class Champion:
@@ -111,84 +104,15 @@ def request_spec() -> DataSpec:
     return DataSpec.from_dict(json.loads(os.environ.get("DATA_SPEC", "{}")))
 
 
-def parse(request, spec: DataSpec) -> tuple[pd.DataFrame, int]:
-    """The validated series (history then future rows) and horizon, or BadRequest."""
-    body = json_object(request, BODY_KEYS, MAX_BODY_BYTES)
-
-    history = _rows(body, "history", [spec.timestamp_column, spec.target_column, *spec.exogenous_columns], spec)
-    future = _rows(body, "future", [spec.timestamp_column, *spec.exogenous_columns], spec, required=False)
-    horizon = body.get("horizon", len(future) or max_horizon(spec))
-    if not isinstance(horizon, int) or isinstance(horizon, bool) or not 1 <= horizon <= max_horizon(spec):
-        raise BadRequest(
-            "horizon",
-            f"{json.dumps(horizon)[:40]} is not a horizon; expected an integer from 1 to "
-            f"{max_horizon(spec)} (one day at {spec.frequency})",
-        )
-    if spec.exogenous_columns and len(future) < horizon:
-        raise BadRequest(
-            "future",
-            f"{len(future)} future rows; expected {horizon}, one per forecast period, with "
-            f"{', '.join(spec.exogenous_columns)}",
-        )
-    if len(history) < history_periods(spec):
-        raise BadRequest(
-            "history",
-            f"{len(history)} rows; expected at least {history_periods(spec)} "
-            f"({history_periods(spec) / spec.periods_per_day:.1f} days at {spec.frequency})",
-        )
-    rows = history + [row | {spec.target_column: None} for row in future]
-    frame = pd.DataFrame(rows)
-    timestamps = pd.to_datetime(frame[spec.timestamp_column], errors="coerce")
-    if timestamps.notna().all():
-        _check_span(timestamps, horizon, spec)
-        frame[spec.timestamp_column] = timestamps  # parsed once: validate finds them parsed
-    try:
-        series = validate(frame, spec, "request", allow_future_rows=True)
-    except DataValidationError as error:
-        raise BadRequest("history", "; ".join(error.problems)) from None
-    return series, horizon
-
-
-def _rows(body: dict, key: str, columns: list[str], spec: DataSpec, required: bool = True) -> list[dict]:
-    rows = body.get(key, [] if not required else None)
-    if not isinstance(rows, list):
-        raise BadRequest(key, f"expected a list of objects with {', '.join(columns)}")
-    for index, row in enumerate(rows):
-        if not isinstance(row, dict) or set(row) != set(columns):
-            raise BadRequest(f"{key}[{index}]", f"expected an object with exactly {', '.join(columns)}")
-        if not isinstance(row[spec.timestamp_column], str):
-            raise BadRequest(f"{key}[{index}].{spec.timestamp_column}", "expected an ISO 8601 timestamp string")
-        for column in columns[1:]:
-            value = row[column]
-            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-                raise BadRequest(f"{key}[{index}].{column}", f"{json.dumps(value)[:40]} is not a finite number")
-    return rows
-
-
-def _check_span(timestamps: pd.Series, horizon: int, spec: DataSpec) -> None:
-    """Refuse timestamps spread over far more periods than there are rows, before the gap check
-    builds one entry per period from the first to the last (cost bounded by the request's size),
-    and forecast periods past the last date pandas can represent."""
-    period = pd.Timedelta(spec.frequency).value
-    first, last = timestamps.min(), timestamps.max()
-    periods = (last.value - first.value) // period + 1  # Python ints: 1677 to 2262 overflows a Timedelta
-    if periods > SPAN_FACTOR * len(timestamps):
-        raise BadRequest(
-            "history",
-            f"{len(timestamps)} rows from {first} to {last} span {periods} periods of {spec.frequency}; "
-            f"expected one row every {spec.frequency}",
-        )
-    if last.value > pd.Timestamp.max.value - (horizon + 1) * period:
-        raise BadRequest("history", f"the last timestamp {last} leaves no room for {horizon} forecast periods")
-
-
 @functions_framework.http
 def predict(request):
     spec = request_spec()
     try:
-        series, horizon = parse(request, spec)
+        series, horizon = parse(json_object(request, BODY_KEYS, MAX_BODY_BYTES), spec)
     except BadRequest as bad:
         return bad.response()
+    except InvalidRequest as invalid:
+        return {"error": invalid.error, "field": invalid.field}, 400
     serving = champion()
     current = serving.get()
     if current is None:
@@ -202,11 +126,6 @@ def predict(request):
             "field": None,
         }, 503
     try:
-        result = forecast(forecaster, series, horizon, source="request")
-    except DataValidationError as error:
-        return {"error": "; ".join(error.problems), "field": "history"}, 400
-    forecasts = [
-        {"timestamp": stamp.isoformat(), "forecast": round(float(value), 3)}
-        for stamp, value in zip(result[spec.timestamp_column], result["forecast"], strict=True)
-    ]
-    return {"model_version": version, "forecasts": forecasts}, 200
+        return answer(forecaster, version, series, horizon), 200
+    except InvalidRequest as invalid:
+        return {"error": invalid.error, "field": invalid.field}, 400

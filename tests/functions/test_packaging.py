@@ -83,6 +83,7 @@ def test_only_the_declared_files_are_packaged_whatever_else_the_folder_holds(tmp
         "pipelines/features.py",
         "pipelines/forecast.py",
         "pipelines/model.py",
+        "pipelines/online.py",
         "pipelines/parameters.py",
         "pipelines/registry.py",
         "pipelines/spec.py",

@@ -12,6 +12,7 @@ from pipelines.registry import VertexRegistry
 from tests.http_capture import vertex_ai
 
 PARENT = "projects/acme-mlops-dev/locations/europe-west1/models/forecaster"
+IMAGE = "europe-west1-docker.pkg.dev/acme-mlops-dev/containers/python-components:abc123def456"
 
 
 class FakeModelRegistry:
@@ -80,7 +81,7 @@ def artifacts(tmp_path):
 
 def test_versions_go_to_the_model_registry_and_the_alias_moves_only_on_promotion(vertex, artifacts):
     _, server = vertex
-    registry = VertexRegistry("acme-mlops-dev", "europe-west1", "forecaster")
+    registry = VertexRegistry("acme-mlops-dev", "europe-west1", "forecaster", serving_image=IMAGE)
 
     assert registry.champion() is None
     first = registry.register(artifacts, {"mae": 10.0}, promote=True)
@@ -103,7 +104,14 @@ def test_versions_go_to_the_model_registry_and_the_alias_moves_only_on_promotion
     assert lookups == {f"/v1/{PARENT}", f"/v1/{PARENT}@champion", f"/v1/{PARENT}@1", f"/v1/{PARENT}@2"}
     assert uploads[1]["parentModel"] == PARENT and "champion" not in uploads[1]["model"].get("versionAliases", [])
     assert json.loads(uploads[1]["model"]["versionDescription"]) == {"mae": 12.0}
-    assert uploads[0]["model"]["containerSpec"]["imageUri"] == VertexRegistry.SERVING_IMAGE
+    # Deployable: the components image serving the predict code under the custom-container contract.
+    assert uploads[0]["model"]["containerSpec"] == {
+        "imageUri": IMAGE,
+        "command": ["python", "-m", "functions.vertex_serving"],
+        "ports": [{"containerPort": 8080}],
+        "healthRoute": "/health",
+        "predictRoute": "/predict",
+    }
 
 
 def test_fetch_downloads_only_the_expected_files_from_the_models_prefix(vertex, artifacts):
@@ -112,7 +120,7 @@ def test_fetch_downloads_only_the_expected_files_from_the_models_prefix(vertex, 
 
     from pipelines.registry import ARTIFACT_FILES, ModelVersion, RegistryError
 
-    registry = VertexRegistry("acme-mlops-dev", "europe-west1", "forecaster")
+    registry = VertexRegistry("acme-mlops-dev", "europe-west1", "forecaster", serving_image=IMAGE)
     version = registry.register(artifacts, {}, promote=True)
     bucket = storage.Client(project="acme-mlops-dev", credentials=AnonymousCredentials()).bucket(
         "acme-mlops-dev-models"
@@ -160,7 +168,7 @@ def test_the_alias_is_re_read_just_before_it_moves(vertex, artifacts):
     """Another run promoted version 2 after this run evaluated against version 1: `decide` sees
     version 2 and this upload carries no champion alias when it declines."""
     fake, server = vertex
-    registry = VertexRegistry("acme-mlops-dev", "europe-west1", "forecaster")
+    registry = VertexRegistry("acme-mlops-dev", "europe-west1", "forecaster", serving_image=IMAGE)
     registry.register(artifacts, {"mae": 10.0}, promote=True)
     registry.register(artifacts, {"mae": 9.0}, promote=True)
     seen = []
