@@ -99,7 +99,7 @@ bootstrap: env-required setup ## One-time, as an admin: enable the APIs Terrafor
 	$(PY) -m infra.terraform bootstrap $(ENV_FLAG)
 
 demo: setup ## The main job, no cloud account: synth + policy, train, predict, monitor, one online prediction
-	$(PY) -m pipelines.demo
+	$(PY) -m tools.demo
 
 compile-pipelines: setup ## Compile the pipelines to build/pipelines/<pipeline>.yaml [ENV= sets the components image]
 	$(PY) -m pipelines.cli compile $(ENV_FLAG)

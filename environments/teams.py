@@ -18,7 +18,9 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from environments.config import ConfigError, Team, _describe, environment_names, load_teams, team_path, teams_dir
+from environments.loading import environment_names, load_teams, team_path, teams_dir
+from environments.messages import ConfigError, describe
+from environments.schema import Team
 
 
 def onboard(name: str, owners: str) -> str:
@@ -85,7 +87,7 @@ def listing() -> str:
 
 def _cli_message(error: dict) -> str:
     argument = {"name": "TEAM", "owners": "OWNERS"}.get(str(error["loc"][0]), str(error["loc"][0]))
-    return f"{argument}{''.join(f'[{p}]' for p in error['loc'][1:])}: {_describe(Team, error).split(': ', 1)[1]}"
+    return f"{argument}{''.join(f'[{p}]' for p in error['loc'][1:])}: {describe(Team, error).split(': ', 1)[1]}"
 
 
 def main(argv: list[str] | None = None) -> int:

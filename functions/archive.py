@@ -2,9 +2,10 @@
 identical code, named by content hash.
 
 An archive holds the function's own files (FUNCTION_FILES: main.py, requirements.txt) at its root,
-plus the shared modules it imports from this repository (SHARED_MODULES), so training and serving
-run the same feature code without copies in the repository. Both lists are explicit: nothing else
-in the folder is ever packaged (no `.env`, editor swap files, `.venv`, build output, caches).
+plus the repository modules it imports (`shared_modules`: followed from main.py through every
+import of the shipped packages, at any depth, except those under `if TYPE_CHECKING:`), so training
+and serving run the same feature code without copies in the repository. Nothing else in the folder
+is ever packaged (no `.env`, editor swap files, `.venv`, build output, caches).
 Every packaged file must be a regular file (a symbolic link is refused, never followed) and, when
 the repository is a git work tree, tracked by git; a function folder holding tracked files outside
 FUNCTION_FILES is refused too, since they would be missing at run time. Problems raise ArchiveError
@@ -15,6 +16,7 @@ hence no redeploy.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import io
 import os
@@ -22,39 +24,13 @@ import subprocess
 import zipfile
 from pathlib import Path
 
-from environments.config import REPO_ROOT, ConfigError
+from environments.loading import BUILD_DIR, REPO_ROOT
+from environments.messages import ConfigError
 
 FUNCTIONS_DIR = REPO_ROOT / "functions"
-# The repository modules each function imports (its own folder is always included).
-SHARED_MODULES = {
-    "pipeline_trigger": [
-        "environments/__init__.py",
-        "environments/config.py",
-        "functions/__init__.py",
-        "functions/http_json.py",
-        "pipelines/__init__.py",
-        "pipelines/parameters.py",
-        "pipelines/spec.py",
-        "pipelines/submission.py",
-        "pipelines/vertex.py",
-    ],
-    "predict": [
-        "environments/__init__.py",
-        "environments/config.py",
-        "functions/__init__.py",
-        "functions/http_json.py",
-        "pipelines/__init__.py",
-        "pipelines/data.py",
-        "pipelines/spec.py",
-        "pipelines/features.py",
-        "pipelines/model.py",
-        "pipelines/forecast.py",
-        "pipelines/online.py",
-        "pipelines/parameters.py",
-        "pipelines/registry.py",
-        "pipelines/vertex.py",
-    ],
-}
+ARCHIVES_DIR = BUILD_DIR / "functions"  # where synth writes the archives its stacks upload
+# The repository packages an archive may ship modules of (never infra or tools: they import the world).
+SHIPPED_PACKAGES = ("environments", "functions", "pipelines")
 # Each function folder's own files, at the archive's root.
 FUNCTION_FILES = ("main.py", "requirements.txt")
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
@@ -68,7 +44,8 @@ def archive_entries(function: str) -> list[tuple[str, Path]]:
     """(name in archive, file) pairs, sorted; ArchiveError when any file is not fit to ship."""
     folder = FUNCTIONS_DIR / function
     own = [(name, folder / name) for name in FUNCTION_FILES]
-    shared = [(module, REPO_ROOT / module) for module in SHARED_MODULES[function]]
+    modules = shared_modules(function)
+    shared = [(module, REPO_ROOT / module) for module in modules]
     problems = [f"{_shown(path)}: {problem}" for _, path in own + shared if (problem := _file_problem(path))]
     tracked_here = _tracked(folder, ["."])
     if tracked_here is not None:
@@ -82,7 +59,7 @@ def archive_entries(function: str) -> list[tuple[str, Path]]:
             "(functions/archive.py) or move it out"
             for path in sorted(tracked_here - {path for _, path in own})
         ]
-    tracked_shared = _tracked(REPO_ROOT, SHARED_MODULES[function])
+    tracked_shared = _tracked(REPO_ROOT, modules)
     if tracked_shared is not None:
         problems += [
             f"{_shown(path)}: not tracked by git; archives hold tracked files only (git add it)"
@@ -92,6 +69,54 @@ def archive_entries(function: str) -> list[tuple[str, Path]]:
     if problems:
         raise ArchiveError([f"function {function}: {problem}" for problem in problems])
     return sorted(own + shared)
+
+
+def shared_modules(function: str) -> list[str]:
+    """The repository files `functions/<function>/main.py` imports, directly or not, with the
+    `__init__.py` of every package on the way; sorted paths relative to the repository."""
+    found: set[str] = set()
+    pending = [FUNCTIONS_DIR / function / "main.py"]
+    while pending:
+        for module in _imported_modules(pending.pop()):
+            path = _module_file(module)
+            if path is None:
+                continue
+            parts = Path(path).parts
+            packages = {str(Path(*parts[:depth], "__init__.py")) for depth in range(1, len(parts))}
+            for name in ({path} | packages) - found:
+                found.add(name)
+                pending.append(REPO_ROOT / name)
+    return sorted(found)
+
+
+def _imported_modules(path: Path) -> list[str]:
+    """Every module `path` imports (`from a import b` yields a.b and a), skipping TYPE_CHECKING blocks."""
+    modules: list[str] = []
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, ast.If) and getattr(node.test, "id", getattr(node.test, "attr", None)) == "TYPE_CHECKING":
+            return
+        if isinstance(node, ast.Import):
+            modules.extend(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            modules.append(node.module)
+            modules.extend(f"{node.module}.{alias.name}" for alias in node.names)
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(ast.parse(path.read_text(), filename=str(path)))
+    return modules
+
+
+def _module_file(module: str) -> str | None:
+    """`pipelines.model` -> `pipelines/model.py` (or a package's __init__.py), for shipped packages."""
+    parts = module.split(".")
+    if parts[0] not in SHIPPED_PACKAGES:
+        return None
+    for candidate in (Path(*parts).with_suffix(".py"), Path(*parts, "__init__.py")):
+        if (REPO_ROOT / candidate).is_file():
+            return str(candidate)
+    return None
 
 
 def _file_problem(path: Path) -> str | None:

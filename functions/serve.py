@@ -22,23 +22,27 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 
-from environments.config import REPO_ROOT, ConfigError, load_environment
-from functions.settings import ENTRY_POINTS, FUNCTIONS, environment_variables
+from environments.loading import COMPILED_DIR, LOCAL_REGISTRY, REPO_ROOT, load_environment
+from environments.messages import ConfigError
+from functions.settings import ENTRY_POINTS, FUNCTIONS, deployed_settings
 
+# What a local run changes of the deployed settings: compiled templates and a dry run for the
+# trigger, the local registry (checked on every request) for predict.
 LOCAL_OVERRIDES = {
-    "pipeline_trigger": {"TEMPLATE_REPOSITORY": str(REPO_ROOT / "build" / "pipelines"), "DRY_RUN": "true"},
-    "predict": {"REGISTRY_URI": str(REPO_ROOT / "build" / "registry"), "CHAMPION_CHECK_SECONDS": "0"},
+    "pipeline_trigger": {"templates": str(COMPILED_DIR), "dry_run": True},
+    "predict": {"registry_uri": str(LOCAL_REGISTRY), "champion_check_seconds": 0},
 }
 
 
 def local_environment(function: str, environment_name: str) -> dict[str, str]:
-    """The deployed settings, then the local overrides, then any of them exported in the shell."""
-    variables = environment_variables(function, load_environment(environment_name), team_accounts={})
-    overrides = LOCAL_OVERRIDES[function]
-    exported = {key: os.environ[key] for key in variables | overrides if key in os.environ}
+    """The deployed settings with the local overrides, then any of their variables exported in the shell."""
+    deployed = deployed_settings(function, load_environment(environment_name), team_accounts={})
+    variables = replace(deployed, **LOCAL_OVERRIDES[function]).to_env()
+    exported = {key: os.environ[key] for key in variables if key in os.environ}
     # The function's folder holds main.py; the shared modules come from the repository itself.
-    return variables | overrides | exported | {"PYTHONPATH": str(REPO_ROOT)}
+    return variables | exported | {"PYTHONPATH": str(REPO_ROOT)}
 
 
 def free_port() -> int:

@@ -1,32 +1,83 @@
-"""Each function's environment variables, derived from the environment file.
+"""Each function's settings: the one owner of its environment variables.
 
-The stack deploys functions with these; `make serve` runs them locally with the local overrides.
+The stack deploys a function with `settings.to_env()`; `make serve` starts it with the same
+settings, locally overridden; the function reads them once per instance with `from_env()`.
+Plain Python (no pydantic): the function archives ship it.
 """
 
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from environments.config import Environment
 from pipelines.spec import DataSpec
 from pipelines.vertex import Target, default_registry_uri
+
+if TYPE_CHECKING:
+    from environments.schema import Environment
 
 FUNCTIONS = ("pipeline_trigger", "predict")
 ENTRY_POINTS = {"pipeline_trigger": "trigger", "predict": "predict"}
 
 
-def environment_variables(function: str, environment: Environment, team_accounts: dict[str, str]) -> dict[str, str]:
-    names = environment.names
-    registry = default_registry_uri(environment.project_id, environment.region)
-    if function == "pipeline_trigger":
-        return Target.of(environment, team_accounts).variables() | {
-            "TEMPLATE_REPOSITORY": names.kfp_repository_url,
-            "DRY_RUN": "false",
-        }
-    if function == "predict":
+@dataclass(frozen=True)
+class TriggerSettings:
+    """Where runs go (`target`: project, region, pipeline root, labels, runner and team accounts,
+    key, caching), where templates come from (the KFP repository URL, or a local folder of
+    <pipeline>.yaml), and whether to answer with the request instead of sending it."""
+
+    target: Target
+    templates: str
+    dry_run: bool = False
+
+    def to_env(self) -> dict[str, str]:
+        return self.target.variables() | {"TEMPLATE_REPOSITORY": self.templates, "DRY_RUN": str(self.dry_run).lower()}
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> TriggerSettings:
+        return cls(
+            target=Target.from_variables(env),
+            templates=env["TEMPLATE_REPOSITORY"],
+            dry_run=env.get("DRY_RUN", "false").lower() == "true",
+        )
+
+
+@dataclass(frozen=True)
+class PredictSettings:
+    """The registry whose champion is served (a folder, or vertex://project/region/model), the data
+    spec requests follow, and how long a champion lookup is trusted."""
+
+    registry_uri: str
+    data_spec: DataSpec = field(default_factory=DataSpec)
+    champion_check_seconds: float = 60
+
+    def to_env(self) -> dict[str, str]:
         return {
-            "REGISTRY_URI": registry,
-            "DATA_SPEC": json.dumps(DataSpec().to_dict(), sort_keys=True),
-            "CHAMPION_CHECK_SECONDS": "60",
+            "REGISTRY_URI": self.registry_uri,
+            "DATA_SPEC": json.dumps(self.data_spec.to_dict(), sort_keys=True),
+            "CHAMPION_CHECK_SECONDS": f"{self.champion_check_seconds:g}",
         }
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> PredictSettings:
+        return cls(
+            registry_uri=env["REGISTRY_URI"],
+            data_spec=DataSpec.from_dict(json.loads(env.get("DATA_SPEC", "{}"))),
+            champion_check_seconds=float(env.get("CHAMPION_CHECK_SECONDS", "60")),
+        )
+
+
+def deployed_settings(
+    function: str, environment: Environment, team_accounts: dict[str, str]
+) -> TriggerSettings | PredictSettings:
+    """A function's settings as the environment's stack deploys it."""
+    if function == "pipeline_trigger":
+        return TriggerSettings(
+            target=Target.of(environment, team_accounts), templates=environment.names.kfp_repository_url
+        )
+    if function == "predict":
+        return PredictSettings(registry_uri=default_registry_uri(environment.project_id, environment.region))
     raise ValueError(f"unknown function {function!r}; expected one of {', '.join(FUNCTIONS)}")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from cdktn import App
 
-from environments.config import Environment
+from environments.schema import Environment
 from infra import INFRA_DIR
 from infra.stacks.platform import PlatformStack
 

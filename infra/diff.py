@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from environments.config import REPO_ROOT, ConfigError
+from environments.loading import REPO_ROOT
+from environments.messages import ConfigError
 
 NOT_SET = "(not set)"
 # Meta-arguments that order the apply but change no resource (Terraform plans nothing for them).

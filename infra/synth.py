@@ -19,9 +19,10 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-from environments.config import ConfigError, load_environments
+from environments.loading import load_environments
+from environments.messages import ConfigError
 from infra import INFRA_DIR, OUT_DIR
-from pipelines.submission import schedule_problems
+from infra.schedules import schedule_problems
 
 ANNOTATION_ERRORS = 'Encountered Annotations with level "ERROR":'
 

@@ -31,8 +31,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from environments.config import ConfigError, Environment, load_environment
 from environments.credentials import MissingPrerequisite, google_credentials
+from environments.loading import load_environment
+from environments.messages import ConfigError
+from environments.schema import Environment
 from infra import OUT_DIR
 from infra.google_rules import BOOTSTRAP_APIS
 
@@ -261,7 +263,7 @@ def _state_bucket_ready(environment: Environment) -> str:
 
 def real_plans() -> str:
     """Which environments' pull requests also show the plan against the real state."""
-    from environments.config import load_environments
+    from environments.loading import load_environments
 
     lines = []
     for environment in load_environments():

@@ -20,15 +20,13 @@ from pathlib import Path
 
 import yaml
 
-from environments.config import PIPELINES, REPO_ROOT, TAG, ConfigError, Environment, load_environment
 from environments.credentials import MissingPrerequisite, google_credentials
+from environments.loading import COMPILED_DIR, LOCAL_PIPELINE_ROOT, LOCAL_REGISTRY, REPO_ROOT, load_environment
+from environments.messages import ConfigError
+from environments.naming import PIPELINES, TAG
+from environments.schema import Environment
 from pipelines.definitions import LOCAL_IMAGE, build
 from pipelines.parameters import check
-
-BUILD_DIR = REPO_ROOT / "build"
-COMPILED_DIR = BUILD_DIR / "pipelines"
-LOCAL_REGISTRY = BUILD_DIR / "registry"
-LOCAL_PIPELINE_ROOT = BUILD_DIR / "local-runs"
 
 
 class UsageError(Exception):

@@ -29,12 +29,13 @@ def validate(raw: Input[Dataset], data_spec: dict, purpose: str, holdout_days: i
     """Schema, nulls, ranges, regular timestamps, enough history: fail fast with every problem."""
     import pandas as pd
 
-    from pipelines.data import DataSpec, DataValidationError, validate
+    from pipelines import data
+    from pipelines.data import DataSpec, DataValidationError
     from pipelines.features import required_history
 
     spec = DataSpec.from_dict(data_spec)
     try:
-        series = validate(
+        series = data.validate(
             pd.read_parquet(raw.path),
             spec,
             raw.metadata.get("source", "input"),
@@ -107,11 +108,11 @@ def evaluate(
 
     import pandas as pd
 
+    from pipelines import promotion
     from pipelines.data import DataSpec
-    from pipelines.promotion import evaluate
     from pipelines.registry import open_registry
 
-    result = evaluate(
+    result = promotion.evaluate(
         open_registry(registry_uri),
         Path(model.path),
         pd.read_parquet(validated.path),
@@ -166,14 +167,14 @@ def register(
 
     import pandas as pd
 
+    from pipelines import promotion
     from pipelines.data import DataSpec
     from pipelines.model import SPEC_FILE
-    from pipelines.promotion import register
     from pipelines.registry import VertexRegistry, open_registry
 
     result = json.loads(Path(evaluation.path).read_text())
     registry = open_registry(registry_uri, serving_image=serving_image)
-    version = register(
+    version = promotion.register(
         registry,
         Path(model.path),
         result,
@@ -238,7 +239,7 @@ def detect_drift(
 
     import pandas as pd
 
-    from pipelines.drift import detect_drift
+    from pipelines import drift
     from pipelines.model import TRAINING_DATA_FILE, Forecaster
     from pipelines.registry import ARTIFACT_FILES, RegistryError, open_registry
 
@@ -252,7 +253,7 @@ def detect_drift(
     artifacts = registry.fetch(champion, ARTIFACT_FILES)
     spec = Forecaster.load(artifacts).spec
     reference = pd.read_parquet(artifacts / TRAINING_DATA_FILE)
-    result = detect_drift(reference, pd.read_parquet(validated.path), spec)
+    result = drift.detect_drift(reference, pd.read_parquet(validated.path), spec)
     Path(report.path).write_text(result.html)
     Path(report_json.path).write_text(result.json)
     metrics.log_metric("drift_share", round(result.share, 4))

@@ -18,8 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from environments.config import kind_of
-from pipelines.spec import REFERENCE, DataSpec, frequency_seconds
+from environments.messages import kind_of
+from pipelines.spec import REFERENCE, SECONDS_PER_DAY, DataSpec, frequency_seconds
 
 _TYPES = {
     "STRING": (str, "a string"),
@@ -196,7 +196,7 @@ def _horizon(value: int, values: dict) -> list[tuple[str, str]]:
     seconds = frequency_seconds(spec.get("frequency", DEFAULT_DATA_SPEC["frequency"]))
     if seconds is None:
         return []  # reported at data_spec.frequency
-    return _in_range(Range(1, 86_400 // seconds, integer=True))(value, values)
+    return _in_range(Range(1, SECONDS_PER_DAY // seconds, integer=True))(value, values)
 
 
 def _experiment(value: str, values: dict) -> list[tuple[str, str]]:

@@ -244,7 +244,7 @@ class VertexRegistry:
     """
 
     def __init__(self, project: str, region: str, model: str, serving_image: str | None = None) -> None:
-        from environments.config import bucket_name
+        from environments.naming import bucket_name
 
         if not MODEL_ID.fullmatch(model):
             raise ValueError(

@@ -13,7 +13,8 @@ REFERENCE = "reference"  # the `source` that names the reference dataset
 REFERENCE_FREQUENCY = "30min"
 # Frequencies: an optional count and a unit pandas reads the same way: 15min, 30min, 1h, 2h, 1D.
 _FREQUENCY = re.compile(r"([1-9][0-9]{0,3})?(min|h|D)")
-_UNIT_SECONDS = {"min": 60, "h": 3600, "D": 86_400}
+SECONDS_PER_DAY = 86_400
+_UNIT_SECONDS = {"min": 60, "h": 3600, "D": SECONDS_PER_DAY}
 
 
 def frequency_seconds(frequency: object) -> int | None:
@@ -23,7 +24,7 @@ def frequency_seconds(frequency: object) -> int | None:
     if not found:
         return None
     seconds = int(found[1] or 1) * _UNIT_SECONDS[found[2]]
-    return seconds if seconds <= 86_400 and 86_400 % seconds == 0 else None
+    return seconds if seconds <= SECONDS_PER_DAY and SECONDS_PER_DAY % seconds == 0 else None
 
 
 class DataValidationError(ValueError):
@@ -53,7 +54,7 @@ class DataSpec:
             raise DataValidationError(
                 "frequency", [f"{self.frequency!r} is not a frequency that divides a day; expected e.g. 30min, 1h"]
             )
-        return 86_400 // seconds
+        return SECONDS_PER_DAY // seconds
 
     def to_dict(self) -> dict:
         """Plain values for KFP parameters (which cannot hold None: an unset bound is left out)."""

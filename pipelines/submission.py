@@ -18,15 +18,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from environments.config import ResourceNames, bucket_name, display_path, environment_path, team_path
+from environments.naming import ResourceNames, bucket_name
 from pipelines.parameters import SOURCES, check, shown, table_template
 from pipelines.spec import REFERENCE
 from pipelines.vertex import MODEL_ID, TEAM_MODEL_PREFIX, Target, default_registry_uri, team_model, vertex_defaults
-
-if TYPE_CHECKING:
-    from environments.config import Environment
 
 # An object path: segments of letters, digits and . _ = -, never '.' or '..'.
 _OBJECT_PATH = re.compile(r"(?!.*(?:^|/)\.\.?(?:/|$))[A-Za-z0-9._=-]+(?:/[A-Za-z0-9._=-]+)*")
@@ -130,27 +127,3 @@ def source_problem(target: Target, source: str, team: str | None) -> str | None:
     if source.startswith(prefix) and _OBJECT_PATH.fullmatch(path):
         return None
     return f"{shown(source)} is outside this environment's data; expected {REFERENCE!r} or {prefix}<path>"
-
-
-def schedule_problems(environment: Environment) -> list[str]:
-    """The committed schedules' submissions (the environment's and its teams'), checked as the
-    trigger will check them: one line per problem, naming the file and the key path, e.g.
-    `environments/dev.yaml: schedules[0].parameters.holdout_days: -5 is out of range; expected 1 to 60`."""
-    target = Target.of(environment)
-    owners = [(display_path(environment_path(environment.name)), None, environment.schedules)]
-    owners += [(display_path(team_path(t.name)), t.name, t.schedules) for t in environment.teams]
-    problems = []
-    for shown_path, team, schedules in owners:
-        for index, schedule in enumerate(schedules):
-            try:
-                prepare(
-                    target,
-                    schedule.pipeline,
-                    schedule.parameters,
-                    team=team,
-                    trigger="scheduler",
-                    where=f"schedules[{index}].parameters",
-                )
-            except InvalidSubmission as invalid:
-                problems += [f"{shown_path}: {field}: {message}" for field, message in invalid.problems]
-    return problems

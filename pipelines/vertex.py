@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from environments.config import Environment
+    from environments.schema import Environment
     from pipelines.submission import Submission
 
 
@@ -164,7 +164,7 @@ def team_model(team: str) -> str:
 def artifacts_prefix(model: str) -> str:
     """Where a model's versions live in the models bucket: a team's model inside its team's
     folder (the only place its account may write), the platform's under the model id."""
-    from environments.config import ResourceNames
+    from environments.naming import ResourceNames
 
     if model.startswith(TEAM_MODEL_PREFIX):
         return f"{ResourceNames.team_prefix(model.removeprefix(TEAM_MODEL_PREFIX))}{model}"

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 import infra  # noqa: F401 - points jsii at the virtualenv's node before any test imports cdktn
+from tests.support.stacks import synthesized
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -76,7 +77,7 @@ def write_fixture_environments(directory: Path) -> Path:
 @pytest.fixture(scope="session")
 def fixture_environments(tmp_path_factory: pytest.TempPathFactory):
     """The fixture environments, loaded (with their team)."""
-    from environments.config import load_environments
+    from environments.loading import load_environments
 
     directory = write_fixture_environments(tmp_path_factory.mktemp("fixture") / "environments")
     with pytest.MonkeyPatch.context() as patch:
@@ -88,20 +89,6 @@ def fixture_environments(tmp_path_factory: pytest.TempPathFactory):
 def fixture_stacks(fixture_environments, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
     """The fixture environments' synthesized stacks, parsed."""
     return synthesized(list(fixture_environments.values()), tmp_path_factory.mktemp("fixture-out"))
-
-
-def synthesized(environments: list, outdir: Path, **stack_options) -> dict[str, dict]:
-    """Synthesize stacks of `environments` in this process; their parsed cdk.tf.json by name."""
-    from cdktn import App
-
-    from infra.app import cdktf_context
-    from infra.stacks.platform import PlatformStack
-
-    app = App(outdir=str(outdir), context=cdktf_context())
-    for environment in environments:
-        PlatformStack(app, environment, **stack_options)
-    app.synth()
-    return {e.name: json.loads((outdir / "stacks" / e.name / "cdk.tf.json").read_text()) for e in environments}
 
 
 @pytest.fixture(scope="session")

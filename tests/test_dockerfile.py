@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from tests.conftest import REPO_ROOT
+from environments.loading import REPO_ROOT
 
 
 def test_the_base_image_is_pinned_by_digest():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 
-from tests.conftest import REPO_ROOT
+from environments.loading import REPO_ROOT
 
 INTERNAL = {"env-required"}
 

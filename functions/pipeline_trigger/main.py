@@ -10,12 +10,7 @@ body, so a redelivered request finds its job already submitted. That answer (200
 service account, pipeline, root and parameters); any other job holding the id gets 409 naming
 the differences.
 
-Configuration (environment variables, set by the stack; `make serve` sets local ones):
-  PROJECT_ID, REGION, PIPELINE_ROOT, JOB_LABELS (JSON), KMS_KEY (optional), ENABLE_CACHING
-  RUNNER_SERVICE_ACCOUNT    runs the pipelines; TEAM_SERVICE_ACCOUNTS (JSON team -> account)
-                            (all of these: pipelines.vertex.Target.variables)
-  TEMPLATE_REPOSITORY       the KFP repository URL, or a local folder of <pipeline>.yaml
-  DRY_RUN                   true: answer with the request instead of sending it
+Settings: `functions.settings.TriggerSettings` (set by the stack; `make serve` sets local ones).
 """
 
 from __future__ import annotations
@@ -23,7 +18,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import os
 import re
 import tempfile
 from datetime import UTC, datetime
@@ -32,24 +26,22 @@ from pathlib import Path
 import functions_framework
 import yaml
 
-from environments.config import PIPELINES, TAG
+from environments.naming import PIPELINES, TAG
 from functions.http_json import BadRequest, json_object
+from functions.settings import TriggerSettings
 from pipelines.parameters import shown
 from pipelines.submission import InvalidSubmission, prepare
-from pipelines.vertex import Target, conflicts, existing_job, pipeline_job, request_of
+from pipelines.vertex import conflicts, existing_job, pipeline_job, request_of
 
 BODY_KEYS = ("pipeline", "version", "parameters", "team")
 MAX_BODY_BYTES = 64 * 1024
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,100}")
 
 
-def _config() -> dict:
-    env = os.environ
-    return {
-        "target": Target.from_variables(env),
-        "templates": env["TEMPLATE_REPOSITORY"],
-        "dry_run": env.get("DRY_RUN", "false").lower() == "true",
-    }
+@functools.cache
+def _settings() -> TriggerSettings:
+    """Read once per instance (functions/settings.py owns the variables)."""
+    return TriggerSettings.from_env()
 
 
 def parse(request, teams: dict) -> dict:
@@ -138,13 +130,13 @@ def _credentials(dry_run: bool):
 
 @functions_framework.http
 def trigger(request):
-    config = _config()
-    target = config["target"]
+    settings = _settings()
+    target = settings.target
     try:
         body = parse(request, target.team_accounts)
         identifier = job_id(body, request.headers)
-        credentials = _credentials(config["dry_run"])
-        template_path = load_template(config["templates"], body["pipeline"], body["version"], credentials)
+        credentials = _credentials(settings.dry_run)
+        template_path = load_template(settings.templates, body["pipeline"], body["version"], credentials)
         template = yaml.safe_load(template_path.read_text())
         try:
             submission = prepare(
@@ -162,7 +154,7 @@ def trigger(request):
 
     job = pipeline_job(target, submission, str(template_path), job_id=identifier, credentials=credentials)
     request_body = request_of(job, submission.service_account)
-    if config["dry_run"]:
+    if settings.dry_run:
         return {"status": "dry_run", "job_id": identifier, "request": request_body}, 200
 
     from google.api_core.exceptions import AlreadyExists, Conflict, GoogleAPICallError

@@ -11,17 +11,14 @@ champion exists gets 503. The champion is loaded once and reloaded when the regi
 alias moves (checked at most every CHAMPION_CHECK_SECONDS); a champion that cannot be loaded leaves
 the loaded one serving (503 when there is none).
 
-Configuration (environment variables, set by the stack; `make serve` sets local ones):
-  REGISTRY_URI            the model registry (a folder, or vertex://project/region/model)
-  DATA_SPEC               JSON of the column names and frequency requests use
-  CHAMPION_CHECK_SECONDS  how long a champion lookup is trusted (default 60)
+Settings: `functions.settings.PredictSettings` (set by the stack; `make serve` sets local ones).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import math
-import os
 import shutil
 import sys
 import threading
@@ -31,7 +28,7 @@ from pathlib import Path
 import functions_framework
 
 from functions.http_json import BadRequest, json_object
-from pipelines.data import DataSpec
+from functions.settings import PredictSettings
 from pipelines.model import Forecaster
 from pipelines.online import BODY_KEYS, InvalidRequest, answer, parse
 from pipelines.registry import Registry, open_registry
@@ -89,9 +86,8 @@ _champion: Champion | None = None
 def champion() -> Champion:
     global _champion
     if _champion is None:
-        _champion = Champion(
-            open_registry(os.environ["REGISTRY_URI"]), float(os.environ.get("CHAMPION_CHECK_SECONDS", "60"))
-        )
+        settings = _settings()
+        _champion = Champion(open_registry(settings.registry_uri), settings.champion_check_seconds)
     return _champion
 
 
@@ -100,13 +96,15 @@ def _log(severity: str, message: str, **fields) -> None:
     print(json.dumps({"severity": severity, "message": message, **fields}), file=sys.stderr, flush=True)
 
 
-def request_spec() -> DataSpec:
-    return DataSpec.from_dict(json.loads(os.environ.get("DATA_SPEC", "{}")))
+@functools.cache
+def _settings() -> PredictSettings:
+    """Read once per instance (functions/settings.py owns the variables)."""
+    return PredictSettings.from_env()
 
 
 @functions_framework.http
 def predict(request):
-    spec = request_spec()
+    spec = _settings().data_spec
     try:
         series, horizon = parse(json_object(request, BODY_KEYS, MAX_BODY_BYTES), spec)
     except BadRequest as bad:

@@ -12,7 +12,7 @@ from cdktn_provider_google.billing_budget import (
 )
 from constructs import Construct
 
-from environments.config import Budget
+from environments.schema import Budget
 
 THRESHOLDS = (0.5, 0.9, 1.0)
 

@@ -26,7 +26,7 @@ from cdktn_provider_google.cloudbuild_trigger import (
 )
 from constructs import Construct
 
-from environments.config import Delivery
+from environments.schema import Delivery
 from infra import google_rules
 from infra.constructs.identity import WorkloadIdentity
 

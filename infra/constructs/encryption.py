@@ -10,8 +10,7 @@ from constructs import Construct
 
 from infra import google_rules
 from infra.constructs.grants import Grantee, granted
-
-SECONDS_PER_DAY = 86_400
+from pipelines.spec import SECONDS_PER_DAY
 
 
 class EncryptionKey(Construct):

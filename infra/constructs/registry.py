@@ -14,8 +14,7 @@ from constructs import Construct
 
 from infra.constructs.encryption import EncryptionKey
 from infra.constructs.grants import Grantee, granted
-
-SECONDS_PER_DAY = 86_400
+from pipelines.spec import SECONDS_PER_DAY
 
 
 class ArtifactRepository(Construct):

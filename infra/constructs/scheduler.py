@@ -13,7 +13,7 @@ from cdktn_provider_google.cloud_scheduler_job import (
 )
 from constructs import Construct
 
-from environments.config import Schedule
+from environments.schema import Schedule
 from infra.constructs.function import CloudFunction
 from infra.constructs.identity import WorkloadIdentity
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 from cdktn_provider_google.data_google_project import DataGoogleProject
 from constructs import Construct
 
-from environments.config import Environment, ResourceNames, Team
+from environments.naming import ResourceNames
+from environments.schema import Environment, Team
 from infra.constructs.bucket import SecureBucket
 from infra.constructs.budget import TeamBudget
 from infra.constructs.function import CloudFunction

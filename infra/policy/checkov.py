@@ -17,7 +17,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from environments.config import ConfigError, environment_names, validate_file
+from environments.loading import environment_names, validate_file
+from environments.messages import ConfigError
 from infra import OUT_DIR
 
 SKIP_FILE = Path(__file__).resolve().parent / "checkov_skips.yaml"

@@ -21,10 +21,11 @@ from cdktn_provider_google.monitoring_notification_channel import MonitoringNoti
 from cdktn_provider_google.provider import GoogleProvider
 from constructs import Construct
 
-from environments.config import Environment, ResourceNames
-from functions.archive import write_archive
-from functions.settings import ENTRY_POINTS, environment_variables
-from infra import INFRA_DIR, google_rules
+from environments.naming import ResourceNames
+from environments.schema import Environment
+from functions.archive import ARCHIVES_DIR, write_archive
+from functions.settings import ENTRY_POINTS, deployed_settings
+from infra import google_rules
 from infra.constructs.beta import GoogleBetaProvider, service_agent
 from infra.constructs.bucket import ExistingBucket, SecureBucket
 from infra.constructs.composer import Composer
@@ -320,7 +321,6 @@ class PlatformStack(TerraformStack):
         """The trigger and predict functions. Only the scheduler invoker may call the trigger;
         predict's callers are listed in the environment file."""
         environment, settings = self.environment, self.environment.functions
-        archives = INFRA_DIR.parent / "build" / "functions"
         team_accounts = {
             t.name: self.names.service_account_email(self.names.team_account(t.name)) for t in environment.teams
         }
@@ -331,13 +331,13 @@ class PlatformStack(TerraformStack):
                 f"function-{name.replace('_', '-')}",
                 name=name.replace("_", "-"),
                 region=environment.region,
-                archive=write_archive(name, archives),
+                archive=write_archive(name, ARCHIVES_DIR),
                 sources=self.buckets.function_sources,
                 entry_point=ENTRY_POINTS[name],
                 identity=identity,
                 builder=self.identities.function_builder,
                 images=self.registries.functions,
-                environment_variables=environment_variables(name, environment, team_accounts=team_accounts),
+                environment_variables=deployed_settings(name, environment, team_accounts).to_env(),
                 labels=self.labels,
                 max_instances=options.max_instances,
                 memory=options.memory,

@@ -10,14 +10,14 @@ import subprocess
 import pytest
 import yaml
 
+from environments.loading import REPO_ROOT
 from infra.constructs.project import (
     DEPLOYER_ROLES,
     DEPLOYER_ROLES_WITH_CMEK,
     DEPLOYER_ROLES_WITH_COMPOSER,
     PROJECT_IAM_ADMIN,
 )
-from tests.conftest import REPO_ROOT
-from tests.infra.test_stacks import account_of, resources
+from tests.support.stacks import account_of, resources
 
 CONFIGS = sorted((REPO_ROOT / "cloudbuild").glob("*.yaml"))
 BUILT_IN = {

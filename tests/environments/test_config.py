@@ -9,7 +9,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from environments.config import REPO_ROOT, ConfigError, environment_names, load_environment
+from environments.loading import REPO_ROOT, environment_names, load_environment
+from environments.messages import ConfigError
 
 DEV = (REPO_ROOT / "environments" / "dev.yaml").read_text()
 

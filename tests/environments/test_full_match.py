@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from environments.config import ConfigError, load_environment
-from tests.conftest import REPO_ROOT
+from environments.loading import REPO_ROOT, load_environment
+from environments.messages import ConfigError
 
 
 @pytest.mark.parametrize(

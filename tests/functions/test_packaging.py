@@ -15,19 +15,77 @@ from pathlib import Path
 import pytest
 import yaml
 
-from environments.config import environment_names, load_environment
+from environments.loading import REPO_ROOT, environment_names, load_environment
 from functions.archive import build_archive, write_archive
 from functions.settings import FUNCTIONS
 from pipelines.parameters import check
-from tests.conftest import REPO_ROOT
+
+SHIPPED = {
+    "pipeline_trigger": [
+        "environments/__init__.py",
+        "environments/messages.py",
+        "environments/naming.py",
+        "functions/__init__.py",
+        "functions/http_json.py",
+        "functions/settings.py",
+        "main.py",
+        "pipelines/__init__.py",
+        "pipelines/parameters.py",
+        "pipelines/spec.py",
+        "pipelines/submission.py",
+        "pipelines/vertex.py",
+        "requirements.txt",
+    ],
+    "predict": [
+        "environments/__init__.py",
+        "environments/messages.py",
+        "environments/naming.py",
+        "functions/__init__.py",
+        "functions/http_json.py",
+        "functions/settings.py",
+        "main.py",
+        "pipelines/__init__.py",
+        "pipelines/data.py",
+        "pipelines/features.py",
+        "pipelines/forecast.py",
+        "pipelines/model.py",
+        "pipelines/online.py",
+        "pipelines/parameters.py",
+        "pipelines/registry.py",
+        "pipelines/spec.py",
+        "pipelines/vertex.py",
+        "requirements.txt",
+    ],
+}
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)
-def test_archives_hold_the_function_and_its_shared_modules_only(function):
+def test_archives_hold_what_main_imports_and_not_the_schema(function):
+    """Followed from main.py's imports: the naming and message modules, never the config schema,
+    its loader or pydantic, and nothing infra or tools."""
     names = zipfile.ZipFile(io.BytesIO(build_archive(function))).namelist()
-    assert names == sorted(names)
-    assert {"main.py", "requirements.txt", "pipelines/__init__.py", "environments/config.py"} <= set(names)
-    assert not [n for n in names if "__pycache__" in n or n.startswith("tests/") or n.endswith(".pyc")]
+    assert names == SHIPPED[function]
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_an_unzipped_archive_imports_in_a_clean_interpreter(function, tmp_path):
+    """Every repository module main.py needs comes from the archive itself: imported from an empty
+    folder holding only the archive, in a fresh interpreter."""
+    zipfile.ZipFile(io.BytesIO(build_archive(function))).extractall(tmp_path)
+    probe = (
+        "import sys, main\n"
+        "ours = ('environments', 'functions', 'pipelines', 'infra', 'tools')\n"
+        "outside = sorted(n for n, m in sys.modules.items() if n.split('.')[0] in ours\n"
+        "                 and not (getattr(m, '__file__', '') or '').startswith(sys.argv[1]))\n"
+        "print(outside)\n"
+        "print('pydantic' in sys.modules, 'yaml' in sys.modules and 'environments.loading' in sys.modules)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    result = subprocess.run(
+        [sys.executable, "-c", probe, str(tmp_path)], cwd=tmp_path, env=env, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.splitlines() == ["[]", "False False"]
 
 
 def test_predict_ships_the_shared_feature_module():
@@ -72,24 +130,7 @@ def test_only_the_declared_files_are_packaged_whatever_else_the_folder_holds(tmp
     (folder / "linked.py").symlink_to(tmp_path / "outside.py")
     monkeypatch.setattr(archive, "FUNCTIONS_DIR", copy)
     payload = build_archive("predict")
-    assert zipfile.ZipFile(io.BytesIO(payload)).namelist() == [
-        "environments/__init__.py",
-        "environments/config.py",
-        "functions/__init__.py",
-        "functions/http_json.py",
-        "main.py",
-        "pipelines/__init__.py",
-        "pipelines/data.py",
-        "pipelines/features.py",
-        "pipelines/forecast.py",
-        "pipelines/model.py",
-        "pipelines/online.py",
-        "pipelines/parameters.py",
-        "pipelines/registry.py",
-        "pipelines/spec.py",
-        "pipelines/vertex.py",
-        "requirements.txt",
-    ]
+    assert zipfile.ZipFile(io.BytesIO(payload)).namelist() == SHIPPED["predict"]
     assert payload == before
 
 

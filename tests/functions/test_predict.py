@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipelines.data import load_reference
-from tests.functions.conftest import json_values, make_app, serve
+from tests.support.functions import json_values, make_app, serve
 
 HISTORY_ROWS = 9 * 48  # enough for every feature
 

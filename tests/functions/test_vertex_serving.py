@@ -12,10 +12,10 @@ import time
 import pytest
 import requests
 
+from environments.loading import REPO_ROOT
 from functions.serve import free_port
 from pipelines.data import load_reference
-from tests.conftest import REPO_ROOT
-from tests.functions.conftest import make_app
+from tests.support.functions import make_app
 
 
 def body(horizon: int) -> dict:

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from environments.config import ConfigError
+from environments.loading import REPO_ROOT
+from environments.messages import ConfigError
 from infra.policy.checkov import Finding, Skip, check, evaluate, load_skips
-from tests.conftest import REPO_ROOT
 
 
 def test_real_stacks_pass_checkov_with_only_listed_skips(synth_outdir):

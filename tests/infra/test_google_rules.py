@@ -165,7 +165,7 @@ def test_an_existing_metadata_store_is_adopted_not_created_again(fixture_stacks,
 
 def test_the_order_the_stack_builds_its_parts_in_changes_nothing(fixture_environments, fixture_stacks, tmp_path):
     from infra.stacks.platform import PARTS
-    from tests.conftest import synthesized
+    from tests.support.stacks import synthesized
 
     reordered = synthesized(list(fixture_environments.values()), tmp_path, order=tuple(reversed(PARTS)))
     for name, stack in fixture_stacks.items():

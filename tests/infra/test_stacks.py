@@ -4,29 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from environments.config import load_environment
-
-
-def resources(stack: dict, resource_type: str) -> dict[str, dict]:
-    return stack.get("resource", {}).get(resource_type, {})
-
-
-def by_path(stack: dict, resource_type: str) -> dict[str, dict]:
-    """Resources of a type keyed by construct path without the stack prefix."""
-    return {body["//"]["metadata"]["path"].split("/", 1)[1]: body for body in resources(stack, resource_type).values()}
-
-
-def all_resources(stack: dict):
-    for resource_type, items in stack.get("resource", {}).items():
-        for body in items.values():
-            yield resource_type, body
-
-
-def account_of(member: str) -> str:
-    """`${google_service_account.pipelines-runner_account_70FB3B25.member}` -> `pipelines-runner`;
-    members that are not accounts of the stack stay as they are."""
-    return member.split(".")[1].rsplit("_", 2)[0] if member.startswith("${") else member
-
+from environments.loading import load_environment
+from tests.support.stacks import account_of, all_resources, by_path, resources
 
 ENVIRONMENTS = ["dev", "prod"]
 

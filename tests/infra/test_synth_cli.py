@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import REPO_ROOT
+from environments.loading import REPO_ROOT
 
 
 def run(*args: str, env_dir: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -43,7 +43,7 @@ def test_synth_of_an_unknown_environment_lists_the_real_ones():
 
 
 def test_one_bad_file_among_several_writes_no_stack_at_all(environments_dir: Path, tmp_path: Path):
-    from environments.config import ConfigError
+    from environments.messages import ConfigError
     from infra.synth import synthesize
 
     dev = (REPO_ROOT / "environments" / "dev.yaml").read_text()

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from environments.loading import REPO_ROOT
 from infra.synth import synthesize
-from tests.conftest import REPO_ROOT
 
 
 def staged(parent: Path) -> list[str]:

@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from environments.config import load_environment
-from tests.conftest import REPO_ROOT
+from environments.loading import REPO_ROOT, load_environment
 from tests.http_capture import CapturedRequest, CaptureServer
 
 

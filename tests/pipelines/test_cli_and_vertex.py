@@ -10,11 +10,10 @@ import sys
 import pytest
 import yaml
 
-from environments.config import load_environment
+from environments.loading import REPO_ROOT, load_environment
 from pipelines.cli import compile_pipelines, main
 from pipelines.submission import prepare
 from pipelines.vertex import Target, pipeline_job
-from tests.conftest import REPO_ROOT
 from tests.http_capture import created_pipeline_job, vertex_ai
 
 

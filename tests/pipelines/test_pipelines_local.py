@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from environments.config import PIPELINES
+from environments.naming import PIPELINES
 from pipelines.definitions import build
 from pipelines.registry import LocalRegistry
 

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from environments.config import load_environment
+from environments.loading import load_environment
 from pipelines.cli import UsageError, publish
 from tests.http_capture import CaptureServer
 

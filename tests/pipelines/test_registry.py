@@ -9,8 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from environments.loading import REPO_ROOT
 from pipelines.registry import LocalRegistry, VertexRegistry, open_registry
-from tests.conftest import REPO_ROOT
 
 
 @pytest.fixture

@@ -11,10 +11,10 @@ import sys
 import pytest
 import yaml
 
-from environments.config import ConfigError, load_environment, load_teams
+from environments.loading import REPO_ROOT, load_environment, load_teams
+from environments.messages import ConfigError
 from environments.teams import listing, offboard, onboard
 from infra.diff import diff_stacks, read_stacks
-from tests.conftest import REPO_ROOT
 
 OWNERS = "group:forecasting@example.com,user:ana@example.com"
 
@@ -161,7 +161,7 @@ def test_onboard_synth_offboard_adds_and_removes_exactly_the_teams_resources(wor
 def test_owners_may_run_pipelines_in_dev_but_only_read_in_prod(workspace, tmp_path):
     onboard("forecasting", OWNERS)
     stacks = synth(tmp_path, "team")
-    from tests.infra.test_stacks import resources
+    from tests.support.stacks import resources
 
     def owner_roles(env: str) -> set[tuple[str, str]]:
         found = set()

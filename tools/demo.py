@@ -20,8 +20,7 @@ from pathlib import Path
 
 import requests
 
-from environments.config import REPO_ROOT
-from pipelines.cli import BUILD_DIR, LOCAL_REGISTRY
+from environments.loading import BUILD_DIR, LOCAL_REGISTRY, REPO_ROOT
 from pipelines.data import load_reference
 from pipelines.promotion import current_champion
 from pipelines.registry import LocalRegistry

@@ -1,0 +1,175 @@
+"""Finding and reading the environment and team files, strictly: `load_environment(name)` is the
+one way anything in the platform reads an environment. Every problem of every file is reported at
+once as ConfigError, one line each (messages.py). Only files named like environments are
+environments: any other file in `environments/` is reported, never loaded.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from environments.messages import ConfigError, describe, value_and_kind
+from environments.schema import Environment, Team
+
+M = TypeVar("M", bound=BaseModel)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+# Everything the tools make locally (compiled templates, the local registry, runs, archives): `make clean`.
+BUILD_DIR = REPO_ROOT / "build"
+COMPILED_DIR = BUILD_DIR / "pipelines"  # `make compile-pipelines`
+LOCAL_REGISTRY = BUILD_DIR / "registry"  # local runs' model registry
+LOCAL_PIPELINE_ROOT = BUILD_DIR / "local-runs"  # kfp.local's artifacts
+# Tests and forks may point the platform at another folder of environment files.
+ENVIRONMENTS_DIR_VARIABLE = "PLATFORM_ENVIRONMENTS_DIR"
+
+
+def environments_dir() -> Path:
+    return Path(os.environ.get(ENVIRONMENTS_DIR_VARIABLE) or REPO_ROOT / "environments").resolve()
+
+
+def environment_path(name: str) -> Path:
+    return environments_dir() / f"{name}.yaml"
+
+
+# An environment file is `environments/<name>.yaml` with a name like this; any other YAML file there
+# is refused rather than read, so a stray file never becomes an environment.
+ENVIRONMENT_NAME = re.compile(r"[a-z][a-z0-9-]{0,19}")
+YAML_SUFFIXES = (".yaml", ".yml")
+
+
+def environment_names() -> list[str]:
+    """The environments: `environments/<name>.yaml` files; ConfigError for any other YAML file there."""
+    names, problems = [], []
+    for path in sorted(environments_dir().glob("*")):
+        if path.suffix not in YAML_SUFFIXES or not path.is_file():
+            continue  # the config model's modules, READMEs and teams/ are not environments
+        if path.suffix == ".yaml" and ENVIRONMENT_NAME.fullmatch(path.stem):
+            names.append(path.stem)
+        else:
+            problems.append(
+                f"{display_path(path)}: not an environment file; expected environments/<name>.yaml with a name of "
+                "up to 20 lowercase letters, digits and hyphens, starting with a letter (keep other files out of "
+                "environments/)"
+            )
+    if problems:
+        raise ConfigError(problems)
+    return names
+
+
+def load_environment(name: str) -> Environment:
+    """Read and validate `environments/<name>.yaml`; raise ConfigError naming every problem."""
+    if name not in environment_names():
+        raise ConfigError([f"ENV: {name!r} is not an environment; expected one of {', '.join(environment_names())}"])
+    path = environment_path(name)
+    environment = validate_file(Environment, path)
+    environment._name = name
+    environment._teams = [team for team in load_teams() if name in team.environments]
+    return environment
+
+
+def teams_dir() -> Path:
+    return environments_dir() / "teams"
+
+
+def team_path(name: str) -> Path:
+    return teams_dir() / f"{name}.yaml"
+
+
+def load_teams() -> list[Team]:
+    """Every team file, validated; a file's name must be its team's name, its environments real."""
+    known = environment_names()
+    teams, problems = [], []
+    for path in sorted(teams_dir().glob("*.yaml")):
+        try:
+            team = validate_file(Team, path)
+        except ConfigError as error:
+            problems.extend(error.problems)
+            continue
+        shown = display_path(path)
+        if team.name != path.stem:
+            problems.append(f"{shown}: name: {team.name!r} does not match the file name; expected {path.stem!r}")
+        for index, environment in enumerate(team.environments):
+            if environment not in known:
+                problems.append(
+                    f"{shown}: environments[{index}]: {environment!r} is not an environment; expected "
+                    f"one of {', '.join(known)}"
+                )
+        teams.append(team)
+    if problems:
+        raise ConfigError(problems)
+    return teams
+
+
+def load_environments(names: list[str] | None = None) -> list[Environment]:
+    """Load the named environments (all when None), reporting the problems of every file at once."""
+    environments, problems = [], []
+    for name in names or environment_names():
+        try:
+            environments.append(load_environment(name))
+        except ConfigError as error:
+            problems.extend(error.problems)
+    if problems:
+        raise ConfigError(problems)
+    return environments
+
+
+def validate_file(model: type[M], path: Path) -> M:
+    """Parse a YAML file strictly and validate it against `model`."""
+    shown = display_path(path)
+    return _validate(model, _read_yaml(path, shown), shown)
+
+
+def _validate(model: type[M], data: dict, shown: str) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError([f"{shown}: {describe(model, e)}" for e in error.errors()]) from None
+
+
+def display_path(path: Path) -> str:
+    """A config file's path as users know it: relative to the folder holding `environments/`."""
+    try:
+        return str(path.resolve().relative_to(environments_dir().parent))
+    except ValueError:
+        return str(path)
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate keys instead of silently keeping the last one."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                mark = key_node.start_mark
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _read_yaml(path: Path, shown: str) -> dict:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([f"{shown}: no such file"]) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError([f"{shown}: cannot be read as UTF-8 text ({error})"]) from None
+    try:
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(error, "problem", None) or str(error)
+        raise ConfigError([f"{shown}: not valid YAML: {where}{problem}"]) from None
+    if data is None:
+        raise ConfigError([f"{shown}: the file is empty; expected a mapping of settings"])
+    if not isinstance(data, dict):
+        raise ConfigError([f"{shown}: top level: {value_and_kind(data)}; expected a mapping of settings"])
+    return data

@@ -1,0 +1,253 @@
+"""The schema of `environments/<name>.yaml` and `environments/teams/<team>.yaml`: strict pydantic
+models (unknown keys, wrong types and bad values are errors). Loading and messages live in
+loading.py and messages.py; the names of what an environment creates in naming.py.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr
+
+from environments.naming import MANAGED_BY, PIPELINES, PLATFORM_LABEL_KEYS, TAG, ResourceNames
+from environments.regions import GCP_REGIONS
+
+_PROJECT_ID = re.compile(r"[a-z][a-z0-9-]{4,28}[a-z0-9]")
+_LABEL_KEY = re.compile(r"[a-z][a-z0-9_-]{0,62}")
+_LABEL_VALUE = re.compile(r"[a-z0-9_-]{0,63}")
+_BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[a-z]{2,}")
+_SCHEDULE_NAME = re.compile(r"[a-z][a-z0-9-]{0,49}")
+_CRON_FIELD = re.compile(r"[\d*/,\-A-Za-z]+")
+_MEMBER = re.compile(r"(user|group|serviceAccount|domain):[^\s:]+")
+
+
+def _check(pattern: re.Pattern[str], expected: str):
+    def validate(value: str) -> str:
+        if not pattern.fullmatch(value):  # match() with $ would accept a trailing newline
+            raise ValueError(f"expected {expected}")
+        return value
+
+    return AfterValidator(validate)
+
+
+def _check_project_id(value: str) -> str:
+    if not _PROJECT_ID.fullmatch(value) or "google" in value:
+        raise ValueError(
+            "expected a Google Cloud project id: 6 to 30 lowercase letters, digits and hyphens, "
+            "starting with a letter, not ending with a hyphen, not containing 'google'"
+        )
+    return value
+
+
+def _check_region(value: str) -> str:
+    if value not in GCP_REGIONS:
+        raise ValueError("expected a Google Cloud region such as europe-west1 or us-central1")
+    return value
+
+
+def _check_labels(value: dict[str, str]) -> dict[str, str]:
+    reserved = sorted(PLATFORM_LABEL_KEYS & value.keys())
+    if reserved:
+        raise ValueError(f"expected none of the keys the platform sets itself ({', '.join(reserved)})")
+    return value
+
+
+def _check_time_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("expected an IANA time zone such as Europe/London or Etc/UTC") from None
+    return value
+
+
+def _check_cron(value: str) -> str:
+    fields = value.split()
+    if len(fields) != 5 or not all(_CRON_FIELD.fullmatch(f) for f in fields):
+        raise ValueError("expected a unix-cron expression of five fields, such as '0 3 * * *'")
+    return value
+
+
+ProjectId = Annotated[str, AfterValidator(_check_project_id)]
+Region = Annotated[str, AfterValidator(_check_region)]
+LabelKey = Annotated[str, _check(_LABEL_KEY, "a label key: lowercase letters, digits, _ or -, starting with a letter")]
+LabelValue = Annotated[str, _check(_LABEL_VALUE, "a label value: up to 63 lowercase letters, digits, _ or -")]
+BucketName = Annotated[str, _check(_BUCKET_NAME, "a bucket name: 3 to 63 lowercase letters, digits, '.', '_' or '-'")]
+Email = Annotated[str, _check(_EMAIL, "an email address")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class Encryption(_Strict):
+    """Customer-managed encryption keys (CMEK) for buckets, registries, Composer and Vertex AI."""
+
+    cmek: bool = Field(False, description="true or false")
+    key_rotation_days: int = Field(90, ge=1, le=90, description="days between key rotations, 1 to 90")
+
+
+class Composer(_Strict):
+    """Cloud Composer 3. Off unless enabled: a small environment costs hundreds of dollars a month idle."""
+
+    enabled: bool = Field(False, description="true or false")
+    size: Literal["small", "medium", "large"] = "small"
+    image_version: Annotated[
+        str,
+        _check(
+            re.compile(r"composer-3-airflow-[\d.]+(-build\.\d+)?"),
+            "a Composer 3 image such as composer-3-airflow-2.10.5",
+        ),
+    ] = "composer-3-airflow-2.10.5"
+
+
+class Storage(_Strict):
+    """Bucket settings shared by the platform's buckets."""
+
+    pipeline_root_retention_days: int = Field(
+        30, ge=1, le=3650, description="days before pipeline-root objects expire, 1 to 3650"
+    )
+    noncurrent_version_retention_days: int = Field(
+        30, ge=1, le=3650, description="days a replaced object version is kept, 1 to 3650"
+    )
+
+
+class Notifications(_Strict):
+    emails: list[Email] = Field(default_factory=list)
+
+
+class Schedule(_Strict):
+    """A Cloud Scheduler job that starts a pipeline through the trigger function."""
+
+    name: Annotated[str, _check(_SCHEDULE_NAME, "lowercase letters, digits and hyphens, starting with a letter")]
+    cron: Annotated[str, AfterValidator(_check_cron)]
+    time_zone: Annotated[str, AfterValidator(_check_time_zone)] = "Etc/UTC"
+    pipeline: Literal[PIPELINES]
+    version: Annotated[str, _check(TAG, "a template tag such as latest or v1.2.0")] = "latest"
+    parameters: dict[str, Any] = Field(default_factory=dict)
+
+
+class FunctionSettings(_Strict):
+    """Scaling of one Cloud Function (gen2). Instances scale to zero when idle."""
+
+    max_instances: int = Field(3, ge=1, le=100, description="an instance cap, 1 to 100")
+    memory: Literal["256M", "512M", "1G", "2G", "4G"] = "1G"
+
+
+class PredictSettings(FunctionSettings):
+    """The online prediction function: always authenticated (an identity token of a listed
+    invoker), reachable from anywhere by default. `internal` admits only callers on the project's
+    VPC networks, which this platform does not create; `internal-and-load-balancer` needs a load
+    balancer of your own."""
+
+    ingress: Literal["internal", "internal-and-load-balancer", "all"] = "all"
+    invokers: list[Annotated[str, _check(_MEMBER, "an IAM member such as group:ml@acme.com")]] = Field(
+        min_length=1,
+        description="at least one IAM member who may call predict, e.g. [group:forecast-users@acme.com]; "
+        "with none, nothing could call it",
+    )
+
+
+class Functions(_Strict):
+    pipeline_trigger: FunctionSettings = Field(default_factory=FunctionSettings)
+    predict: PredictSettings = Field(description="predict's settings, at least its invokers")
+
+
+class Delivery(_Strict):
+    """GitOps: the Cloud Build triggers this environment's stack defines."""
+
+    repository: Annotated[
+        str,
+        _check(
+            re.compile(
+                r"projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/locations/[a-z0-9-]+/connections/[\w-]+/repositories/[\w.-]+"
+            ),
+            "a Cloud Build 2nd-gen repository: projects/<p>/locations/<region>/connections/<c>/repositories/<r>",
+        ),
+    ] = Field(description="the Cloud Build 2nd-gen repository resource the triggers watch")
+    repository_type: Literal["GITHUB", "GITLAB", "BITBUCKET_SERVER"] = "GITHUB"
+    deploy_on: Literal["branch", "tag"] = Field(description="branch (pushes) or tag (releases)")
+    pattern: str = Field(description="the branch or tag regular expression, e.g. ^main$ or ^v.*$")
+    approval_required: bool = False
+    pull_request_checks: bool = False
+    pull_request_branch: str = "^main$"
+    plan_service_account: Email | None = Field(
+        None,
+        description="a read-only identity made outside the stack (project viewer); pull requests then also "
+        "show the plan against this environment's real state",
+    )
+
+
+class Budget(_Strict):
+    monthly_amount: float = Field(gt=0, description="a positive amount per month")
+    currency: Annotated[str, _check(re.compile(r"[A-Z]{3}"), "an ISO 4217 currency code such as USD")] = "USD"
+
+
+TeamName = Annotated[
+    str,
+    _check(
+        re.compile(r"[a-z](?:[a-z0-9-]{0,23}[a-z0-9])?"),
+        "lowercase letters, digits and hyphens, starting with a letter, at most 25 characters "
+        "(the team's service account is team-<name>)",
+    ),
+]
+Member = Annotated[str, _check(_MEMBER, "an IAM member such as group:ml@acme.com or user:ana@acme.com")]
+
+
+class Team(_Strict):
+    """A team: `environments/teams/<name>.yaml`."""
+
+    name: TeamName
+    owners: list[Member] = Field(min_length=1, description="IAM members who own the team's resources")
+    environments: list[str] = Field(min_length=1, description="the environments the team is enabled in")
+    schedules: list[Schedule] = Field(default_factory=list)
+    budget: Budget | None = None
+
+
+class Environment(_Strict):
+    """One deployment environment (dev, prod, ...): a Google Cloud project and its settings."""
+
+    project_id: ProjectId = Field(description="a Google Cloud project id")
+    region: Region = Field(description="a Google Cloud region")
+    state_bucket: BucketName = Field(description="the bucket holding this environment's Terraform state")
+    labels: Annotated[dict[LabelKey, LabelValue], AfterValidator(_check_labels)] = Field(default_factory=dict)
+    encryption: Encryption = Field(default_factory=Encryption)
+    composer: Composer = Field(default_factory=Composer)
+    storage: Storage = Field(default_factory=Storage)
+    notifications: Notifications = Field(default_factory=Notifications)
+    functions: Functions = Field(description="the functions' settings, at least functions.predict.invokers")
+    schedules: list[Schedule] = Field(default_factory=list)
+    delivery: Delivery | None = None
+    team_owners_run_pipelines: bool = Field(False, description="true where team owners may run pipelines (dev)")
+    billing_account: (
+        Annotated[
+            str,
+            _check(
+                re.compile(r"[0-9A-F]{6}-[0-9A-F]{6}-[0-9A-F]{6}"), "a billing account id like 01AB23-45CD67-89EF01"
+            ),
+        ]
+        | None
+    ) = Field(None, description="enables team budgets")
+
+    _name: str = PrivateAttr(default="")
+    _teams: list[Team] = PrivateAttr(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def teams(self) -> list[Team]:
+        """The teams enabled in this environment (from environments/teams/)."""
+        return self._teams
+
+    def resource_labels(self, team: str | None = None) -> dict[str, str]:
+        """The labels every labelled resource and job carries: the environment's, then the platform's."""
+        labels = {**self.labels, "env": self.name, "managed-by": MANAGED_BY}
+        return labels | {"team": team} if team else labels
+
+    @property
+    def names(self) -> ResourceNames:
+        return ResourceNames(environment=self.name, project_id=self.project_id, region=self.region)

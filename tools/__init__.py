@@ -1,0 +1,5 @@
+"""Whole-repository tools: they import everything else (infra, functions, pipelines, environments),
+and nothing imports them.
+
+demo.py   `make demo`: the main job on embedded defaults, no cloud account
+"""
