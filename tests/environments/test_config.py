@@ -162,3 +162,22 @@ def test_any_bad_value_is_a_config_error_naming_the_file(overrides: dict, enviro
         load_environment("fuzz")
     except ConfigError as error:
         assert error.problems and all(p.startswith("environments/fuzz.yaml: ") for p in error.problems)
+
+
+def test_a_stray_yaml_file_is_refused_never_read_as_an_environment(environments_dir):
+    from environments.loading import environment_names
+
+    (environments_dir / "dev.yaml").write_text((REPO_ROOT / "environments" / "dev.yaml").read_text())
+    (environments_dir / "values.yml").write_text("project_id: somewhere-else\n")
+    (environments_dir / "dev.backup.yaml").write_text("project_id: somewhere-else\n")
+    (environments_dir / "notes.md").write_text("not YAML: ignored\n")
+    with pytest.raises(ConfigError) as refused:
+        environment_names()
+    expected = (
+        "not an environment file; expected environments/<name>.yaml with a name of up to 20 lowercase letters, "
+        "digits and hyphens, starting with a letter (keep other files out of environments/)"
+    )
+    assert refused.value.problems == [
+        f"environments/dev.backup.yaml: {expected}",
+        f"environments/values.yml: {expected}",
+    ]
