@@ -24,7 +24,7 @@ from constructs import Construct
 from environments.config import Environment, ResourceNames
 from functions.archive import write_archive
 from functions.settings import ENTRY_POINTS, environment_variables
-from infra import INFRA_DIR, google_rules
+from infra import google_rules
 from infra.constructs.beta import GoogleBetaProvider, service_agent
 from infra.constructs.bucket import ExistingBucket, SecureBucket
 from infra.constructs.composer import Composer
@@ -38,6 +38,7 @@ from infra.constructs.registry import ArtifactRepository
 from infra.constructs.scheduler import ScheduledPipeline
 from infra.constructs.team import TeamResources
 from infra.constructs.vertex import MetadataStore
+from infra.deployed import ARCHIVES_DIR, function_id, schedule_job_id
 from infra.policy.rules import PlatformPolicy
 
 # APIs the workloads call at run time, beyond those the stack's resources need (google_rules.API_OF):
@@ -320,7 +321,6 @@ class PlatformStack(TerraformStack):
         """The trigger and predict functions. Only the scheduler invoker may call the trigger;
         predict's callers are listed in the environment file."""
         environment, settings = self.environment, self.environment.functions
-        archives = INFRA_DIR.parent / "build" / "functions"
         team_accounts = {
             t.name: self.names.service_account_email(self.names.team_account(t.name)) for t in environment.teams
         }
@@ -329,9 +329,9 @@ class PlatformStack(TerraformStack):
             return CloudFunction(
                 self,
                 f"function-{name.replace('_', '-')}",
-                name=name.replace("_", "-"),
+                name=function_id(name),
                 region=environment.region,
-                archive=write_archive(name, archives),
+                archive=write_archive(name, ARCHIVES_DIR),
                 sources=self.buckets.function_sources,
                 entry_point=ENTRY_POINTS[name],
                 identity=identity,
@@ -360,7 +360,7 @@ class PlatformStack(TerraformStack):
             ScheduledPipeline(
                 self,
                 f"schedule-{schedule.name}",
-                name=f"{environment.name}-{schedule.name}",
+                name=schedule_job_id(environment.name, schedule.name),
                 schedule=schedule,
                 region=environment.region,
                 trigger=self.functions.pipeline_trigger,
