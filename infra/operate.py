@@ -199,7 +199,7 @@ def latest_runs(environment: Environment, credentials, per_pipeline: int = RUNS_
     runs: list[PipelineRun] = []
     shown: dict[tuple[str, str], int] = {}
     for job in jobs:
-        resource = job.gca_resource
+        resource = job.gca_resource  # as listed: reading `job.state` would fetch every job again
         labels = dict(resource.labels)
         key = (labels.get("pipeline", resource.display_name), labels.get("team", "-"))
         shown[key] = shown.get(key, 0) + 1
@@ -212,7 +212,7 @@ def latest_runs(environment: Environment, credentials, per_pipeline: int = RUNS_
                 pipeline=key[0],
                 team=key[1],
                 run=resource.name.rsplit("/", 1)[-1],
-                state=job.state.name.removeprefix("PIPELINE_STATE_"),
+                state=resource.state.name.removeprefix("PIPELINE_STATE_"),
                 started=_time(started),
                 duration=_duration(ended - started) if started and ended else "-",
             )
