@@ -15,8 +15,9 @@ ENVIRONMENTS := $(basename $(notdir $(wildcard environments/*.yaml)))
 # expands a `$` inside it) and reaches programs through the environment, quoted ("$$TAG"), never
 # pasted into shell text; the Python entry point that receives it checks it against its pattern.
 # DRY_RUN and READ_ONLY are only tested for being set, and not exported (the trigger reads its own DRY_RUN).
-USER_VARIABLES := ENV PIPELINE PARAMS TAG FUNCTION HOST PORT TEAM OWNERS BASE
+USER_VARIABLES := ENV PIPELINE PARAMS TAG FUNCTION HOST PORT TEAM OWNERS BASE NAME BODY
 PARAMS ?= {}
+BODY ?= {}
 HOST ?= 127.0.0.1
 PORT ?= 8080
 BASE ?= origin/main
@@ -35,7 +36,7 @@ endef
 
 .PHONY: help setup test lint format synth policy plan plan-release apply-release real-plans apply deploy bootstrap \
 	bench clean env-required compile-pipelines run-pipeline publish-pipelines demo serve onboard-team offboard-team \
-	teams diff requirements check-requirements
+	teams diff requirements check-requirements status run-schedule pause-schedule resume-schedule call verify-deploy
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-20s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -122,6 +123,24 @@ offboard-team: setup ## Remove environments/teams/TEAM.yaml (synth then removes 
 
 teams: setup ## List teams, where they are enabled, their owners and budgets
 	$(PY) -m environments.teams list
+
+status: env-required setup ## What ENV= runs: functions, schedules (last attempts), latest pipeline runs, champion
+	$(PY) -m infra.operate status $(ENV_FLAG)
+
+run-schedule: env-required setup ## Run schedule NAME= of ENV= now
+	$(PY) -m infra.operate run-schedule $(ENV_FLAG) --name "$$NAME"
+
+pause-schedule: env-required setup ## Pause schedule NAME= of ENV= (applies leave it paused)
+	$(PY) -m infra.operate pause-schedule $(ENV_FLAG) --name "$$NAME"
+
+resume-schedule: env-required setup ## Resume schedule NAME= of ENV=
+	$(PY) -m infra.operate resume-schedule $(ENV_FLAG) --name "$$NAME"
+
+call: env-required setup ## POST BODY= (JSON, default {}) to deployed FUNCTION= of ENV= with your identity token
+	$(PY) -m infra.operate call $(ENV_FLAG) --function "$$FUNCTION" --body "$$BODY"
+
+verify-deploy: env-required setup ## Check ENV= runs what was applied: functions ACTIVE on their sources, schedules
+	$(PY) -m infra.operate verify-deploy $(ENV_FLAG)
 
 bench: setup ## Benchmarks with their floors: synth, local training pipeline, predict under load
 	$(PY) tests/bench/bench_synth.py

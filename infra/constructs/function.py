@@ -21,6 +21,7 @@ from infra.constructs.bucket import SecureBucket
 from infra.constructs.grants import Grantee, granted
 from infra.constructs.identity import WorkloadIdentity
 from infra.constructs.registry import ArtifactRepository
+from infra.deployed import source_object
 
 INGRESS = {
     "internal": "ALLOW_INTERNAL_ONLY",
@@ -65,7 +66,7 @@ class CloudFunction(Construct):
         self.region = region
         asset = TerraformAsset(self, "archive", path=str(archive.resolve()), type=AssetType.FILE)
         source = StorageBucketObject(
-            self, "source", bucket=sources.bucket_name, name=f"functions/{archive.name}", source=asset.path
+            self, "source", bucket=sources.bucket_name, name=source_object(archive), source=asset.path
         )
         self.function = Cloudfunctions2Function(
             self,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 
+from cdktn import TerraformResourceLifecycle
 from cdktn_provider_google.cloud_scheduler_job import (
     CloudSchedulerJob,
     CloudSchedulerJobHttpTarget,
@@ -21,7 +22,10 @@ from infra.constructs.identity import WorkloadIdentity
 class ScheduledPipeline(Construct):
     """POSTs `{pipeline, version, parameters, team?}` to the trigger on `schedule.cron`, with an
     OIDC token of the invoker identity (audience: the trigger's URL). Failed deliveries are
-    retried with backoff; the trigger's job ids make retries safe."""
+    retried with backoff; the trigger's job ids make retries safe.
+
+    Whether the job is paused is the operator's (`make pause-schedule` / `resume-schedule`): the
+    stack never sets it and ignores its changes, so an apply leaves a paused job paused."""
 
     def __init__(
         self,
@@ -45,6 +49,7 @@ class ScheduledPipeline(Construct):
             region=region,
             description=f"{schedule.pipeline} pipeline ({schedule.version})" + (f" for team {team}" if team else ""),
             schedule=schedule.cron,
+            lifecycle=TerraformResourceLifecycle(ignore_changes=["paused"]),
             time_zone=schedule.time_zone,
             attempt_deadline="320s",
             retry_config=CloudSchedulerJobRetryConfig(

@@ -16,6 +16,7 @@ from infra.constructs.identity import WorkloadIdentity
 from infra.constructs.project import ProjectRoles
 from infra.constructs.registry import ArtifactRepository
 from infra.constructs.scheduler import ScheduledPipeline
+from infra.deployed import schedule_job_id
 
 
 class TeamResources(Construct):
@@ -73,7 +74,7 @@ class TeamResources(Construct):
             ScheduledPipeline(
                 self,
                 f"schedule-{schedule.name}",
-                name=f"{environment.name}-{team.name}-{schedule.name}",
+                name=schedule_job_id(environment.name, schedule.name, team.name),
                 schedule=schedule,
                 region=environment.region,
                 trigger=trigger,

@@ -23,7 +23,7 @@ from constructs import Construct
 
 from environments.naming import ResourceNames
 from environments.schema import Environment
-from functions.archive import ARCHIVES_DIR, write_archive
+from functions.archive import write_archive
 from functions.settings import ENTRY_POINTS, deployed_settings
 from infra import google_rules
 from infra.constructs.beta import GoogleBetaProvider, service_agent
@@ -39,6 +39,7 @@ from infra.constructs.registry import ArtifactRepository
 from infra.constructs.scheduler import ScheduledPipeline
 from infra.constructs.team import TeamResources
 from infra.constructs.vertex import MetadataStore
+from infra.deployed import ARCHIVES_DIR, function_id, schedule_job_id
 from infra.policy.rules import PlatformPolicy
 
 # APIs the workloads call at run time, beyond those the stack's resources need (google_rules.API_OF):
@@ -329,7 +330,7 @@ class PlatformStack(TerraformStack):
             return CloudFunction(
                 self,
                 f"function-{name.replace('_', '-')}",
-                name=name.replace("_", "-"),
+                name=function_id(name),
                 region=environment.region,
                 archive=write_archive(name, ARCHIVES_DIR),
                 sources=self.buckets.function_sources,
@@ -360,7 +361,7 @@ class PlatformStack(TerraformStack):
             ScheduledPipeline(
                 self,
                 f"schedule-{schedule.name}",
-                name=f"{environment.name}-{schedule.name}",
+                name=schedule_job_id(environment.name, schedule.name),
                 schedule=schedule,
                 region=environment.region,
                 trigger=self.functions.pipeline_trigger,

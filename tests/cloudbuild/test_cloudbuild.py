@@ -107,12 +107,30 @@ def test_prod_plans_shows_and_saves_then_applies_exactly_that_plan_after_approva
         ["policy", "ENV=${_ENV}"],
         ["plan-release", "ENV=${_ENV}"],
     ]
-    assert steps("apply.yaml") == [["terraform"], ["setup"], ["synth", "ENV=${_ENV}"], ["apply-release", "ENV=${_ENV}"]]
+    assert steps("apply.yaml") == [
+        ["terraform"],
+        ["setup"],
+        ["synth", "ENV=${_ENV}"],
+        ["apply-release", "ENV=${_ENV}"],
+        ["verify-deploy", "ENV=${_ENV}"],
+    ]
     assert steps("pull-request-plan.yaml") == [
         ["terraform"],
         ["setup"],
         ["synth", "ENV=${_ENV}"],
         ["plan", "ENV=${_ENV}", "READ_ONLY=1"],
+    ]
+
+
+def test_a_deploy_applies_its_plan_then_verifies_what_runs():
+    assert steps("deploy.yaml") == [
+        ["terraform"],
+        ["setup"],
+        ["synth", "ENV=${_ENV}"],
+        ["policy", "ENV=${_ENV}"],
+        ["plan", "ENV=${_ENV}"],
+        ["apply", "ENV=${_ENV}"],
+        ["verify-deploy", "ENV=${_ENV}"],
     ]
 
 

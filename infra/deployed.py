@@ -1,0 +1,57 @@
+"""The names deployed functions and schedules carry: the stack creates them under these names and
+`infra/operate.py` finds them by the same names. Kept apart from the constructs so that operating
+what is deployed never loads the provider bundle."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from environments.schema import Environment, Schedule
+from functions.archive import ARCHIVES_DIR, write_archive
+from functions.settings import ENTRY_POINTS
+
+SOURCE_PREFIX = "functions/"  # the archives' folder in the function-sources bucket
+# Every environment deploys these functions; teams share them (a team's runs go through the trigger).
+FUNCTIONS = tuple(sorted(ENTRY_POINTS))
+
+
+def function_id(function: str) -> str:
+    """A function's name in Cloud Functions (`pipeline_trigger` -> `pipeline-trigger`)."""
+    return function.replace("_", "-")
+
+
+def source_object(archive: Path) -> str:
+    """The object an archive is uploaded to in the function-sources bucket."""
+    return f"{SOURCE_PREFIX}{archive.name}"
+
+
+def expected_source_object(function: str) -> str:
+    """The source object synth gives `function` for the code in this checkout."""
+    return source_object(write_archive(function, ARCHIVES_DIR))
+
+
+def schedule_job_id(environment: str, schedule: str, team: str | None = None) -> str:
+    """A schedule's job name in Cloud Scheduler: `<env>-<schedule>`, a team's `<env>-<team>-<schedule>`."""
+    return f"{environment}-{team}-{schedule}" if team else f"{environment}-{schedule}"
+
+
+@dataclass(frozen=True)
+class DeployedSchedule:
+    """One schedule of an environment: `name` is how operators call it (`<schedule>`, a team's
+    `<team>-<schedule>`), `job_id` its job's name in Cloud Scheduler."""
+
+    name: str
+    job_id: str
+    schedule: Schedule
+    team: str | None = None
+
+
+def schedules_of(environment: Environment) -> list[DeployedSchedule]:
+    platform = [DeployedSchedule(s.name, schedule_job_id(environment.name, s.name), s) for s in environment.schedules]
+    teams = [
+        DeployedSchedule(f"{t.name}-{s.name}", schedule_job_id(environment.name, s.name, t.name), s, t.name)
+        for t in environment.teams
+        for s in t.schedules
+    ]
+    return platform + teams
