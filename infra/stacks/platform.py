@@ -17,7 +17,6 @@ from cdktn_provider_google.data_google_project import DataGoogleProject
 from cdktn_provider_google.data_google_storage_project_service_account import (
     DataGoogleStorageProjectServiceAccount,
 )
-from cdktn_provider_google.monitoring_notification_channel import MonitoringNotificationChannel
 from cdktn_provider_google.provider import GoogleProvider
 from constructs import Construct
 
@@ -33,6 +32,7 @@ from infra.constructs.encryption import EncryptionKey
 from infra.constructs.function import CloudFunction
 from infra.constructs.grants import Principal
 from infra.constructs.identity import WorkloadIdentity
+from infra.constructs.monitoring import PlatformAlerts, Watched, email_channels
 from infra.constructs.project import DeployerRoles, ProjectRoles, ProjectServices
 from infra.constructs.registry import ArtifactRepository
 from infra.constructs.scheduler import ScheduledPipeline
@@ -49,7 +49,7 @@ RUNTIME_APIS = (
     "storage.googleapis.com",
 )
 # The stack's own resources: service accounts and project IAM, buckets, registries, functions,
-# schedules and builds (google_rules.API_OF names which resource calls which).
+# schedules, builds and alerts (google_rules.API_OF names which resource calls which).
 BASE_APIS = (
     *google_rules.BOOTSTRAP_APIS,
     "artifactregistry.googleapis.com",
@@ -57,10 +57,11 @@ BASE_APIS = (
     "cloudfunctions.googleapis.com",
     "cloudscheduler.googleapis.com",
     "iam.googleapis.com",
+    "monitoring.googleapis.com",
     "run.googleapis.com",
 )
 CMEK_APIS = ("cloudkms.googleapis.com",)
-BUDGET_APIS = ("billingbudgets.googleapis.com", "monitoring.googleapis.com")
+BUDGET_APIS = ("billingbudgets.googleapis.com",)
 COMPOSER_APIS = ("composer.googleapis.com",)
 # The parts of the stack, in the order they are built by default.
 PARTS = (
@@ -76,6 +77,7 @@ PARTS = (
     "schedules",
     "teams",
     "delivery",
+    "alerts",
     "deployer_access",
 )
 
@@ -389,23 +391,36 @@ class PlatformStack(TerraformStack):
         )
 
     @cached_property
+    def notification_channels(self) -> list[str]:
+        """The email channels of `notifications.emails`, shared by the alerts and the budgets."""
+        environment = self.environment
+        channels = email_channels(
+            self, environment=environment.name, emails=environment.notifications.emails, labels=self.labels
+        )
+        return [channel.name for channel in channels]
+
+    @cached_property
+    def alerts(self) -> PlatformAlerts:
+        environment = self.environment
+        functions = self.functions
+        return PlatformAlerts(
+            self,
+            "alerts",
+            environment=environment.name,
+            project_id=environment.project_id,
+            watched=Watched(
+                pipeline_trigger=functions.pipeline_trigger.name,
+                predict=functions.predict.name,
+                schedules=bool(environment.schedules) or any(team.schedules for team in environment.teams),
+                release_triggers=self.delivery.release_triggers if self.delivery else [],
+            ),
+            channels=self.notification_channels,
+            labels=self.labels,
+        )
+
+    @cached_property
     def teams(self) -> list[TeamResources]:
         environment = self.environment
-        channels = (
-            [
-                MonitoringNotificationChannel(
-                    self,
-                    f"notify-{index}",
-                    display_name=f"{environment.name} budgets: {email}",
-                    type="email",
-                    labels={"email_address": email},
-                    user_labels=self.labels,
-                ).name
-                for index, email in enumerate(environment.notifications.emails)
-            ]
-            if self._has_budgets
-            else []
-        )
         return [
             TeamResources(
                 self,
@@ -421,7 +436,7 @@ class PlatformStack(TerraformStack):
                 trigger_identity=self.identities.trigger,
                 scheduler_invoker=self.identities.scheduler_invoker,
                 owners_run_pipelines=environment.team_owners_run_pipelines,
-                notification_channels=channels,
+                notification_channels=self.notification_channels,
                 project=self.project if self._has_budgets else None,
             )
             for team in environment.teams
@@ -474,7 +489,6 @@ class PlatformStack(TerraformStack):
             project_roles=self.project_roles,
             cmek=environment.encryption.cmek,
             composer=environment.composer.enabled,
-            budgets=self._has_budgets,
         )
         roles.grant(deployer)
         # Deploying functions, schedules, Composer and triggers means acting as their identities.
