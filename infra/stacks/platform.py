@@ -26,6 +26,7 @@ from functions.settings import ENTRY_POINTS, environment_variables
 from infra import INFRA_DIR, google_rules
 from infra.constructs.beta import GoogleBetaProvider, service_agent
 from infra.constructs.bucket import ExistingBucket, SecureBucket
+from infra.constructs.budget import PlatformBudget
 from infra.constructs.composer import Composer
 from infra.constructs.delivery import DeliveryTriggers
 from infra.constructs.encryption import EncryptionKey
@@ -78,6 +79,7 @@ PARTS = (
     "teams",
     "delivery",
     "alerts",
+    "budget",
     "deployer_access",
 )
 
@@ -134,7 +136,6 @@ class PlatformStack(TerraformStack):
         self.names = environment.names
         self.labels = environment.resource_labels()
         self._service_agents: dict[str, Principal] = {}
-        self._has_budgets = bool(environment.billing_account) and any(t.budget for t in environment.teams)
         project, region = environment.project_id, environment.region
 
         self.google = GoogleProvider(self, "google", project=project, region=region)
@@ -151,7 +152,7 @@ class PlatformStack(TerraformStack):
         apis = [*RUNTIME_APIS, *BASE_APIS]
         apis += CMEK_APIS if environment.encryption.cmek else ()
         apis += COMPOSER_APIS if environment.composer.enabled else ()
-        apis += BUDGET_APIS if self._has_budgets else ()
+        apis += BUDGET_APIS if environment.billing_account else ()
         return ProjectServices(self, "apis", project_id=environment.project_id, apis=apis)
 
     @cached_property
@@ -419,6 +420,21 @@ class PlatformStack(TerraformStack):
         )
 
     @cached_property
+    def budget(self) -> PlatformBudget | None:
+        """With a billing account: the whole project's budget, beside the teams' own."""
+        environment = self.environment
+        if not environment.billing_account:
+            return None
+        return PlatformBudget(
+            self,
+            "platform-budget",
+            billing_account=environment.billing_account,
+            project_number=self.project.number,
+            environment=environment.name,
+            channels=self.notification_channels,
+        )
+
+    @cached_property
     def teams(self) -> list[TeamResources]:
         environment = self.environment
         return [
@@ -437,7 +453,7 @@ class PlatformStack(TerraformStack):
                 scheduler_invoker=self.identities.scheduler_invoker,
                 owners_run_pipelines=environment.team_owners_run_pipelines,
                 notification_channels=self.notification_channels,
-                project=self.project if self._has_budgets else None,
+                project=self.project if environment.billing_account else None,
             )
             for team in environment.teams
         ]

@@ -229,3 +229,34 @@ def test_monitoring_and_logging_are_enabled_and_the_deployer_may_manage_alerts(a
     }
     assert f"projects/{stack['provider']['google'][0]['project']}/roles/platformAlertingAdmin" in deployer_roles
     assert "roles/monitoring.notificationChannelEditor" not in deployer_roles
+
+
+def test_with_a_billing_account_the_whole_project_has_a_budget(all_stacks):
+    stack = all_stacks["everything"]
+    budgets = by_path(stack, "google_billing_budget")
+    assert sorted(budgets) == ["platform-budget/budget", "team-forecasting/budget/budget"]
+    platform = budgets["platform-budget/budget"]
+    project = reference_data(stack, "google_project", "project", "number")
+    assert platform["billing_account"] == "0A0A0A-1B1B1B-2C2C2C"
+    assert platform["display_name"] == "everything platform"
+    assert platform["budget_filter"] == {"projects": [f"projects/{project}"], "calendar_period": "MONTH"}
+    assert platform["amount"] == {"last_period_amount": True}
+    assert platform["threshold_rules"] == [{"threshold_percent": 1.0}, {"threshold_percent": 1.5}]
+    assert platform["all_updates_rule"] == {
+        "monitoring_notification_channels": ["${google_monitoring_notification_channel.notify-0.name}"]
+    }
+    enabled = {s["service"] for s in stack["resource"]["google_project_service"].values()}
+    assert "billingbudgets.googleapis.com" in enabled
+
+
+@pytest.mark.parametrize("env", ["dev", "prod", "nothing"])
+def test_without_a_billing_account_there_is_no_budget(all_stacks, env):
+    stack = all_stacks[env]
+    assert not by_path(stack, "google_billing_budget")
+    enabled = {s["service"] for s in stack["resource"]["google_project_service"].values()}
+    assert "billingbudgets.googleapis.com" not in enabled
+
+
+def reference_data(stack: dict, data_type: str, name: str, attribute: str) -> str:
+    (logical_id,) = stack["data"][data_type]
+    return "${" + f"data.{data_type}.{logical_id}.{attribute}" + "}"
