@@ -34,6 +34,7 @@ import yaml
 
 from environments.config import PIPELINES, TAG
 from functions.http_json import BadRequest, json_object
+from functions.logs import logged
 from pipelines.parameters import shown
 from pipelines.submission import InvalidSubmission, prepare
 from pipelines.vertex import Target, conflicts, existing_job, pipeline_job, request_of
@@ -137,12 +138,19 @@ def _credentials(dry_run: bool):
 
 
 @functions_framework.http
-def trigger(request):
+@logged("pipeline_trigger")
+def trigger(request, fields: dict):
     config = _config()
     target = config["target"]
     try:
         body = parse(request, target.team_accounts)
         identifier = job_id(body, request.headers)
+        fields |= {
+            "pipeline": body["pipeline"],
+            "version": body["version"],
+            "team": body["team"] or "platform",
+            "job_id": identifier,
+        }
         credentials = _credentials(config["dry_run"])
         template_path = load_template(config["templates"], body["pipeline"], body["version"], credentials)
         template = yaml.safe_load(template_path.read_text())

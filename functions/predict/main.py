@@ -23,7 +23,6 @@ import json
 import math
 import os
 import shutil
-import sys
 import threading
 import time
 from pathlib import Path
@@ -31,6 +30,7 @@ from pathlib import Path
 import functions_framework
 
 from functions.http_json import BadRequest, json_object
+from functions.logs import log, logged
 from pipelines.data import DataSpec
 from pipelines.model import Forecaster
 from pipelines.online import BODY_KEYS, InvalidRequest, answer, parse
@@ -66,7 +66,7 @@ class Champion:
                     self.problem = None
                 except Exception as error:  # any registry or artifact failure: keep serving what is loaded
                     self.problem = f"the registry's champion cannot be loaded ({type(error).__name__}); see the logs"
-                    _log("ERROR", f"champion not loaded: {type(error).__name__}: {error}", serving=self._version)
+                    log("ERROR", f"champion not loaded: {type(error).__name__}: {error}", serving=self._version)
             return (self._version, self._forecaster) if self._forecaster else None
 
     def _refresh(self) -> None:
@@ -95,17 +95,13 @@ def champion() -> Champion:
     return _champion
 
 
-def _log(severity: str, message: str, **fields) -> None:
-    """One structured line, as Cloud Logging reads them from stderr."""
-    print(json.dumps({"severity": severity, "message": message, **fields}), file=sys.stderr, flush=True)
-
-
 def request_spec() -> DataSpec:
     return DataSpec.from_dict(json.loads(os.environ.get("DATA_SPEC", "{}")))
 
 
 @functions_framework.http
-def predict(request):
+@logged("predict")
+def predict(request, fields: dict):
     spec = request_spec()
     try:
         series, horizon = parse(json_object(request, BODY_KEYS, MAX_BODY_BYTES), spec)
@@ -113,12 +109,14 @@ def predict(request):
         return bad.response()
     except InvalidRequest as invalid:
         return {"error": invalid.error, "field": invalid.field}, 400
+    fields["horizon"] = horizon
     serving = champion()
     current = serving.get()
     if current is None:
         error = serving.problem or "no champion model yet; run the training pipeline first"
         return {"error": error, "field": None}, 503
     version, forecaster = current
+    fields["model_version"] = version
     if forecaster.spec.to_dict() != spec.to_dict():
         return {
             "error": f"champion version {version} expects {forecaster.spec.to_dict()}; this function is "

@@ -77,6 +77,7 @@ def test_only_the_declared_files_are_packaged_whatever_else_the_folder_holds(tmp
         "environments/config.py",
         "functions/__init__.py",
         "functions/http_json.py",
+        "functions/logs.py",
         "main.py",
         "pipelines/__init__.py",
         "pipelines/data.py",
