@@ -35,7 +35,7 @@ endef
 
 .PHONY: help setup test lint format synth policy plan plan-release apply-release real-plans apply deploy bootstrap \
 	bench clean env-required compile-pipelines run-pipeline publish-pipelines demo serve onboard-team offboard-team \
-	teams diff requirements check-requirements
+	teams diff requirements check-requirements dashboard setup-browser
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-20s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -57,8 +57,11 @@ requirements: | $(UV) ## Write functions/<function>/requirements.txt from uv.loc
 check-requirements: | $(UV) ## Fail when a function's requirements.txt is not what `make requirements` writes
 	$(foreach f,$(FUNCTION_NAMES),$(call function-requirements,$(f)) | diff -u 'functions/$(f)/requirements.txt' -;)
 
-test: setup ## Run the whole test suite
+test: setup setup-browser ## Run the whole test suite
 	$(PY) -m pytest
+
+setup-browser: ## Install Chromium from Debian's packages when missing (the dashboard's browser test; needs root)
+	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 
 lint: setup ## Lint and check formatting (ruff)
 	$(VENV)/bin/ruff check .
@@ -122,6 +125,9 @@ offboard-team: setup ## Remove environments/teams/TEAM.yaml (synth then removes 
 
 teams: setup ## List teams, where they are enabled, their owners and budgets
 	$(PY) -m environments.teams list
+
+dashboard: setup ## The dashboard on the local registry and runs [PORT=8080] [HOST=127.0.0.1]
+	$(PY) -m tools.dashboard.server --host "$$HOST" --port "$$PORT"
 
 bench: setup ## Benchmarks with their floors: synth, local training pipeline, predict under load
 	$(PY) tests/bench/bench_synth.py
