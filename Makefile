@@ -36,7 +36,7 @@ endef
 
 .PHONY: help setup test lint format synth policy plan plan-release apply-release real-plans apply deploy bootstrap \
 	bench clean env-required compile-pipelines run-pipeline publish-pipelines demo serve onboard-team offboard-team \
-	teams diff requirements check-requirements status run-schedule pause-schedule resume-schedule call verify-deploy
+	teams diff requirements check-requirements status run-schedule pause-schedule resume-schedule call verify-deploy dashboard setup-browser
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-20s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -58,8 +58,11 @@ requirements: | $(UV) ## Write functions/<function>/requirements.txt from uv.loc
 check-requirements: | $(UV) ## Fail when a function's requirements.txt is not what `make requirements` writes
 	$(foreach f,$(FUNCTION_NAMES),$(call function-requirements,$(f)) | diff -u 'functions/$(f)/requirements.txt' -;)
 
-test: setup ## Run the whole test suite
+test: setup setup-browser ## Run the whole test suite
 	$(PY) -m pytest
+
+setup-browser: ## Install Chromium from Debian's packages when missing (the dashboard's browser test; needs root)
+	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 
 lint: setup ## Lint and check formatting (ruff)
 	$(VENV)/bin/ruff check .
@@ -141,6 +144,9 @@ call: env-required setup ## POST BODY= (JSON, default {}) to deployed FUNCTION= 
 
 verify-deploy: env-required setup ## Check ENV= runs what was applied: functions ACTIVE on their sources, schedules
 	$(PY) -m infra.operate verify-deploy $(ENV_FLAG)
+
+dashboard: setup ## The dashboard on the local registry and runs [PORT=8080] [HOST=127.0.0.1]
+	$(PY) -m tools.dashboard.server --host "$$HOST" --port "$$PORT"
 
 bench: setup ## Benchmarks with their floors: synth, local training pipeline, predict under load
 	$(PY) tests/bench/bench_synth.py

@@ -28,6 +28,7 @@ import yaml
 
 from environments.naming import PIPELINES, TAG
 from functions.http_json import BadRequest, json_object
+from functions.logs import logged
 from functions.settings import TriggerSettings
 from pipelines.parameters import shown
 from pipelines.submission import InvalidSubmission, prepare
@@ -129,12 +130,19 @@ def _credentials(dry_run: bool):
 
 
 @functions_framework.http
-def trigger(request):
+@logged("pipeline_trigger")
+def trigger(request, fields: dict):
     settings = _settings()
     target = settings.target
     try:
         body = parse(request, target.team_accounts)
         identifier = job_id(body, request.headers)
+        fields |= {
+            "pipeline": body["pipeline"],
+            "version": body["version"],
+            "team": body["team"] or "platform",
+            "job_id": identifier,
+        }
         credentials = _credentials(settings.dry_run)
         template_path = load_template(settings.templates, body["pipeline"], body["version"], credentials)
         template = yaml.safe_load(template_path.read_text())

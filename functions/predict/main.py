@@ -17,10 +17,8 @@ Settings: `functions.settings.PredictSettings` (set by the stack; `make serve` s
 from __future__ import annotations
 
 import functools
-import json
 import math
 import shutil
-import sys
 import threading
 import time
 from pathlib import Path
@@ -28,6 +26,7 @@ from pathlib import Path
 import functions_framework
 
 from functions.http_json import BadRequest, json_object
+from functions.logs import log, logged
 from functions.settings import PredictSettings
 from pipelines.model import Forecaster
 from pipelines.online import BODY_KEYS, InvalidRequest, answer, parse
@@ -63,7 +62,7 @@ class Champion:
                     self.problem = None
                 except Exception as error:  # any registry or artifact failure: keep serving what is loaded
                     self.problem = f"the registry's champion cannot be loaded ({type(error).__name__}); see the logs"
-                    _log("ERROR", f"champion not loaded: {type(error).__name__}: {error}", serving=self._version)
+                    log("ERROR", f"champion not loaded: {type(error).__name__}: {error}", serving=self._version)
             return (self._version, self._forecaster) if self._forecaster else None
 
     def _refresh(self) -> None:
@@ -91,11 +90,6 @@ def champion() -> Champion:
     return _champion
 
 
-def _log(severity: str, message: str, **fields) -> None:
-    """One structured line, as Cloud Logging reads them from stderr."""
-    print(json.dumps({"severity": severity, "message": message, **fields}), file=sys.stderr, flush=True)
-
-
 @functools.cache
 def _settings() -> PredictSettings:
     """Read once per instance (functions/settings.py owns the variables)."""
@@ -103,7 +97,8 @@ def _settings() -> PredictSettings:
 
 
 @functions_framework.http
-def predict(request):
+@logged("predict")
+def predict(request, fields: dict):
     spec = _settings().data_spec
     try:
         series, horizon = parse(json_object(request, BODY_KEYS, MAX_BODY_BYTES), spec)
@@ -111,12 +106,14 @@ def predict(request):
         return bad.response()
     except InvalidRequest as invalid:
         return {"error": invalid.error, "field": invalid.field}, 400
+    fields["horizon"] = horizon
     serving = champion()
     current = serving.get()
     if current is None:
         error = serving.problem or "no champion model yet; run the training pipeline first"
         return {"error": error, "field": None}, 503
     version, forecaster = current
+    fields["model_version"] = version
     if forecaster.spec.to_dict() != spec.to_dict():
         return {
             "error": f"champion version {version} expects {forecaster.spec.to_dict()}; this function is "

@@ -1,4 +1,5 @@
-"""Budget alerts on the environment's billing account, per team (by the `team` label)."""
+"""Budget alerts on the environment's billing account: the whole project's, and per team (by the
+`team` label)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,11 @@ from constructs import Construct
 from environments.schema import Budget
 
 THRESHOLDS = (0.5, 0.9, 1.0)
+# The platform's budget follows last month's spend of the whole project (Google's "last period
+# amount", cloud.google.com/billing/docs/how-to/budgets#budget-amount): the environment files hold
+# no amount for it, and an idle platform's cost is what the last month says. Alerts when this month
+# reaches last month's spend, and when it is half as much again.
+PLATFORM_THRESHOLDS = (1.0, 1.5)
 
 
 class TeamBudget(Construct):
@@ -49,5 +55,32 @@ class TeamBudget(Construct):
                 )
             ),
             threshold_rules=[BillingBudgetThresholdRules(threshold_percent=t) for t in THRESHOLDS],
+            all_updates_rule=BillingBudgetAllUpdatesRule(monitoring_notification_channels=channels or None),
+        )
+
+
+class PlatformBudget(Construct):
+    """Alerts when the project's spend this month (every service, every label) reaches 100 % and
+    150 % of last month's, to the billing admins and `channels`."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        billing_account: str,
+        project_number: str,
+        environment: str,
+        channels: list[str],
+    ) -> None:
+        super().__init__(scope, id)
+        self.budget = BillingBudget(
+            self,
+            "budget",
+            billing_account=billing_account,
+            display_name=f"{environment} platform",
+            budget_filter=BillingBudgetBudgetFilter(projects=[f"projects/{project_number}"], calendar_period="MONTH"),
+            amount=BillingBudgetAmount(last_period_amount=True),
+            threshold_rules=[BillingBudgetThresholdRules(threshold_percent=t) for t in PLATFORM_THRESHOLDS],
             all_updates_rule=BillingBudgetAllUpdatesRule(monitoring_notification_channels=channels or None),
         )

@@ -100,7 +100,9 @@ class DeliveryTriggers(Construct):
                 )
             }
 
-        self.triggers = [
+        # Builds of main-branch pushes and release tags (the alerts watch these; pull requests' are
+        # the author's to watch).
+        self.release_triggers = [
             trigger(
                 "publish-pipelines",
                 publisher,
@@ -112,7 +114,7 @@ class DeliveryTriggers(Construct):
             )
         ]
         if delivery.approval_required:
-            self.triggers += [
+            self.release_triggers += [
                 trigger(
                     "plan",
                     deployer,
@@ -137,7 +139,7 @@ class DeliveryTriggers(Construct):
                 ),
             ]
         else:
-            self.triggers.append(
+            self.release_triggers.append(
                 trigger(
                     "deploy",
                     deployer,
@@ -147,6 +149,7 @@ class DeliveryTriggers(Construct):
                     **on({"push": on_release}, DEPLOY_FILES),
                 )
             )
+        self.triggers = list(self.release_triggers)
         if delivery.pull_request_checks:
             self.triggers.append(
                 trigger(

@@ -63,6 +63,7 @@ class CloudFunction(Construct):
         ingress: str = "all",
     ) -> None:
         super().__init__(scope, id)
+        self.name = name  # also the name of the Cloud Run service it runs as
         self.region = region
         asset = TerraformAsset(self, "archive", path=str(archive.resolve()), type=AssetType.FILE)
         source = StorageBucketObject(

@@ -105,6 +105,26 @@ CUSTOM_ROLES: dict[str, tuple[str, tuple[str, ...]]] = {
         "Create the Vertex AI metadata store with the environment's key",
         ("aiplatform.metadataStores.create", "aiplatform.metadataStores.get", "aiplatform.metadataStores.list"),
     ),
+    "platformAlertingAdmin": (
+        "Create the platform's notification channels, log-based metrics and alert policies",
+        (
+            "logging.logMetrics.create",
+            "logging.logMetrics.delete",
+            "logging.logMetrics.get",
+            "logging.logMetrics.list",
+            "logging.logMetrics.update",
+            "monitoring.alertPolicies.create",
+            "monitoring.alertPolicies.delete",
+            "monitoring.alertPolicies.get",
+            "monitoring.alertPolicies.list",
+            "monitoring.alertPolicies.update",
+            "monitoring.notificationChannels.create",
+            "monitoring.notificationChannels.delete",
+            "monitoring.notificationChannels.get",
+            "monitoring.notificationChannels.list",
+            "monitoring.notificationChannels.update",
+        ),
+    ),
     "platformTeamRunner": (
         "Run a team's pipelines and register into its own model; never move another model's aliases",
         (
@@ -153,13 +173,14 @@ DEPLOYER_ROLES = {
     "roles/cloudbuild.builds.editor": "manage the Cloud Build triggers",
     "roles/logging.logWriter": "write build logs to Cloud Logging",
     "roles/browser": "read the project (its number names the service agents)",
+    # Not roles/logging.configWriter: it also writes log sinks, which could send logs elsewhere.
+    "platformAlertingAdmin": "create the notification channels, log-based metrics and alert policies",
 }
 DEPLOYER_ROLES_WITH_CMEK = {
     "platformKeyAdmin": "create the key ring and key, and grant their use",
     "platformMetadataStoreAdmin": "create the Vertex AI metadata store with the key",
 }
 DEPLOYER_ROLES_WITH_COMPOSER = {"roles/composer.admin": "create the Composer environment"}
-DEPLOYER_ROLES_WITH_BUDGETS = {"roles/monitoring.notificationChannelEditor": "create budget notification channels"}
 # Granting the stack's project roles: limited by an IAM condition to the roles the stack grants
 # to others, so the deployer can never grant itself (or anyone) more at the project level
 # (cloud.google.com/iam/docs/setting-limits-on-granting-roles).
@@ -237,10 +258,10 @@ class ProjectRoles(Construct):
 
 
 class DeployerRoles(Construct):
-    """The apply job's project roles: `DEPLOYER_ROLES` (plus those of CMEK, Composer and budgets
-    when on), buckets limited by condition to the platform's own (`bucket_prefix*`), and project
-    IAM limited by condition to the roles the stack grants to workloads and teams — read when the
-    stack synthesizes, so grants made after this construct are included."""
+    """The apply job's project roles: `DEPLOYER_ROLES` (plus those of CMEK and Composer when on),
+    buckets limited by condition to the platform's own (`bucket_prefix*`), and project IAM limited
+    by condition to the roles the stack grants to workloads and teams — read when the stack
+    synthesizes, so grants made after this construct are included."""
 
     def __init__(
         self,
@@ -252,7 +273,6 @@ class DeployerRoles(Construct):
         project_roles: ProjectRoles,
         cmek: bool,
         composer: bool,
-        budgets: bool,
     ) -> None:
         super().__init__(scope, id)
         self.project_roles = project_roles
@@ -260,7 +280,6 @@ class DeployerRoles(Construct):
         self.roles = dict(DEPLOYER_ROLES)
         self.roles |= DEPLOYER_ROLES_WITH_CMEK if cmek else {}
         self.roles |= DEPLOYER_ROLES_WITH_COMPOSER if composer else {}
-        self.roles |= DEPLOYER_ROLES_WITH_BUDGETS if budgets else {}
 
     def grant(self, deployer: Grantee) -> None:
         roles = self.project_roles

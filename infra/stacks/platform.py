@@ -17,7 +17,6 @@ from cdktn_provider_google.data_google_project import DataGoogleProject
 from cdktn_provider_google.data_google_storage_project_service_account import (
     DataGoogleStorageProjectServiceAccount,
 )
-from cdktn_provider_google.monitoring_notification_channel import MonitoringNotificationChannel
 from cdktn_provider_google.provider import GoogleProvider
 from constructs import Construct
 
@@ -28,12 +27,14 @@ from functions.settings import ENTRY_POINTS, deployed_settings
 from infra import google_rules
 from infra.constructs.beta import GoogleBetaProvider, service_agent
 from infra.constructs.bucket import ExistingBucket, SecureBucket
+from infra.constructs.budget import PlatformBudget
 from infra.constructs.composer import Composer
 from infra.constructs.delivery import DeliveryTriggers
 from infra.constructs.encryption import EncryptionKey
 from infra.constructs.function import CloudFunction
 from infra.constructs.grants import Principal
 from infra.constructs.identity import WorkloadIdentity
+from infra.constructs.monitoring import PlatformAlerts, Watched, email_channels
 from infra.constructs.project import DeployerRoles, ProjectRoles, ProjectServices
 from infra.constructs.registry import ArtifactRepository
 from infra.constructs.scheduler import ScheduledPipeline
@@ -51,7 +52,7 @@ RUNTIME_APIS = (
     "storage.googleapis.com",
 )
 # The stack's own resources: service accounts and project IAM, buckets, registries, functions,
-# schedules and builds (google_rules.API_OF names which resource calls which).
+# schedules, builds and alerts (google_rules.API_OF names which resource calls which).
 BASE_APIS = (
     *google_rules.BOOTSTRAP_APIS,
     "artifactregistry.googleapis.com",
@@ -59,10 +60,11 @@ BASE_APIS = (
     "cloudfunctions.googleapis.com",
     "cloudscheduler.googleapis.com",
     "iam.googleapis.com",
+    "monitoring.googleapis.com",
     "run.googleapis.com",
 )
 CMEK_APIS = ("cloudkms.googleapis.com",)
-BUDGET_APIS = ("billingbudgets.googleapis.com", "monitoring.googleapis.com")
+BUDGET_APIS = ("billingbudgets.googleapis.com",)
 COMPOSER_APIS = ("composer.googleapis.com",)
 # The parts of the stack, in the order they are built by default.
 PARTS = (
@@ -78,6 +80,8 @@ PARTS = (
     "schedules",
     "teams",
     "delivery",
+    "alerts",
+    "budget",
     "deployer_access",
 )
 
@@ -134,7 +138,6 @@ class PlatformStack(TerraformStack):
         self.names = environment.names
         self.labels = environment.resource_labels()
         self._service_agents: dict[str, Principal] = {}
-        self._has_budgets = bool(environment.billing_account) and any(t.budget for t in environment.teams)
         project, region = environment.project_id, environment.region
 
         self.google = GoogleProvider(self, "google", project=project, region=region)
@@ -151,7 +154,7 @@ class PlatformStack(TerraformStack):
         apis = [*RUNTIME_APIS, *BASE_APIS]
         apis += CMEK_APIS if environment.encryption.cmek else ()
         apis += COMPOSER_APIS if environment.composer.enabled else ()
-        apis += BUDGET_APIS if self._has_budgets else ()
+        apis += BUDGET_APIS if environment.billing_account else ()
         return ProjectServices(self, "apis", project_id=environment.project_id, apis=apis)
 
     @cached_property
@@ -390,23 +393,51 @@ class PlatformStack(TerraformStack):
         )
 
     @cached_property
+    def notification_channels(self) -> list[str]:
+        """The email channels of `notifications.emails`, shared by the alerts and the budgets."""
+        environment = self.environment
+        channels = email_channels(
+            self, environment=environment.name, emails=environment.notifications.emails, labels=self.labels
+        )
+        return [channel.name for channel in channels]
+
+    @cached_property
+    def alerts(self) -> PlatformAlerts:
+        environment = self.environment
+        functions = self.functions
+        return PlatformAlerts(
+            self,
+            "alerts",
+            environment=environment.name,
+            project_id=environment.project_id,
+            watched=Watched(
+                pipeline_trigger=functions.pipeline_trigger.name,
+                predict=functions.predict.name,
+                schedules=bool(environment.schedules) or any(team.schedules for team in environment.teams),
+                release_triggers=self.delivery.release_triggers if self.delivery else [],
+            ),
+            channels=self.notification_channels,
+            labels=self.labels,
+        )
+
+    @cached_property
+    def budget(self) -> PlatformBudget | None:
+        """With a billing account: the whole project's budget, beside the teams' own."""
+        environment = self.environment
+        if not environment.billing_account:
+            return None
+        return PlatformBudget(
+            self,
+            "platform-budget",
+            billing_account=environment.billing_account,
+            project_number=self.project.number,
+            environment=environment.name,
+            channels=self.notification_channels,
+        )
+
+    @cached_property
     def teams(self) -> list[TeamResources]:
         environment = self.environment
-        channels = (
-            [
-                MonitoringNotificationChannel(
-                    self,
-                    f"notify-{index}",
-                    display_name=f"{environment.name} budgets: {email}",
-                    type="email",
-                    labels={"email_address": email},
-                    user_labels=self.labels,
-                ).name
-                for index, email in enumerate(environment.notifications.emails)
-            ]
-            if self._has_budgets
-            else []
-        )
         return [
             TeamResources(
                 self,
@@ -422,8 +453,8 @@ class PlatformStack(TerraformStack):
                 trigger_identity=self.identities.trigger,
                 scheduler_invoker=self.identities.scheduler_invoker,
                 owners_run_pipelines=environment.team_owners_run_pipelines,
-                notification_channels=channels,
-                project=self.project if self._has_budgets else None,
+                notification_channels=self.notification_channels,
+                project=self.project if environment.billing_account else None,
             )
             for team in environment.teams
         ]
@@ -475,7 +506,6 @@ class PlatformStack(TerraformStack):
             project_roles=self.project_roles,
             cmek=environment.encryption.cmek,
             composer=environment.composer.enabled,
-            budgets=self._has_budgets,
         )
         roles.grant(deployer)
         # Deploying functions, schedules, Composer and triggers means acting as their identities.

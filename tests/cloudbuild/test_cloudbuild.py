@@ -208,6 +208,7 @@ DEPLOYER_DEV = {
     "projects/acme-mlops-dev/roles/platformIdentityAdmin",
     "projects/acme-mlops-dev/roles/platformRepositoryAdmin",
     "projects/acme-mlops-dev/roles/platformInvokerAdmin",
+    "projects/acme-mlops-dev/roles/platformAlertingAdmin",
     "roles/cloudfunctions.developer",
     "roles/cloudscheduler.admin",
     "roles/cloudbuild.builds.editor",

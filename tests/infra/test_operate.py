@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from environments.loading import load_environment
-from tests.conftest import REPO_ROOT
+from environments.loading import REPO_ROOT, load_environment
 from tests.http_capture import CapturedRequest, vertex_ai
 
 DEV = "/projects/acme-mlops-dev/locations/europe-west1"

@@ -116,19 +116,10 @@ def test_onboard_synth_offboard_adds_and_removes_exactly_the_teams_resources(wor
         owners = ("team-forecasting", "group-forecasting-example-com", "user-ana-example-com")
         team_owned = [a for a in change.added if any(owner in a for owner in owners)]
         enablement = sorted(set(change.added) - set(team_owned))
-        # The first team brings the team role; the first budget in an environment brings what
-        # budgets need: their APIs, the email channels and the deployer's permission to manage
-        # those channels.
-        assert enablement == sorted(
-            [f"google_project_service.apis/{api}" for api in ("billingbudgets", "monitoring")]
-            + [
-                "google_project_iam_custom_role.project-roles/custom-platformTeamRunner",
-                "google_monitoring_notification_channel.notify-0",
-                "google_project_iam_member.project-roles/deployer-monitoring-notificationChannelEditor-cloudbuild-deployer",
-                "data.google_project.project",
-            ]
-            + (["google_monitoring_notification_channel.notify-1"] if env == "prod" else [])
-        )
+        # The first team brings the team role; what its budget needs is there already (the billing
+        # account gives the platform its own budget, with the API, the project number and the email
+        # channels the alerts use).
+        assert enablement == ["google_project_iam_custom_role.project-roles/custom-platformTeamRunner"]
         kinds = sorted({a.split(".")[0] for a in team_owned})
         assert kinds == [
             "google_artifact_registry_repository_iam_member",

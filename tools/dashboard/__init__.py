@@ -1,0 +1,1 @@
+"""A one-page dashboard of forecasts and model health, from the local registry and run outputs."""

@@ -1,0 +1,67 @@
+"""`make dashboard [PORT=] [HOST=]`: the dashboard on the local registry and run outputs.
+
+Listens on 127.0.0.1 (this machine only) unless HOST names another address. Every page view reads
+the registry and run folders again, so it shows the newest state without a restart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import plotly
+
+from functions.serve import LOOPBACK, listen_address
+from pipelines.cli import LOCAL_PIPELINE_ROOT, LOCAL_REGISTRY
+from tools.dashboard.data import Sources, gather
+from tools.dashboard.page import PLOTLY_JS, render
+
+PLOTLY_BUNDLE = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+
+
+def handler_for(sources: Sources) -> type[BaseHTTPRequestHandler]:
+    class Dashboard(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path == "/":
+                self._send(200, "text/html; charset=utf-8", render(gather(sources)).encode())
+            elif self.path == PLOTLY_JS:
+                self._send(200, "application/javascript", PLOTLY_BUNDLE.read_bytes())
+            else:
+                self._send(404, "text/plain; charset=utf-8", b"not found\n")
+
+        def _send(self, status: int, content_type: str, body: bytes) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    return Dashboard
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default=LOOPBACK)
+    parser.add_argument("--port", default="8080")
+    parser.add_argument("--registry", type=Path, default=LOCAL_REGISTRY)
+    parser.add_argument("--runs", type=Path, default=LOCAL_PIPELINE_ROOT)
+    args = parser.parse_args(argv)
+    try:
+        host, port, url = listen_address(args.host, args.port)
+    except ValueError as error:
+        print(error, file=sys.stderr)
+        return 2
+    sources = Sources(registry=args.registry, runs=args.runs)
+    render(gather(sources))  # before listening: the first view does not wait for the imports and model
+    server = ThreadingHTTPServer((host, port), handler_for(sources))
+    print(f"dashboard on {url} (registry {args.registry}, runs {args.runs})", flush=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        server.serve_forever()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
