@@ -106,16 +106,16 @@ demo: setup ## The main job, no cloud account: synth + policy, train, predict, m
 	$(PY) -m tools.demo
 
 compile-pipelines: setup ## Compile the pipelines to build/pipelines/<pipeline>.yaml [ENV= sets the components image]
-	$(PY) -m pipelines.cli compile $(ENV_FLAG)
+	$(PY) -m pipelines.ops.cli compile $(ENV_FLAG)
 
 run-pipeline: setup ## Run PIPELINE= locally (kfp.local), or on Vertex AI with ENV= [PARAMS='{json}'] [DRY_RUN=1]
-	$(PY) -m pipelines.cli run "$$PIPELINE" $(ENV_FLAG) --params "$$PARAMS" $(if $(DRY_RUN),--dry-run)
+	$(PY) -m pipelines.ops.cli run "$$PIPELINE" $(ENV_FLAG) --params "$$PARAMS" $(if $(DRY_RUN),--dry-run)
 
 publish-pipelines: env-required setup ## Upload compiled templates to ENV='s KFP repository, tagged TAG=, commit, latest
-	$(PY) -m pipelines.cli publish $(ENV_FLAG) $(if $(TAG),--tag "$$TAG")
+	$(PY) -m pipelines.ops.cli publish $(ENV_FLAG) $(if $(TAG),--tag "$$TAG")
 
 serve: setup ## Run FUNCTION=<pipeline_trigger|predict> locally under functions-framework [PORT=8080] [HOST=127.0.0.1]
-	$(if $(filter pipeline_trigger,$(FUNCTION)),$(PY) -m pipelines.cli compile >/dev/null)
+	$(if $(filter pipeline_trigger,$(FUNCTION)),$(PY) -m pipelines.ops.cli compile >/dev/null)
 	$(PY) -m functions.serve --function "$$FUNCTION" --host "$$HOST" --port "$$PORT" $(ENV_FLAG)
 
 onboard-team: setup ## Add environments/teams/TEAM.yaml for OWNERS=<member>[,<member>] (validated; never overwrites)

@@ -15,7 +15,7 @@ PLATFORM_LABEL_KEYS = frozenset({"env", "managed-by", "team"})
 # A template tag (a KFP repository tag, a release): also what `TAG=` and schedules' versions must be.
 TAG = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
-# The pipelines the platform ships (pipelines/definitions.py builds them; schedules name them).
+# The pipelines the platform ships (pipelines/kfp_glue/definitions.py builds them; schedules name them).
 PIPELINES = ("training", "prediction", "monitoring")
 
 

@@ -109,7 +109,7 @@ def _imported_modules(path: Path) -> list[str]:
 
 
 def _module_file(module: str) -> str | None:
-    """`pipelines.model` -> `pipelines/model.py` (or a package's __init__.py), for shipped packages."""
+    """`pipelines.logic.model` -> `pipelines/logic/model.py` (or a package's __init__.py), for shipped packages."""
     parts = module.split(".")
     if parts[0] not in SHIPPED_PACKAGES:
         return None

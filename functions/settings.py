@@ -13,8 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from pipelines.spec import DataSpec
-from pipelines.vertex import Target, default_registry_uri
+from pipelines.logic.model_names import default_registry_uri
+from pipelines.logic.spec import DataSpec
+from pipelines.ops.vertex import Target
 
 if TYPE_CHECKING:
     from environments.schema import Environment

@@ -1,5 +1,5 @@
-"""The serving container every registered model declares (pipelines/registry.py): the components
-image running the same online code as the predict function (pipelines/online.py) under Vertex AI's
+"""The serving container every registered model declares (pipelines/logic/registry.py): the components
+image running the same online code as the predict function (pipelines/logic/online.py) under Vertex AI's
 custom-container contract (cloud.google.com/vertex-ai/docs/predictions/custom-container-requirements):
 
 - it listens on 0.0.0.0:`AIP_HTTP_PORT` (default 8080);
@@ -22,9 +22,9 @@ from pathlib import Path
 import functions_framework
 
 from functions.http_json import BadRequest, json_object
-from pipelines.model import SERVING_FILES, Forecaster
-from pipelines.online import BODY_KEYS, InvalidRequest, answer, parse
-from pipelines.registry import SERVING_HEALTH_ROUTE, SERVING_PORT, SERVING_PREDICT_ROUTE
+from pipelines.logic.model import SERVING_FILES, Forecaster
+from pipelines.logic.online import BODY_KEYS, InvalidRequest, answer, parse
+from pipelines.logic.registry import SERVING_HEALTH_ROUTE, SERVING_PORT, SERVING_PREDICT_ROUTE
 
 # Vertex AI refuses online requests above 1.5 MB; the container refuses the same.
 MAX_BODY_BYTES = 1536 * 1024

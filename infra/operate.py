@@ -230,8 +230,8 @@ def _duration(delta) -> str:
 
 
 def champion_line(environment: Environment) -> str:
-    from pipelines.registry import open_registry
-    from pipelines.vertex import default_registry_uri
+    from pipelines.logic.model_names import default_registry_uri
+    from pipelines.logic.registry import open_registry
 
     uri = default_registry_uri(environment.project_id, environment.region)
     champion = open_registry(uri).champion()

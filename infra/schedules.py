@@ -1,12 +1,12 @@
 """Committed schedules, checked at synth as the trigger will check their submissions, through the
-one submission path (pipelines/submission.py): a schedule the trigger would refuse fails synth."""
+one submission path (pipelines/ops/submission.py): a schedule the trigger would refuse fails synth."""
 
 from __future__ import annotations
 
 from environments.loading import display_path, environment_path, team_path
 from environments.schema import Environment
-from pipelines.submission import InvalidSubmission, prepare
-from pipelines.vertex import Target
+from pipelines.ops.submission import InvalidSubmission, prepare
+from pipelines.ops.vertex import Target
 
 
 def schedule_problems(environment: Environment) -> list[str]:

@@ -46,10 +46,10 @@ def test_hostile_values_reach_programs_as_arguments_never_as_code(tmp_path):
     make_code = f"$(shell touch {marker})"
     params = '{"note": "it\'s $(touch ' + str(marker) + ')"}'
     assert run_recipe("publish-pipelines", "ENV=dev", f"TAG={tag}") == [
-        "-m", "pipelines.cli", "publish", "--env", "dev", "--tag", tag
+        "-m", "pipelines.ops.cli", "publish", "--env", "dev", "--tag", tag
     ]  # fmt: skip
     assert run_recipe("run-pipeline", f"PIPELINE={make_code}", f"PARAMS={params}", f"DRY_RUN={make_code}") == [
-        "-m", "pipelines.cli", "run", make_code, "--params", params, "--dry-run"
+        "-m", "pipelines.ops.cli", "run", make_code, "--params", params, "--dry-run"
     ]  # fmt: skip
     assert run_recipe("diff", f"BASE=main;touch {marker}") == ["-m", "infra.diff", "--base", f"main;touch {marker}"]
     assert run_recipe("onboard-team", f"TEAM=$$(touch {marker})", "OWNERS=user:a@b.co'\"") == [

@@ -21,9 +21,9 @@ from pathlib import Path
 import requests
 
 from environments.loading import BUILD_DIR, LOCAL_REGISTRY, REPO_ROOT
-from pipelines.data import load_reference
-from pipelines.promotion import current_champion
-from pipelines.registry import LocalRegistry
+from pipelines.logic.data import load_reference
+from pipelines.logic.promotion import current_champion
+from pipelines.logic.registry import LocalRegistry
 
 DEMO_DIR = BUILD_DIR / "demo"
 RECENT_DAYS = 14  # monitoring compares the last two weeks with the champion's training data
@@ -46,7 +46,7 @@ def run_pipeline(name: str, params: dict | None = None) -> dict:
     command = [
         sys.executable,
         "-m",
-        "pipelines.cli",
+        "pipelines.ops.cli",
         "run",
         name,
         "--params",
@@ -165,8 +165,8 @@ def main() -> int:
 def online_prediction() -> dict:
     """Serve predict on a free loopback port, as `make serve FUNCTION=predict` does, and call it."""
     from functions.serve import serving
-    from pipelines.data import DataSpec
-    from pipelines.features import history_periods
+    from pipelines.logic.data import DataSpec
+    from pipelines.logic.features import history_periods
 
     history = load_reference().tail(history_periods(DataSpec()))
     body = {

@@ -2,7 +2,7 @@
 submits a Vertex AI PipelineJob from the environment's KFP repository, exactly once per firing.
 
 Validation comes first: anything wrong gets 400 `{"error", "field"}`, through the submission
-path the CLI uses too (pipelines/submission.py: parameter ranges, registry and sources inside the
+path the CLI uses too (pipelines/ops/submission.py: parameter ranges, registry and sources inside the
 environment, the team's account, root and model). The job id derives from the pipeline, the team,
 the `X-CloudScheduler-ScheduleTime` header in UTC (or a hash of `X-Request-Id`) and a hash of the
 body, so a redelivered request finds its job already submitted. That answer (200
@@ -30,9 +30,9 @@ from environments.naming import PIPELINES, TAG
 from functions.http_json import BadRequest, json_object
 from functions.logs import logged
 from functions.settings import TriggerSettings
-from pipelines.parameters import shown
-from pipelines.submission import InvalidSubmission, prepare
-from pipelines.vertex import conflicts, existing_job, pipeline_job, request_of
+from pipelines.logic.parameters import shown
+from pipelines.ops.submission import InvalidSubmission, prepare
+from pipelines.ops.vertex import conflicts, existing_job, pipeline_job, request_of
 
 BODY_KEYS = ("pipeline", "version", "parameters", "team")
 MAX_BODY_BYTES = 64 * 1024

@@ -28,9 +28,9 @@ import functions_framework
 from functions.http_json import BadRequest, json_object
 from functions.logs import log, logged
 from functions.settings import PredictSettings
-from pipelines.model import Forecaster
-from pipelines.online import BODY_KEYS, InvalidRequest, answer, parse
-from pipelines.registry import Registry, open_registry
+from pipelines.logic.model import Forecaster
+from pipelines.logic.online import BODY_KEYS, InvalidRequest, answer, parse
+from pipelines.logic.registry import Registry, open_registry
 
 MAX_BODY_BYTES = 1024 * 1024
 

@@ -10,7 +10,7 @@ from constructs import Construct
 
 from infra import google_rules
 from infra.constructs.grants import Grantee, granted
-from pipelines.spec import SECONDS_PER_DAY
+from pipelines.logic.spec import SECONDS_PER_DAY
 
 
 class EncryptionKey(Construct):

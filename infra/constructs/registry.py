@@ -14,7 +14,7 @@ from constructs import Construct
 
 from infra.constructs.encryption import EncryptionKey
 from infra.constructs.grants import Grantee, granted
-from pipelines.spec import SECONDS_PER_DAY
+from pipelines.logic.spec import SECONDS_PER_DAY
 
 
 class ArtifactRepository(Construct):

@@ -69,8 +69,8 @@ def load(url: str, body: bytes, connections: int, seconds: float) -> dict:
 
 
 def predict_body() -> bytes:
-    from pipelines.data import DataSpec, load_reference
-    from pipelines.features import history_periods
+    from pipelines.logic.data import DataSpec, load_reference
+    from pipelines.logic.features import history_periods
 
     history = load_reference().tail(history_periods(DataSpec()))
     rows = [
@@ -81,9 +81,9 @@ def predict_body() -> bytes:
 
 
 def ensure_champion(registry: Path) -> None:
-    from pipelines.data import DataSpec, load_reference, validate
-    from pipelines.model import Forecaster
-    from pipelines.registry import LocalRegistry
+    from pipelines.logic.data import DataSpec, load_reference, validate
+    from pipelines.logic.model import Forecaster
+    from pipelines.logic.registry import LocalRegistry
 
     if LocalRegistry(registry).champion() is None:
         spec = DataSpec()

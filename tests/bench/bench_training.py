@@ -22,12 +22,12 @@ RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 DIRECT = """
 import tempfile
 from pathlib import Path
-from pipelines.data import DataSpec, read_source, validate
-from pipelines.evaluation import evaluate_on_holdout, metrics, seasonal_naive, split_holdout
-from pipelines.features import required_history, training_rows
-from pipelines.gate import decide
-from pipelines.model import Forecaster
-from pipelines.registry import LocalRegistry
+from pipelines.logic.data import DataSpec, read_source, validate
+from pipelines.logic.evaluation import evaluate_on_holdout, metrics, seasonal_naive, split_holdout
+from pipelines.logic.features import required_history, training_rows
+from pipelines.logic.gate import decide
+from pipelines.logic.model import Forecaster
+from pipelines.logic.registry import LocalRegistry
 
 spec, holdout_days = DataSpec(), 7
 series = validate(read_source("reference"), spec, "reference", min_history=required_history(spec, "training", 7))
@@ -47,8 +47,8 @@ registry.register(folder, {{"holdout": challenger}}, promote=decision.promote)
 
 PIPELINE = """
 from pathlib import Path
-from pipelines import local
-from pipelines.definitions import build
+from pipelines.kfp_glue import local
+from pipelines.kfp_glue.definitions import build
 local.init(Path({root!r}))
 build().training(registry_uri={registry!r})
 """

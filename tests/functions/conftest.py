@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.data import DataSpec, load_reference, validate
-from pipelines.evaluation import split_holdout
-from pipelines.model import Forecaster
-from pipelines.registry import LocalRegistry
+from pipelines.logic.data import DataSpec, load_reference, validate
+from pipelines.logic.evaluation import split_holdout
+from pipelines.logic.model import Forecaster
+from pipelines.logic.registry import LocalRegistry
 
 
 @pytest.fixture(scope="session")
@@ -33,7 +33,7 @@ def registry(tmp_path, champion_artifacts) -> LocalRegistry:
 
 @pytest.fixture(scope="session")
 def templates(tmp_path_factory) -> Path:
-    from pipelines.cli import compile_pipelines
+    from pipelines.ops.cli import compile_pipelines
 
     folder = tmp_path_factory.mktemp("templates")
     compile_pipelines(None, folder)

@@ -18,7 +18,7 @@ import yaml
 from environments.loading import REPO_ROOT, environment_names, load_environment
 from functions.archive import build_archive, write_archive
 from functions.settings import FUNCTIONS
-from pipelines.parameters import check
+from pipelines.logic.parameters import check
 
 SHIPPED = {
     "pipeline_trigger": [
@@ -31,10 +31,13 @@ SHIPPED = {
         "functions/settings.py",
         "main.py",
         "pipelines/__init__.py",
-        "pipelines/parameters.py",
-        "pipelines/spec.py",
-        "pipelines/submission.py",
-        "pipelines/vertex.py",
+        "pipelines/logic/__init__.py",
+        "pipelines/logic/model_names.py",
+        "pipelines/logic/parameters.py",
+        "pipelines/logic/spec.py",
+        "pipelines/ops/__init__.py",
+        "pipelines/ops/submission.py",
+        "pipelines/ops/vertex.py",
         "requirements.txt",
     ],
     "predict": [
@@ -47,15 +50,18 @@ SHIPPED = {
         "functions/settings.py",
         "main.py",
         "pipelines/__init__.py",
-        "pipelines/data.py",
-        "pipelines/features.py",
-        "pipelines/forecast.py",
-        "pipelines/model.py",
-        "pipelines/online.py",
-        "pipelines/parameters.py",
-        "pipelines/registry.py",
-        "pipelines/spec.py",
-        "pipelines/vertex.py",
+        "pipelines/logic/__init__.py",
+        "pipelines/logic/data.py",
+        "pipelines/logic/features.py",
+        "pipelines/logic/forecast.py",
+        "pipelines/logic/model.py",
+        "pipelines/logic/model_names.py",
+        "pipelines/logic/online.py",
+        "pipelines/logic/parameters.py",
+        "pipelines/logic/registry.py",
+        "pipelines/logic/spec.py",
+        "pipelines/ops/__init__.py",
+        "pipelines/ops/vertex.py",
         "requirements.txt",
     ],
 }
@@ -92,7 +98,7 @@ def test_an_unzipped_archive_imports_in_a_clean_interpreter(function, tmp_path):
 
 def test_predict_ships_the_shared_feature_module():
     names = zipfile.ZipFile(io.BytesIO(build_archive("predict"))).namelist()
-    assert "pipelines/features.py" in names and "pipelines/components.py" not in names
+    assert "pipelines/logic/features.py" in names and "pipelines/kfp_glue/components.py" not in names
 
 
 def test_archives_are_byte_identical_whatever_the_file_times_and_caches(tmp_path, monkeypatch):

@@ -11,7 +11,7 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipelines.data import load_reference
+from pipelines.logic.data import load_reference
 from tests.support.functions import json_values, make_app, serve
 
 HISTORY_ROWS = 9 * 48  # enough for every feature
@@ -40,9 +40,9 @@ def test_forecasts_the_next_periods_with_the_champion_version(client):
 
 
 def test_same_answer_as_the_shared_forecast_module(client, registry):
-    from pipelines.data import DataSpec, validate
-    from pipelines.forecast import forecast
-    from pipelines.model import Forecaster
+    from pipelines.logic.data import DataSpec, validate
+    from pipelines.logic.forecast import forecast
+    from pipelines.logic.model import Forecaster
 
     series = validate(load_reference().tail(HISTORY_ROWS), DataSpec(), "direct")
     expected = forecast(Forecaster.load(registry.fetch(registry.champion())), series, 3)["forecast"].round(3)
@@ -265,7 +265,7 @@ def test_a_dangling_champion_before_any_model_is_loaded_is_503(registry, monkeyp
 
 def test_a_downloaded_version_is_deleted_once_loaded_and_a_local_one_kept(registry, tmp_path):
     from functions.predict.main import Champion
-    from pipelines.registry import LocalRegistry
+    from pipelines.logic.registry import LocalRegistry
 
     class DownloadingRegistry(LocalRegistry):
         """Fetches as the Vertex registry does: every artifact, training data included, to a new folder."""

@@ -14,7 +14,7 @@ import requests
 
 from environments.loading import REPO_ROOT
 from functions.serve import free_port
-from pipelines.data import load_reference
+from pipelines.logic.data import load_reference
 from tests.support.functions import make_app
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipelines.data import DataSpec, load_reference, validate
+from pipelines.logic.data import DataSpec, load_reference, validate
 
 
 @pytest.fixture(scope="session")

@@ -11,15 +11,15 @@ import pytest
 import yaml
 
 from environments.loading import REPO_ROOT, load_environment
-from pipelines.cli import compile_pipelines, main
-from pipelines.submission import prepare
-from pipelines.vertex import Target, pipeline_job
+from pipelines.ops.cli import compile_pipelines, main
+from pipelines.ops.submission import prepare
+from pipelines.ops.vertex import Target, pipeline_job
 from tests.http_capture import created_pipeline_job, vertex_ai
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "pipelines.cli", *args], cwd=REPO_ROOT, capture_output=True, text=True, check=False
+        [sys.executable, "-m", "pipelines.ops.cli", *args], cwd=REPO_ROOT, capture_output=True, text=True, check=False
     )
 
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.model import Forecaster
-from pipelines.registry import LocalRegistry
+from pipelines.logic.model import Forecaster
+from pipelines.logic.registry import LocalRegistry
 
 PAIRS = 20
 HOLDOUT_DAYS = 2
@@ -31,8 +31,8 @@ WEAK = {"n_estimators": 15, "max_depth": 3, "learning_rate": 0.3}
 def trained(params: tuple) -> tuple:
     """The series and the fitted forecaster, once per worker process: fitting is deterministic
     (fixed seed) and not what races; evaluation and registration are."""
-    from pipelines.data import DataSpec, load_reference, validate
-    from pipelines.evaluation import split_holdout
+    from pipelines.logic.data import DataSpec, load_reference, validate
+    from pipelines.logic.evaluation import split_holdout
 
     spec = DataSpec()
     series = validate(load_reference().tail(21 * 48), spec, "reference")
@@ -43,8 +43,8 @@ def trained(params: tuple) -> tuple:
 def train_evaluate_register(registry_root: str, params: dict, workdir: str, barrier) -> tuple[str, bool, str]:
     """One training run, as the pipeline's components run it, with a rendezvous between
     evaluation and registration."""
-    from pipelines import promotion
-    from pipelines.gate import decide
+    from pipelines.logic import promotion
+    from pipelines.logic.gate import decide
 
     spec, series, forecaster = trained(tuple(sorted(params.items())))
     model_dir = Path(workdir)

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipelines.data import DataSpec, DataValidationError, read_source, validate
+from pipelines.logic.data import DataSpec, DataValidationError, read_source, validate
 
 SPEC = DataSpec()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from urllib.parse import unquote
 
-from pipelines.experiments import log_training_run, run_name
+from pipelines.ops.experiments import log_training_run, run_name
 from tests.http_capture import vertex_ai
 
 STORE = "projects/acme-mlops-dev/locations/europe-west1/metadataStores/default"

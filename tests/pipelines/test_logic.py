@@ -6,13 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipelines.data import DataSpec, DataValidationError, validate
-from pipelines.drift import detect_drift
-from pipelines.evaluation import evaluate_on_holdout, metrics, seasonal_naive, split_holdout
-from pipelines.features import build_features, feature_names, history_periods, max_horizon, training_rows
-from pipelines.forecast import forecast
-from pipelines.gate import decide
-from pipelines.model import Forecaster
+from pipelines.logic.data import DataSpec, DataValidationError, validate
+from pipelines.logic.drift import detect_drift
+from pipelines.logic.evaluation import evaluate_on_holdout, metrics, seasonal_naive, split_holdout
+from pipelines.logic.features import build_features, feature_names, history_periods, max_horizon, training_rows
+from pipelines.logic.forecast import forecast
+from pipelines.logic.gate import decide
+from pipelines.logic.model import Forecaster
 
 SPEC = DataSpec()
 DAY = 48

@@ -10,15 +10,15 @@ import pytest
 import yaml
 
 from environments.naming import PIPELINES
-from pipelines.definitions import build
-from pipelines.registry import LocalRegistry
+from pipelines.kfp_glue.definitions import build
+from pipelines.logic.registry import LocalRegistry
 
 HOLDOUT_DAYS = 2
 SLICE_DAYS = 21  # 9 days of feature warm-up, 2 days of holdout, 10 days to train on
 
 
 def test_every_pipeline_compiles_with_its_image(tmp_path):
-    from pipelines.cli import compile_pipelines
+    from pipelines.ops.cli import compile_pipelines
 
     paths = compile_pipelines(None, tmp_path)
     assert sorted(paths) == sorted(PIPELINES)
@@ -40,7 +40,7 @@ def test_monitoring_retrains_inside_a_condition():
 
 @pytest.fixture(scope="module")
 def local_runs(tmp_path_factory):
-    from pipelines import local
+    from pipelines.kfp_glue import local
 
     root = tmp_path_factory.mktemp("local")
     local.init(root / "pipeline-root")

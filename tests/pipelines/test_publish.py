@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from environments.loading import load_environment
-from pipelines.cli import UsageError, publish
+from pipelines.ops.cli import UsageError, publish
 from tests.http_capture import CaptureServer
 
 REPOSITORY = "projects/acme-mlops-prod/locations/europe-west1/repositories/pipelines"
@@ -49,7 +49,7 @@ def repository(monkeypatch):
 
     monkeypatch.setenv("IMAGE_TAG", "abc123def456")
     monkeypatch.setenv("COMMIT_SHA", "abc123def456")
-    monkeypatch.setattr("pipelines.cli.google_credentials", lambda project: Credentials(token="test-token"))
+    monkeypatch.setattr("pipelines.ops.cli.google_credentials", lambda project: Credentials(token="test-token"))
     fake = FakeKfpRepository()
     with CaptureServer(fake.respond) as server:
         for method in ("get", "post", "patch"):

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from environments.loading import REPO_ROOT
-from pipelines.registry import LocalRegistry, VertexRegistry, open_registry
+from pipelines.logic.registry import LocalRegistry, VertexRegistry, open_registry
 
 
 @pytest.fixture
@@ -59,7 +59,7 @@ def test_registry_uris():
 
 @pytest.mark.parametrize("name", ["../model.json", "/etc/passwd", "sub/model.json", "notes.txt", "..", ""])
 def test_only_the_expected_artifact_names_inside_the_folder(tmp_path, name):
-    from pipelines.registry import RegistryError, artifact_path
+    from pipelines.logic.registry import RegistryError, artifact_path
 
     with pytest.raises(RegistryError, match=r"is not one of model\.json, forecaster\.json, training_data\.parquet"):
         artifact_path(tmp_path, name)
@@ -73,7 +73,7 @@ def test_a_failed_registration_leaves_no_version_and_no_staging(tmp_path, artifa
     def out_of_space(*args):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("pipelines.registry.os.rename", out_of_space)
+    monkeypatch.setattr("pipelines.logic.registry.os.rename", out_of_space)
     with pytest.raises(OSError, match="No space left"):
         registry.register(artifacts, {"mae": 5}, promote=True)
     assert registry.versions() == [first] and registry.champion() == first
@@ -86,7 +86,7 @@ def kill_during(registry_root, artifacts, patched: str, promote: bool) -> None:
     script = (
         "import os, signal, sys\n"
         "from pathlib import Path\n"
-        "import pipelines.registry as registry\n"
+        "import pipelines.logic.registry as registry\n"
         f"registry.os.{patched} = lambda *a: os.kill(os.getpid(), signal.SIGKILL)\n"
         f"registry.LocalRegistry(Path({str(registry_root)!r})).register(Path({str(artifacts)!r}), {{}}, "
         f"promote={promote})\n"
@@ -137,7 +137,7 @@ def test_an_incomplete_version_folder_is_ignored_then_removed(tmp_path, artifact
 def test_a_dangling_or_partial_pointer_is_reported_and_healed_by_the_next_registration(
     tmp_path, artifacts, pointer, caplog
 ):
-    from pipelines.registry import BrokenChampion
+    from pipelines.logic.registry import BrokenChampion
 
     registry = LocalRegistry(tmp_path / "registry")
     registry.register(artifacts, {"mae": 10}, promote=False)

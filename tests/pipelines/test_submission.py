@@ -9,10 +9,11 @@ import pytest
 import yaml
 
 from environments.loading import load_environment
-from pipelines.cli import compile_pipelines, main
-from pipelines.parameters import DEFAULTS, KFP_TYPES, PIPELINE_PARAMETERS, REQUIRED
-from pipelines.submission import InvalidSubmission, prepare
-from pipelines.vertex import Target, team_model
+from pipelines.logic.model_names import team_model
+from pipelines.logic.parameters import DEFAULTS, KFP_TYPES, PIPELINE_PARAMETERS, REQUIRED
+from pipelines.ops.cli import compile_pipelines, main
+from pipelines.ops.submission import InvalidSubmission, prepare
+from pipelines.ops.vertex import Target
 from tests.support.functions import make_app
 
 TEAM_ACCOUNT = "team-forecasting@acme-mlops-dev.iam.gserviceaccount.com"

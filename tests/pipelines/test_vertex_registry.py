@@ -8,7 +8,7 @@ from urllib.parse import unquote
 
 import pytest
 
-from pipelines.registry import VertexRegistry
+from pipelines.logic.registry import VertexRegistry
 from tests.http_capture import vertex_ai
 
 PARENT = "projects/acme-mlops-dev/locations/europe-west1/models/forecaster"
@@ -118,7 +118,7 @@ def test_fetch_downloads_only_the_expected_files_from_the_models_prefix(vertex, 
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import storage
 
-    from pipelines.registry import ARTIFACT_FILES, ModelVersion, RegistryError
+    from pipelines.logic.registry import ARTIFACT_FILES, ModelVersion, RegistryError
 
     registry = VertexRegistry("acme-mlops-dev", "europe-west1", "forecaster", serving_image=IMAGE)
     version = registry.register(artifacts, {}, promote=True)
@@ -148,7 +148,7 @@ def test_fetch_downloads_only_the_expected_files_from_the_models_prefix(vertex, 
 def test_a_team_registers_inside_its_folder_and_the_platform_never_loads_it(vertex, artifacts):
     """A team's account may write only `teams/<team>/` of the models bucket; the platform's registry
     (what predict serves) refuses any version whose files are not under the platform's model."""
-    from pipelines.registry import ModelVersion, RegistryError
+    from pipelines.logic.registry import ModelVersion, RegistryError
 
     team = VertexRegistry("acme-mlops-dev", "europe-west1", "forecaster-team-pricing")
     assert team.prefix == "teams/pricing/forecaster-team-pricing"

@@ -13,10 +13,10 @@ import requests
 
 from environments.loading import REPO_ROOT
 from functions.serve import serving
-from pipelines.data import DataSpec, load_reference, validate
-from pipelines.evaluation import split_holdout
-from pipelines.model import Forecaster
-from pipelines.registry import LocalRegistry
+from pipelines.logic.data import DataSpec, load_reference, validate
+from pipelines.logic.evaluation import split_holdout
+from pipelines.logic.model import Forecaster
+from pipelines.logic.registry import LocalRegistry
 from tools.dashboard import data
 from tools.dashboard.page import render
 from tools.dashboard.server import main

@@ -20,9 +20,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelines.data import DataSpec, load_reference, validate
-from pipelines.features import build_features
-from pipelines.registry import LocalRegistry, RegistryError
+from pipelines.logic.data import DataSpec, load_reference, validate
+from pipelines.logic.features import build_features
+from pipelines.logic.registry import LocalRegistry, RegistryError
 
 BACKTEST_DAYS = 7
 RECENT_RUNS = 10
@@ -70,7 +70,7 @@ def champion_history(rows: list[dict]) -> list[dict]:
 def backtest(registry: LocalRegistry, days: int = BACKTEST_DAYS) -> dict | None:
     """The champion's forecasts of the reference data's last `days`, the actuals and the weekly
     seasonal-naive forecasts; None without a (readable) champion."""
-    from pipelines.model import Forecaster
+    from pipelines.logic.model import Forecaster
 
     try:
         champion = registry.champion()

@@ -15,7 +15,7 @@ from pathlib import Path
 import plotly
 
 from functions.serve import LOOPBACK, listen_address
-from pipelines.cli import LOCAL_PIPELINE_ROOT, LOCAL_REGISTRY
+from pipelines.ops.cli import LOCAL_PIPELINE_ROOT, LOCAL_REGISTRY
 from tools.dashboard.data import Sources, gather
 from tools.dashboard.page import PLOTLY_JS, render
 

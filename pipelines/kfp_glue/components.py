@@ -15,7 +15,7 @@ from kfp.dsl import HTML, Artifact, Dataset, Input, Metrics, Model, Output
 
 def ingest(source: str, raw: Output[Dataset]):
     """Read the source (`reference`, a CSV path or gs:// URI) as it is."""
-    from pipelines.data import DataValidationError, read_source
+    from pipelines.logic.data import DataValidationError, read_source
 
     try:
         frame = read_source(source)
@@ -29,9 +29,9 @@ def validate(raw: Input[Dataset], data_spec: dict, purpose: str, holdout_days: i
     """Schema, nulls, ranges, regular timestamps, enough history: fail fast with every problem."""
     import pandas as pd
 
-    from pipelines import data
-    from pipelines.data import DataSpec, DataValidationError
-    from pipelines.features import required_history
+    from pipelines.logic import data
+    from pipelines.logic.data import DataSpec, DataValidationError
+    from pipelines.logic.features import required_history
 
     spec = DataSpec.from_dict(data_spec)
     try:
@@ -52,9 +52,9 @@ def features(validated: Input[Dataset], data_spec: dict, holdout_days: int, tabl
     """The training table: shared features, target and a time-ordered train/holdout split."""
     import pandas as pd
 
-    from pipelines.data import DataSpec
-    from pipelines.evaluation import split_holdout
-    from pipelines.features import training_rows
+    from pipelines.logic.data import DataSpec
+    from pipelines.logic.evaluation import split_holdout
+    from pipelines.logic.features import training_rows
 
     spec = DataSpec.from_dict(data_spec)
     series = pd.read_parquet(validated.path)
@@ -79,9 +79,9 @@ def train(
 
     import pandas as pd
 
-    from pipelines.data import DataSpec
-    from pipelines.evaluation import split_holdout
-    from pipelines.model import TRAINING_DATA_FILE, Forecaster
+    from pipelines.logic.data import DataSpec
+    from pipelines.logic.evaluation import split_holdout
+    from pipelines.logic.model import TRAINING_DATA_FILE, Forecaster
 
     spec = DataSpec.from_dict(data_spec)
     frame = pd.read_parquet(table.path)
@@ -108,9 +108,9 @@ def evaluate(
 
     import pandas as pd
 
-    from pipelines import promotion
-    from pipelines.data import DataSpec
-    from pipelines.registry import open_registry
+    from pipelines.logic import promotion
+    from pipelines.logic.data import DataSpec
+    from pipelines.logic.registry import open_registry
 
     result = promotion.evaluate(
         open_registry(registry_uri),
@@ -133,7 +133,7 @@ def gate(evaluation: Input[Artifact], metric: str, margin: float, metrics: Outpu
     from collections import namedtuple
     from pathlib import Path
 
-    from pipelines.gate import decide
+    from pipelines.logic.gate import decide
 
     result = json.loads(Path(evaluation.path).read_text())
     decision = decide(result["challenger"], result["champion"], result["baseline"], metric=metric, margin=margin)
@@ -167,10 +167,10 @@ def register(
 
     import pandas as pd
 
-    from pipelines import promotion
-    from pipelines.data import DataSpec
-    from pipelines.model import SPEC_FILE
-    from pipelines.registry import VertexRegistry, open_registry
+    from pipelines.logic import promotion
+    from pipelines.logic.data import DataSpec
+    from pipelines.logic.model import SPEC_FILE
+    from pipelines.logic.registry import VertexRegistry, open_registry
 
     result = json.loads(Path(evaluation.path).read_text())
     registry = open_registry(registry_uri, serving_image=serving_image)
@@ -188,7 +188,7 @@ def register(
     )
     print(f"registered version {version.version}: {version.metrics['reason']}")
     if experiment and isinstance(registry, VertexRegistry):
-        from pipelines.experiments import log_training_run, run_name
+        from pipelines.ops.experiments import log_training_run, run_name
 
         params = json.loads((Path(model.path) / SPEC_FILE).read_text())["params"]
         scores = {f"{name}_{key}": value for name in ("challenger", "baseline") for key, value in result[name].items()}
@@ -207,9 +207,9 @@ def batch_predict(validated: Input[Dataset], registry_uri: str, horizon: int, fo
     """Forecast the periods after the input's last observation with the champion."""
     import pandas as pd
 
-    from pipelines.forecast import forecast
-    from pipelines.model import Forecaster
-    from pipelines.registry import RegistryError, open_registry
+    from pipelines.logic.forecast import forecast
+    from pipelines.logic.model import Forecaster
+    from pipelines.logic.registry import RegistryError, open_registry
 
     registry = open_registry(registry_uri)
     try:
@@ -239,9 +239,9 @@ def detect_drift(
 
     import pandas as pd
 
-    from pipelines import drift
-    from pipelines.model import TRAINING_DATA_FILE, Forecaster
-    from pipelines.registry import ARTIFACT_FILES, RegistryError, open_registry
+    from pipelines.logic import drift
+    from pipelines.logic.model import TRAINING_DATA_FILE, Forecaster
+    from pipelines.logic.registry import ARTIFACT_FILES, RegistryError, open_registry
 
     registry = open_registry(registry_uri)
     try:

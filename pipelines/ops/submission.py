@@ -21,9 +21,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from environments.naming import ResourceNames, bucket_name
-from pipelines.parameters import SOURCES, check, shown, table_template
-from pipelines.spec import REFERENCE
-from pipelines.vertex import MODEL_ID, TEAM_MODEL_PREFIX, Target, default_registry_uri, team_model, vertex_defaults
+from pipelines.logic.model_names import MODEL_ID, TEAM_MODEL_PREFIX, default_registry_uri, team_model
+from pipelines.logic.parameters import SOURCES, check, shown, table_template
+from pipelines.logic.spec import REFERENCE
+from pipelines.ops.vertex import Target, vertex_defaults
 
 # An object path: segments of letters, digits and . _ = -, never '.' or '..'.
 _OBJECT_PATH = re.compile(r"(?!.*(?:^|/)\.\.?(?:/|$))[A-Za-z0-9._=-]+(?:/[A-Za-z0-9._=-]+)*")

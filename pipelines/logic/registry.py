@@ -34,8 +34,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
-from pipelines.model import SERVING_FILES, TRAINING_DATA_FILE
-from pipelines.vertex import MODEL_ID, artifacts_prefix
+from pipelines.logic.model import SERVING_FILES, TRAINING_DATA_FILE
+from pipelines.logic.model_names import MODEL_ID, artifacts_prefix
 
 CHAMPION = "champion"
 # The serving container a Vertex AI registration declares, so the model can be deployed to an

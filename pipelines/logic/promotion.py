@@ -21,12 +21,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipelines.evaluation import evaluate_on_holdout, seasonal_naive, split_holdout
-from pipelines.evaluation import metrics as score
-from pipelines.gate import decide
-from pipelines.model import Forecaster
-from pipelines.registry import BrokenChampion, ModelVersion, Registry
-from pipelines.spec import DataSpec
+from pipelines.logic.evaluation import evaluate_on_holdout, seasonal_naive, split_holdout
+from pipelines.logic.evaluation import metrics as score
+from pipelines.logic.gate import decide
+from pipelines.logic.model import Forecaster
+from pipelines.logic.registry import BrokenChampion, ModelVersion, Registry
+from pipelines.logic.spec import DataSpec
 
 log = logging.getLogger(__name__)
 

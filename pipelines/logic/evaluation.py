@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pipelines.data import DataSpec
-from pipelines.features import build_features
+from pipelines.logic.data import DataSpec
+from pipelines.logic.features import build_features
 
 BASELINE_SEASON_DAYS = 7  # same period, one week earlier: the strongest naive rule for demand
 

@@ -25,8 +25,8 @@ from environments.loading import COMPILED_DIR, LOCAL_PIPELINE_ROOT, LOCAL_REGIST
 from environments.messages import ConfigError
 from environments.naming import PIPELINES, TAG
 from environments.schema import Environment
-from pipelines.definitions import LOCAL_IMAGE, build
-from pipelines.parameters import check
+from pipelines.kfp_glue.definitions import LOCAL_IMAGE, build
+from pipelines.logic.parameters import check
 
 
 class UsageError(Exception):
@@ -92,7 +92,7 @@ def checked_parameters(template: dict, params: dict, defaults: dict) -> dict:
 
 def run_locally(pipeline: str, params: dict) -> dict:
     """Run one pipeline with kfp.local; returns its parameters and output."""
-    from pipelines import local
+    from pipelines.kfp_glue import local
 
     pipelines = build()
     definition = getattr(pipelines, pipeline)
@@ -117,8 +117,8 @@ def submit_to_vertex(
     pipeline: str, environment: Environment, params: dict, dry_run: bool, team: str | None = None
 ) -> dict:
     """Through the one submission path (submission.py) the trigger function uses too."""
-    from pipelines.submission import InvalidSubmission, prepare
-    from pipelines.vertex import Target, pipeline_job, request_of
+    from pipelines.ops.submission import InvalidSubmission, prepare
+    from pipelines.ops.vertex import Target, pipeline_job, request_of
 
     target = Target.of(environment)
     with tempfile.TemporaryDirectory() as outdir:

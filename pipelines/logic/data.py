@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipelines.spec import REFERENCE, REFERENCE_FREQUENCY, DataSpec, DataValidationError
+from pipelines.logic.spec import REFERENCE, REFERENCE_FREQUENCY, DataSpec, DataValidationError
 
 # Taylor (2003): half-hourly electricity demand in England and Wales (MW), Monday 5 June 2000 to
 # Sunday 27 August 2000, 4032 observations. It ships inside the `pmdarima` package (MIT), from R's

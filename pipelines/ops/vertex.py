@@ -9,14 +9,15 @@ trigger function can ship this module without the ML libraries.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from pipelines.logic.model_names import MODEL, default_registry_uri, team_model
+
 if TYPE_CHECKING:
     from environments.schema import Environment
-    from pipelines.submission import Submission
+    from pipelines.ops.submission import Submission
 
 
 @dataclass(frozen=True)
@@ -146,33 +147,6 @@ def conflicts(existing: dict, expected: dict) -> list[str]:
         for path in checked
         if at(existing, path) != at(expected, path)
     ]
-
-
-MODEL = "forecaster"
-# Vertex AI model ids. A model's resource id is its name, so it is looked up by id, never by
-# display name (anyone with aiplatform.user can create a model with any display name).
-MODEL_ID = re.compile(r"[a-z][a-z0-9_-]{0,62}")
-TEAM_MODEL_PREFIX = f"{MODEL}-team-"
-
-
-def team_model(team: str) -> str:
-    """A team's own model (its registry space): the only model its runs may register into and
-    promote in, so a team can never move the platform's champion."""
-    return f"{TEAM_MODEL_PREFIX}{team}"
-
-
-def artifacts_prefix(model: str) -> str:
-    """Where a model's versions live in the models bucket: a team's model inside its team's
-    folder (the only place its account may write), the platform's under the model id."""
-    from environments.naming import ResourceNames
-
-    if model.startswith(TEAM_MODEL_PREFIX):
-        return f"{ResourceNames.team_prefix(model.removeprefix(TEAM_MODEL_PREFIX))}{model}"
-    return model
-
-
-def default_registry_uri(project: str, region: str, model: str = MODEL) -> str:
-    return f"vertex://{project}/{region}/{model}"
 
 
 def vertex_defaults(template: dict, target: Target, team: str | None = None) -> dict:

@@ -12,10 +12,10 @@ import math
 
 import pandas as pd
 
-from pipelines.data import DataSpec, DataValidationError, validate
-from pipelines.features import history_periods, max_horizon
-from pipelines.forecast import forecast
-from pipelines.model import Forecaster
+from pipelines.logic.data import DataSpec, DataValidationError, validate
+from pipelines.logic.features import history_periods, max_horizon
+from pipelines.logic.forecast import forecast
+from pipelines.logic.model import Forecaster
 
 BODY_KEYS = ("history", "future", "horizon")
 # Rows may cover at most this many times their number of periods before the gap check refuses

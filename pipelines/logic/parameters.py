@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from environments.messages import kind_of
-from pipelines.spec import REFERENCE, SECONDS_PER_DAY, DataSpec, frequency_seconds
+from pipelines.logic.spec import REFERENCE, SECONDS_PER_DAY, DataSpec, frequency_seconds
 
 _TYPES = {
     "STRING": (str, "a string"),
@@ -272,7 +272,9 @@ def check(template: dict, values: dict[str, Any], *, where: str = "parameters") 
             size = f"{len(text)} characters" if text else "a number too large to read"
             problems.append((field, f"value is {size}; expected at most {MAX_VALUE_CHARS} characters"))
         elif name not in RULES:
-            problems.append((field, f"{name!r} has no range in pipelines/parameters.py; expected a known parameter"))
+            problems.append(
+                (field, f"{name!r} has no range in pipelines/logic/parameters.py; expected a known parameter")
+            )
         else:
             problems += [(f"{field}.{sub}" if sub else field, message) for sub, message in RULES[name](value, values)]
     for name, parameter in known.items():

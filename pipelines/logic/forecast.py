@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from pipelines.data import DataValidationError
-from pipelines.features import build_features, history_periods, max_horizon
-from pipelines.model import Forecaster
+from pipelines.logic.data import DataValidationError
+from pipelines.logic.features import build_features, history_periods, max_horizon
+from pipelines.logic.model import Forecaster
 
 
 def forecast(forecaster: Forecaster, series: pd.DataFrame, horizon: int, source: str = "input") -> pd.DataFrame:

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from pipelines.data import DataSpec
-from pipelines.features import CALENDAR_FEATURES, build_features
+from pipelines.logic.data import DataSpec
+from pipelines.logic.features import CALENDAR_FEATURES, build_features
 
 
 @dataclass(frozen=True)

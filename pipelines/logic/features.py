@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from pipelines.data import DataSpec
+from pipelines.logic.data import DataSpec
 
 LAG_DAYS = (1, 2, 7)
 CALENDAR_FEATURES = ("period_of_day", "day_of_week", "is_weekend")

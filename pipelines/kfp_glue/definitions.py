@@ -6,8 +6,8 @@ from types import SimpleNamespace
 
 from kfp import dsl
 
-from pipelines.components import make_components
-from pipelines.parameters import DEFAULTS as D
+from pipelines.kfp_glue.components import make_components
+from pipelines.logic.parameters import DEFAULTS as D
 
 LOCAL_IMAGE = "mlops-platform/python-components:local"
 

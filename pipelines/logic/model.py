@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 
-from pipelines.data import DataSpec
-from pipelines.features import feature_names, training_rows
-from pipelines.parameters import MODEL_PARAMS
+from pipelines.logic.data import DataSpec
+from pipelines.logic.features import feature_names, training_rows
+from pipelines.logic.parameters import MODEL_PARAMS
 
 DEFAULT_PARAMS = {"n_estimators": 400, "max_depth": 4, "learning_rate": 0.05, "subsample": 0.9}
 # KFP passes dict parameters as protobuf Structs, where every number is a double.
