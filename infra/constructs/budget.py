@@ -23,6 +23,33 @@ THRESHOLDS = (0.5, 0.9, 1.0)
 PLATFORM_THRESHOLDS = (1.0, 1.5)
 
 
+def _project_budget(
+    scope: Construct,
+    *,
+    billing_account: str,
+    name: str,
+    project_number: str,
+    amount: BillingBudgetAmount,
+    thresholds: tuple[float, ...],
+    channels: list[str],
+    labels: dict[str, str] | None = None,
+) -> BillingBudget:
+    """A monthly budget on this environment's project (resources with `labels` only, when given),
+    alerting at `thresholds` the billing admins and `channels`."""
+    return BillingBudget(
+        scope,
+        "budget",
+        billing_account=billing_account,
+        display_name=name,
+        budget_filter=BillingBudgetBudgetFilter(
+            projects=[f"projects/{project_number}"], labels=labels, calendar_period="MONTH"
+        ),
+        amount=amount,
+        threshold_rules=[BillingBudgetThresholdRules(threshold_percent=t) for t in thresholds],
+        all_updates_rule=BillingBudgetAllUpdatesRule(monitoring_notification_channels=channels or None),
+    )
+
+
 class TeamBudget(Construct):
     """Alerts at 50 %, 90 % and 100 % of a team's monthly amount, counting only resources of this
     environment's project labelled `team=<name>`, to the billing admins and `channels`."""
@@ -41,21 +68,20 @@ class TeamBudget(Construct):
     ) -> None:
         super().__init__(scope, id)
         units, fraction = divmod(budget.monthly_amount, 1)
-        self.budget = BillingBudget(
+        amount = BillingBudgetAmount(
+            specified_amount=BillingBudgetAmountSpecifiedAmount(
+                currency_code=budget.currency, units=str(int(units)), nanos=round(fraction * 1e9)
+            )
+        )
+        self.budget = _project_budget(
             self,
-            "budget",
             billing_account=billing_account,
-            display_name=f"{environment} team {team}",
-            budget_filter=BillingBudgetBudgetFilter(
-                projects=[f"projects/{project_number}"], labels={"team": team}, calendar_period="MONTH"
-            ),
-            amount=BillingBudgetAmount(
-                specified_amount=BillingBudgetAmountSpecifiedAmount(
-                    currency_code=budget.currency, units=str(int(units)), nanos=round(fraction * 1e9)
-                )
-            ),
-            threshold_rules=[BillingBudgetThresholdRules(threshold_percent=t) for t in THRESHOLDS],
-            all_updates_rule=BillingBudgetAllUpdatesRule(monitoring_notification_channels=channels or None),
+            name=f"{environment} team {team}",
+            project_number=project_number,
+            amount=amount,
+            thresholds=THRESHOLDS,
+            channels=channels,
+            labels={"team": team},
         )
 
 
@@ -74,13 +100,12 @@ class PlatformBudget(Construct):
         channels: list[str],
     ) -> None:
         super().__init__(scope, id)
-        self.budget = BillingBudget(
+        self.budget = _project_budget(
             self,
-            "budget",
             billing_account=billing_account,
-            display_name=f"{environment} platform",
-            budget_filter=BillingBudgetBudgetFilter(projects=[f"projects/{project_number}"], calendar_period="MONTH"),
+            name=f"{environment} platform",
+            project_number=project_number,
             amount=BillingBudgetAmount(last_period_amount=True),
-            threshold_rules=[BillingBudgetThresholdRules(threshold_percent=t) for t in PLATFORM_THRESHOLDS],
-            all_updates_rule=BillingBudgetAllUpdatesRule(monitoring_notification_channels=channels or None),
+            thresholds=PLATFORM_THRESHOLDS,
+            channels=channels,
         )

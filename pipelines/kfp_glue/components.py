@@ -209,15 +209,13 @@ def batch_predict(validated: Input[Dataset], registry_uri: str, horizon: int, fo
 
     from pipelines.logic.forecast import forecast
     from pipelines.logic.model import Forecaster
-    from pipelines.logic.registry import RegistryError, open_registry
+    from pipelines.logic.registry import RegistryError, champion_to_use, open_registry
 
     registry = open_registry(registry_uri)
     try:
-        champion = registry.champion()
+        champion = champion_to_use(registry, registry_uri)
     except RegistryError as error:
-        raise SystemExit(str(error)) from None
-    if champion is None:
-        raise SystemExit(f"registry {registry_uri} has no champion yet; run the training pipeline first")
+        raise SystemExit(str(error)) from None  # the reason, without a traceback
     forecaster = Forecaster.load(registry.fetch(champion))
     result = forecast(forecaster, pd.read_parquet(validated.path), horizon)
     result["model_version"] = champion.version
@@ -241,15 +239,13 @@ def detect_drift(
 
     from pipelines.logic import drift
     from pipelines.logic.model import TRAINING_DATA_FILE, Forecaster
-    from pipelines.logic.registry import ARTIFACT_FILES, RegistryError, open_registry
+    from pipelines.logic.registry import ARTIFACT_FILES, RegistryError, champion_to_use, open_registry
 
     registry = open_registry(registry_uri)
     try:
-        champion = registry.champion()
+        champion = champion_to_use(registry, registry_uri)
     except RegistryError as error:
-        raise SystemExit(str(error)) from None
-    if champion is None:
-        raise SystemExit(f"registry {registry_uri} has no champion yet; run the training pipeline first")
+        raise SystemExit(str(error)) from None  # the reason, without a traceback
     artifacts = registry.fetch(champion, ARTIFACT_FILES)
     spec = Forecaster.load(artifacts).spec
     reference = pd.read_parquet(artifacts / TRAINING_DATA_FILE)

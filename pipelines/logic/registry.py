@@ -351,6 +351,15 @@ class VertexRegistry:
         return target
 
 
+def champion_to_use(registry: Registry, uri: str) -> ModelVersion:
+    """The champion a step uses, or RegistryError saying why there is none (a broken pointer, or no
+    champion yet)."""
+    champion = registry.champion()
+    if champion is None:
+        raise RegistryError(f"registry {uri} has no champion yet; run the training pipeline first")
+    return champion
+
+
 def open_registry(uri: str, serving_image: str | None = None) -> Registry:
     """A folder path, or `vertex://<project>/<region>/<model>`; `serving_image` is the image a Vertex
     AI registration declares as the model's serving container (the components image)."""

@@ -20,18 +20,22 @@ from functions.archive import build_archive, write_archive
 from functions.settings import FUNCTIONS
 from pipelines.logic.parameters import check
 
+# What both archives hold: the naming and message modules, the shared function modules, main.py.
+BOTH = [
+    "environments/__init__.py",
+    "environments/messages.py",
+    "environments/naming.py",
+    "functions/__init__.py",
+    "functions/http_json.py",
+    "functions/logs.py",
+    "functions/settings.py",
+    "main.py",
+    "pipelines/__init__.py",
+    "pipelines/logic/__init__.py",
+]
 SHIPPED = {
     "pipeline_trigger": [
-        "environments/__init__.py",
-        "environments/messages.py",
-        "environments/naming.py",
-        "functions/__init__.py",
-        "functions/http_json.py",
-        "functions/logs.py",
-        "functions/settings.py",
-        "main.py",
-        "pipelines/__init__.py",
-        "pipelines/logic/__init__.py",
+        *BOTH,
         "pipelines/logic/model_names.py",
         "pipelines/logic/parameters.py",
         "pipelines/logic/spec.py",
@@ -41,16 +45,7 @@ SHIPPED = {
         "requirements.txt",
     ],
     "predict": [
-        "environments/__init__.py",
-        "environments/messages.py",
-        "environments/naming.py",
-        "functions/__init__.py",
-        "functions/http_json.py",
-        "functions/logs.py",
-        "functions/settings.py",
-        "main.py",
-        "pipelines/__init__.py",
-        "pipelines/logic/__init__.py",
+        *BOTH,
         "pipelines/logic/data.py",
         "pipelines/logic/features.py",
         "pipelines/logic/forecast.py",
