@@ -4,6 +4,7 @@ resources, and offboarding takes exactly them away (compared on the synthesized 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -141,7 +142,9 @@ def test_onboard_synth_offboard_adds_and_removes_exactly_the_teams_resources(wor
         assert key == "condition.expression" and f"'projects/acme-mlops-{env}/roles/platformTeamRunner'" in condition
         ((key, _, now),) = change.changed["google_cloudfunctions2_function.function-pipeline-trigger/function"]
         assert key == "service_config.environment_variables.TEAM_SERVICE_ACCOUNTS"
-        assert now == f'{{"forecasting": "team-forecasting@acme-mlops-{env}.iam.gserviceaccount.com"}}'
+        # The trigger reads the team's email from the team's identity, not from the naming convention.
+        (account,) = re.fullmatch(r'\{"forecasting": "\$\{google_service_account\.([\w-]+)\.email\}"\}', now).groups()
+        assert with_team[env]["resource"]["google_service_account"][account]["account_id"] == "team-forecasting"
 
     offboard("forecasting")
     assert not path.exists()
