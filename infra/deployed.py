@@ -26,6 +26,11 @@ def source_object(archive: Path) -> str:
     return f"{SOURCE_PREFIX}{archive.name}"
 
 
+def function_archives() -> dict[str, Path]:
+    """Every function's archive for the code in this checkout (written under ARCHIVES_DIR)."""
+    return {function: write_archive(function, ARCHIVES_DIR) for function in FUNCTIONS}
+
+
 def expected_source_object(function: str) -> str:
     """The source object synth gives `function` for the code in this checkout."""
     return source_object(write_archive(function, ARCHIVES_DIR))

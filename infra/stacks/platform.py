@@ -8,9 +8,10 @@ builds them in another order, and a test compares.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 
 from cdktn import GcsBackend, TerraformStack
 from cdktn_provider_google.data_google_project import DataGoogleProject
@@ -22,7 +23,6 @@ from constructs import Construct
 
 from environments.naming import ResourceNames
 from environments.schema import Environment
-from functions.archive import write_archive
 from functions.settings import ENTRY_POINTS, deployed_settings
 from infra import google_rules
 from infra.constructs.beta import GoogleBetaProvider, service_agent
@@ -40,7 +40,7 @@ from infra.constructs.registry import ArtifactRepository
 from infra.constructs.scheduler import ScheduledPipeline
 from infra.constructs.team import TeamProps, TeamResources
 from infra.constructs.vertex import MetadataStore
-from infra.deployed import ARCHIVES_DIR, function_id, schedule_job_id
+from infra.deployed import function_archives, function_id, schedule_job_id
 from infra.policy.rules import PlatformPolicy
 
 # APIs the workloads call at run time, beyond those the stack's resources need (google_rules.API_OF):
@@ -128,13 +128,21 @@ class Registries:
 
 class PlatformStack(TerraformStack):
     """One environment's stack. The stack id is the environment name; its state lives in the
-    environment's state bucket under `platform/<name>`."""
+    environment's state bucket under `platform/<name>`. `archives` are the functions' source
+    archives (`infra.deployed.function_archives()`, made when not given)."""
 
-    def __init__(self, scope: Construct, environment: Environment, order: Sequence[str] = PARTS) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        environment: Environment,
+        order: Sequence[str] = PARTS,
+        archives: Mapping[str, Path] | None = None,
+    ) -> None:
         super().__init__(scope, environment.name)
         if sorted(order) != sorted(PARTS):
             raise ValueError(f"order must name every part once: {', '.join(PARTS)}")
         self.environment = environment
+        self.archives = archives or function_archives()
         self.names = environment.names
         self.labels = environment.resource_labels()
         self._service_agents: dict[str, Principal] = {}
@@ -334,7 +342,7 @@ class PlatformStack(TerraformStack):
                 f"function-{name.replace('_', '-')}",
                 name=function_id(name),
                 region=environment.region,
-                archive=write_archive(name, ARCHIVES_DIR),
+                archive=self.archives[name],
                 sources=self.buckets.function_sources,
                 entry_point=ENTRY_POINTS[name],
                 identity=identity,
