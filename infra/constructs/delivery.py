@@ -168,6 +168,6 @@ class DeliveryTriggers(Construct):
                     "cloudbuild/pull-request-plan.yaml",
                     f"Plan the pull request against {environment}'s real state (read-only, no lock)",
                     substitutions={"_ENV": environment},
-                    **on(pull_requests(PLAN_COMMENTS), DEPLOY_FILES),
+                    **on(pull_requests(PLAN_COMMENTS), [*DEPLOY_FILES, "cloudbuild/pull-request-plan.yaml"]),
                 )
             )
