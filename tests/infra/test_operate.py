@@ -14,6 +14,14 @@ import pytest
 
 from environments.loading import REPO_ROOT, load_environment
 from tests.http_capture import CapturedRequest, vertex_ai
+from tests.support.environments import write_operated
+
+
+@pytest.fixture(autouse=True)
+def operated(environments_dir):
+    """dev and prod as these tests know them (their recorded responses name these projects)."""
+    return write_operated(environments_dir)
+
 
 DEV = "/projects/acme-mlops-dev/locations/europe-west1"
 TRIGGER_URL = "https://pipeline-trigger-abc123-ew.a.run.app"
@@ -323,7 +331,6 @@ def test_a_team_schedule_is_named_team_then_schedule_and_its_job_carries_the_env
     from infra.operate import find_schedule
 
     (environments_dir / "teams").mkdir()
-    (environments_dir / "dev.yaml").write_text((REPO_ROOT / "environments" / "dev.yaml").read_text())
     (environments_dir / "teams" / "forecasting.yaml").write_text(
         "name: forecasting\nowners: [group:f@example.com]\nenvironments: [dev]\n"
         'schedules:\n  - {name: weekly, cron: "0 4 * * 1", pipeline: training}\n'

@@ -71,3 +71,48 @@ def write_environments(directory: Path, names: list[str] | None = None, team: bo
     if team:
         (directory / "teams" / "forecasting.yaml").write_text(TEAM)
     return directory
+
+
+# Environments named and set up like the committed ones, for the tests of the operating tools
+# (status, verify-deploy, bootstrap, release plans), whose recorded Google responses name these
+# projects: the tests' own copies, so editing environments/dev.yaml or prod.yaml never breaks them.
+OPERATED = {
+    "dev": """
+project_id: acme-mlops-dev
+region: europe-west1
+state_bucket: acme-mlops-dev-tfstate
+labels: {cost-center: ml-platform}
+storage: {pipeline_root_retention_days: 14}
+notifications: {emails: [ml-platform@example.com]}
+team_owners_run_pipelines: true
+functions:
+  pipeline_trigger: {max_instances: 2}
+  predict: {max_instances: 3, invokers: [group:ml-platform@example.com]}
+schedules:
+  - {name: daily-training, cron: "0 3 * * *", time_zone: Europe/London, pipeline: training}
+  - {name: daily-monitoring, cron: "30 6 * * *", time_zone: Europe/London, pipeline: monitoring,
+     parameters: {drift_threshold: 0.5}}
+""",
+    "prod": """
+project_id: acme-mlops-prod
+region: europe-west1
+state_bucket: acme-mlops-prod-tfstate
+labels: {cost-center: ml-platform}
+encryption: {cmek: true}
+composer: {enabled: true}
+notifications: {emails: [ml-platform@example.com, ml-oncall@example.com]}
+functions:
+  predict: {max_instances: 10, invokers: [group:forecast-consumers@example.com]}
+schedules:
+  - {name: daily-training, cron: "0 2 * * *", time_zone: Europe/London, pipeline: training}
+  - {name: daily-monitoring, cron: "0 6 * * *", time_zone: Europe/London, pipeline: monitoring,
+     parameters: {drift_threshold: 0.5}}
+""",
+}
+
+
+def write_operated(directory: Path) -> Path:
+    """Write OPERATED's `dev` and `prod` into `directory` (no teams)."""
+    for name, text in OPERATED.items():
+        (directory / f"{name}.yaml").write_text(text)
+    return directory
