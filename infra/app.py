@@ -20,7 +20,8 @@ def cdktf_context() -> dict:
 
 def build_app(environments: list[Environment], outdir: Path) -> App:
     app = App(outdir=str(outdir), context=cdktf_context())
-    archives = function_archives()  # the same code in every environment: packaged once
+    # The same code in every environment: packaged once, next to the stacks that upload it.
+    archives = function_archives(outdir / "archives")
     for environment in environments:
         PlatformStack(app, environment, archives=archives)
     return app

@@ -40,7 +40,7 @@ from infra.constructs.registry import ArtifactRepository
 from infra.constructs.scheduler import ScheduledPipeline
 from infra.constructs.team import TeamProps, TeamResources
 from infra.constructs.vertex import MetadataStore
-from infra.deployed import function_archives, function_id, schedule_job_id
+from infra.deployed import function_id, schedule_job_id
 from infra.policy.rules import PlatformPolicy
 
 # APIs the workloads call at run time, beyond those the stack's resources need (google_rules.API_OF):
@@ -129,20 +129,21 @@ class Registries:
 class PlatformStack(TerraformStack):
     """One environment's stack. The stack id is the environment name; its state lives in the
     environment's state bucket under `platform/<name>`. `archives` are the functions' source
-    archives (`infra.deployed.function_archives()`, made when not given)."""
+    archives by function (`infra.deployed.function_archives`)."""
 
     def __init__(
         self,
         scope: Construct,
         environment: Environment,
+        *,
+        archives: Mapping[str, Path],
         order: Sequence[str] = PARTS,
-        archives: Mapping[str, Path] | None = None,
     ) -> None:
         super().__init__(scope, environment.name)
         if sorted(order) != sorted(PARTS):
             raise ValueError(f"order must name every part once: {', '.join(PARTS)}")
         self.environment = environment
-        self.archives = archives or function_archives()
+        self.archives = archives
         self.names = environment.names
         self.labels = environment.resource_labels()
         self._service_agents: dict[str, Principal] = {}

@@ -36,7 +36,7 @@ def synthesized(environments: list, outdir: Path, **stack_options) -> dict[str, 
     from infra.stacks.platform import PlatformStack
 
     app = App(outdir=str(outdir), context=cdktf_context())
-    archives = function_archives()
+    archives = function_archives(outdir / "archives")
     for environment in environments:
         PlatformStack(app, environment, archives=archives, **stack_options)
     app.synth()
