@@ -141,7 +141,6 @@ class ManagedFolder(_ObjectAccess, Construct):
     def __init__(self, scope: Construct, id: str, *, bucket: SecureBucket, path: str) -> None:
         super().__init__(scope, id)
         self.folder = StorageManagedFolder(self, "folder", bucket=bucket.bucket_name, name=path, force_destroy=False)
-        self.bucket_name = bucket.bucket_name
 
     @cached_property
     def _folder_reference(self) -> tuple[str, str]:

@@ -81,7 +81,7 @@ class TeamBudget(Construct):
                 currency_code=budget.currency, units=str(int(units)), nanos=round(fraction * 1e9)
             )
         )
-        self.budget = _project_budget(
+        _project_budget(
             self,
             billing=billing,
             name=f"{environment} team {team}",
@@ -104,7 +104,7 @@ class PlatformBudget(Construct):
         billing: Billing,
     ) -> None:
         super().__init__(scope, id)
-        self.budget = _project_budget(
+        _project_budget(
             self,
             billing=billing,
             name=f"{environment} platform",
