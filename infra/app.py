@@ -9,6 +9,7 @@ from cdktn import App
 
 from environments.schema import Environment
 from infra import INFRA_DIR
+from infra.deployed import function_archives
 from infra.stacks.platform import PlatformStack
 
 
@@ -19,6 +20,8 @@ def cdktf_context() -> dict:
 
 def build_app(environments: list[Environment], outdir: Path) -> App:
     app = App(outdir=str(outdir), context=cdktf_context())
+    # The same code in every environment: packaged once, next to the stacks that upload it.
+    archives = function_archives(outdir / "archives")
     for environment in environments:
-        PlatformStack(app, environment)
+        PlatformStack(app, environment, archives=archives)
     return app

@@ -4,11 +4,12 @@ what is deployed never loads the provider bundle."""
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from environments.schema import Environment, Schedule
-from functions.archive import ARCHIVES_DIR, write_archive
+from functions.archive import write_archive
 from functions.settings import ENTRY_POINTS
 
 SOURCE_PREFIX = "functions/"  # the archives' folder in the function-sources bucket
@@ -26,9 +27,16 @@ def source_object(archive: Path) -> str:
     return f"{SOURCE_PREFIX}{archive.name}"
 
 
+def function_archives(directory: Path) -> dict[str, Path]:
+    """Every function's archive for the code in this checkout, written into `directory`."""
+    return {function: write_archive(function, directory) for function in FUNCTIONS}
+
+
 def expected_source_object(function: str) -> str:
-    """The source object synth gives `function` for the code in this checkout."""
-    return source_object(write_archive(function, ARCHIVES_DIR))
+    """The source object synth gives `function` for the code in this checkout (the archive is made
+    in a scratch folder: operating reads, it writes nothing)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        return source_object(write_archive(function, Path(scratch)))
 
 
 def schedule_job_id(environment: str, schedule: str, team: str | None = None) -> str:

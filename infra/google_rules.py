@@ -25,9 +25,10 @@ import json
 import re
 from collections.abc import Callable, Iterable
 
-import jsii
-from cdktn import Annotations, Aspects, IAspect, TerraformDataSource, TerraformResource, TerraformStack
-from constructs import IConstruct
+from cdktn import TerraformDataSource, TerraformResource, TerraformStack
+
+from infra import stack_aspects
+from infra.stack_aspects import StackDocument, add_stack_check
 
 # Enabling APIs goes through Service Usage, and reading the project (data.google_project, project
 # IAM) through Resource Manager: both must be on before the first plan, so `make bootstrap`
@@ -113,66 +114,62 @@ def _rules_of(stack: TerraformStack) -> CreateOrder:
     if rules is None:
         rules = CreateOrder()
         stack._create_order = rules
-        Aspects.of(stack).add(rules)  # aspects run per stack, after every construct exists
+        add_stack_check(stack, rules.check)  # once per synth, after every construct exists
     return rules
 
 
-def _type_of(node: TerraformResource | TerraformDataSource) -> str:
-    prefix = "data." if isinstance(node, TerraformDataSource) else ""
-    return prefix + node.terraform_resource_type
-
-
-@jsii.implements(IAspect)
 class CreateOrder:
-    """Adds each resource's API and grant prerequisites to its `depends_on`."""
+    """Adds each resource's API and grant prerequisites to its `depends_on`.
+
+    What each resource waits for is worked out from the stack's document and written back with one
+    override of the stack per section (cdktn appends an override's list to the one a resource
+    already has, so only the prerequisites it lacks are written, sorted)."""
 
     def __init__(self) -> None:
         self.enabled: dict[str, TerraformResource] = {}
-        self.lazy: list[tuple[TerraformResource, LazyDependencies]] = []
-        self._resolved = False
+        self.lazy: list[tuple[TerraformResource | TerraformDataSource, LazyDependencies]] = []
+        # What the stack's overrides hold: a stack override replaces the previous one of its section.
+        self.written: dict[str, dict] = {}
 
-    def visit(self, node: IConstruct) -> None:
-        if isinstance(node, TerraformStack):
-            self._resolve_lazy()
-            return
-        if not isinstance(node, TerraformResource | TerraformDataSource):
-            return
-        resource_type = _type_of(node)
-        section = "data" if resource_type.startswith("data.") else "resource"
-        (attributes,) = node.to_terraform()[section][node.terraform_resource_type].values()
-        try:
-            apis = apis_of(resource_type, attributes)
-        except KeyError:
-            Annotations.of(node).add_error(
-                f"[apis-before-use] {resource_type} is not in infra/google_rules.py API_OF; expected every "
-                "resource type to name the APIs its create call goes to"
-            )
-            return
-        missing = [api for api in apis if api not in self.enabled]
-        if missing:
-            Annotations.of(node).add_error(
-                f"[apis-before-use] {resource_type} needs {', '.join(missing)}, which this stack does not enable; "
-                "expected every API a resource calls to be enabled by the stack"
-            )
-        _add_dependencies(node, [self.enabled[api] for api in apis if api in self.enabled])
+    def check(self, stack: StackDocument) -> None:
+        known: dict[int, str] = {}  # an identity's grants are awaited by several resources: each address read once
 
-    def _resolve_lazy(self) -> None:
-        if self._resolved:
-            return
-        self._resolved = True
+        def address(element: TerraformResource | TerraformDataSource) -> str:
+            if id(element) not in known:
+                known[id(element)] = stack_aspects.address(element)
+            return known[id(element)]
+
+        enabled = {api: address(service) for api, service in self.enabled.items()}
+        waits: dict[str, set[str]] = {}
         for resource, producer in self.lazy:
-            _add_dependencies(resource, list(producer()))
-
-
-def _address(resource: TerraformResource) -> str:
-    """`<type>.<logical id>`, the form Terraform's JSON `depends_on` takes (as cdktn writes it)."""
-    return f"{resource.terraform_resource_type}.{resource.friendly_unique_id}"
-
-
-def _add_dependencies(node: TerraformResource | TerraformDataSource, prerequisites: list) -> None:
-    if not prerequisites:
-        return
-    node.depends_on = sorted({*(node.depends_on or []), *map(_address, prerequisites)})
+            waits.setdefault(address(resource), set()).update(map(address, producer()))
+        overrides = self.written
+        for section in ("resource", "data"):
+            prefix = "data." if section == "data" else ""
+            for element_type, logical_id, attributes in stack.elements(section):
+                kind = prefix + element_type
+                try:
+                    apis = apis_of(kind, attributes)
+                except KeyError:
+                    stack.add_error(
+                        attributes,
+                        f"[apis-before-use] {kind} is not in infra/google_rules.py API_OF; expected every "
+                        "resource type to name the APIs its create call goes to",
+                    )
+                    continue
+                missing = [api for api in apis if api not in enabled]
+                if missing:
+                    stack.add_error(
+                        attributes,
+                        f"[apis-before-use] {kind} needs {', '.join(missing)}, which this stack does not enable; "
+                        "expected every API a resource calls to be enabled by the stack",
+                    )
+                needed = {enabled[api] for api in apis if api in enabled} | waits.get(f"{kind}.{logical_id}", set())
+                lacking = sorted(needed - set(attributes.get("depends_on", [])))
+                if lacking:
+                    overrides.setdefault(section, {}).setdefault(element_type, {})[logical_id] = {"depends_on": lacking}
+        for section, values in overrides.items():
+            stack.stack.add_override(section, values)
 
 
 # --- The same rules, checked on a synthesized stack (tests, and old stacks for comparison) -------

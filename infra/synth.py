@@ -63,7 +63,7 @@ def synthesize(names: list[str] | None = None, outdir: Path = OUT_DIR) -> dict[s
             except RuntimeError as error:
                 if ANNOTATION_ERRORS not in str(error):
                     raise
-                raise PolicyViolation(_annotation_lines(str(error))) from None
+                raise PolicyViolation(annotation_lines(str(error))) from None
             synthesized = [e.name for e in environments]
             if names is not None:
                 _carry_over(outdir, staging, synthesized)
@@ -88,7 +88,8 @@ def _exclusive(lock_path: Path):
         yield
 
 
-def _annotation_lines(message: str) -> list[str]:
+def annotation_lines(message: str) -> list[str]:
+    """The error annotations in the message of a synth that refused its stacks, one per line."""
     body = message.split(ANNOTATION_ERRORS, 1)[1].split("\n\nEither fix", 1)[0]
     return [line.strip() for line in body.strip().splitlines() if line.strip()]
 

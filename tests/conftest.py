@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 import infra  # noqa: F401 - points jsii at the virtualenv's node before any test imports cdktn
+from tests.support.environments import write_environments
 from tests.support.stacks import synthesized
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -23,63 +24,12 @@ def synth_outdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return outdir
 
 
-# Environments made for the infra tests, one switch each on, so that editing dev.yaml or prod.yaml
-# never breaks them: everything on (CMEK, Composer, budgets, a team, delivery with approval and a
-# read-only planner), and nothing on.
-FIXTURE_ENVIRONMENTS = {
-    "everything": """
-project_id: fixture-everything
-region: us-central1
-state_bucket: fixture-everything-tfstate
-encryption: {cmek: true}
-composer: {enabled: true}
-billing_account: 0A0A0A-1B1B1B-2C2C2C
-notifications: {emails: [alerts@example.com]}
-team_owners_run_pipelines: true
-functions:
-  predict: {invokers: [group:callers@example.com]}
-delivery:
-  repository: projects/fixture-everything/locations/us-central1/connections/c/repositories/r
-  deploy_on: tag
-  pattern: ^v.*$
-  approval_required: true
-  pull_request_checks: true
-  plan_service_account: planner@fixture-everything.iam.gserviceaccount.com
-schedules:
-  - {name: nightly, cron: "0 1 * * *", pipeline: training}
-""",
-    "nothing": """
-project_id: fixture-nothing
-region: europe-west4
-state_bucket: fixture-nothing-tfstate
-functions:
-  predict: {invokers: [user:ana@example.com]}
-""",
-}
-FIXTURE_TEAM = """
-name: forecasting
-owners: [group:forecasting@example.com]
-environments: [everything]
-schedules:
-  - {name: weekly, cron: "0 4 * * 1", pipeline: training}
-budget: {monthly_amount: 150}
-"""
-
-
-def write_fixture_environments(directory: Path) -> Path:
-    (directory / "teams").mkdir(parents=True)
-    for name, text in FIXTURE_ENVIRONMENTS.items():
-        (directory / f"{name}.yaml").write_text(text)
-    (directory / "teams" / "forecasting.yaml").write_text(FIXTURE_TEAM)
-    return directory
-
-
 @pytest.fixture(scope="session")
 def fixture_environments(tmp_path_factory: pytest.TempPathFactory):
-    """The fixture environments, loaded (with their team)."""
+    """The fixture environments (tests/support/environments.py), loaded with their team, by name."""
     from environments.loading import load_environments
 
-    directory = write_fixture_environments(tmp_path_factory.mktemp("fixture") / "environments")
+    directory = write_environments(tmp_path_factory.mktemp("fixture") / "environments")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("PLATFORM_ENVIRONMENTS_DIR", str(directory))
         return {environment.name: environment for environment in load_environments()}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cached_property
+
 from cdktn import TerraformResourceLifecycle
 from cdktn_provider_google.storage_bucket import (
     StorageBucket,
@@ -114,9 +116,9 @@ class SecureBucket(_ObjectAccess, Construct):
         if access_logs is None:  # this is the log sink: Cloud Storage must be able to deliver into it
             self._grant("write", "roles/storage.objectCreator", LOG_DELIVERY)
 
-    @property
+    @cached_property
     def bucket_name(self) -> str:
-        return self.bucket.name
+        return self.bucket.name  # read through jsii once, then kept
 
     def grant_object_admin(self, grantee: Grantee) -> None:
         """Create, read, replace and delete objects, and read their metadata (what Terraform needs to
@@ -139,7 +141,11 @@ class ManagedFolder(_ObjectAccess, Construct):
     def __init__(self, scope: Construct, id: str, *, bucket: SecureBucket, path: str) -> None:
         super().__init__(scope, id)
         self.folder = StorageManagedFolder(self, "folder", bucket=bucket.bucket_name, name=path, force_destroy=False)
-        self.bucket_name = bucket.bucket_name
+
+    @cached_property
+    def _folder_reference(self) -> tuple[str, str]:
+        """The folder's bucket and name as references (its grants wait for it), read through jsii once."""
+        return self.folder.bucket, self.folder.name
 
     def _grant(self, access: str, role: str, grantee: Grantee) -> None:
         granted(
@@ -147,8 +153,8 @@ class ManagedFolder(_ObjectAccess, Construct):
             StorageManagedFolderIamMember(
                 self,
                 f"{access}-{grantee.grant_id}",
-                bucket=self.folder.bucket,
-                managed_folder=self.folder.name,
+                bucket=self._folder_reference[0],
+                managed_folder=self._folder_reference[1],
                 role=role,
                 member=grantee.member,
             ),

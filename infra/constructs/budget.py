@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from cdktn_provider_google.billing_budget import (
     BillingBudget,
     BillingBudgetAllUpdatesRule,
@@ -23,36 +25,44 @@ THRESHOLDS = (0.5, 0.9, 1.0)
 PLATFORM_THRESHOLDS = (1.0, 1.5)
 
 
+@dataclass(frozen=True)
+class Billing:
+    """Where an environment's budgets live and whom they alert: its billing account, its project's
+    number (budgets are scoped by number) and the notification channels beside the billing admins."""
+
+    account: str
+    project_number: str
+    channels: list[str]
+
+
 def _project_budget(
     scope: Construct,
     *,
-    billing_account: str,
+    billing: Billing,
     name: str,
-    project_number: str,
     amount: BillingBudgetAmount,
     thresholds: tuple[float, ...],
-    channels: list[str],
     labels: dict[str, str] | None = None,
 ) -> BillingBudget:
     """A monthly budget on this environment's project (resources with `labels` only, when given),
-    alerting at `thresholds` the billing admins and `channels`."""
+    alerting at `thresholds` the billing admins and the billing's channels."""
     return BillingBudget(
         scope,
         "budget",
-        billing_account=billing_account,
+        billing_account=billing.account,
         display_name=name,
         budget_filter=BillingBudgetBudgetFilter(
-            projects=[f"projects/{project_number}"], labels=labels, calendar_period="MONTH"
+            projects=[f"projects/{billing.project_number}"], labels=labels, calendar_period="MONTH"
         ),
         amount=amount,
         threshold_rules=[BillingBudgetThresholdRules(threshold_percent=t) for t in thresholds],
-        all_updates_rule=BillingBudgetAllUpdatesRule(monitoring_notification_channels=channels or None),
+        all_updates_rule=BillingBudgetAllUpdatesRule(monitoring_notification_channels=billing.channels or None),
     )
 
 
 class TeamBudget(Construct):
     """Alerts at 50 %, 90 % and 100 % of a team's monthly amount, counting only resources of this
-    environment's project labelled `team=<name>`, to the billing admins and `channels`."""
+    environment's project labelled `team=<name>`, to the billing admins and the billing's channels."""
 
     def __init__(
         self,
@@ -61,10 +71,8 @@ class TeamBudget(Construct):
         *,
         team: str,
         budget: Budget,
-        billing_account: str,
-        project_number: str,
         environment: str,
-        channels: list[str],
+        billing: Billing,
     ) -> None:
         super().__init__(scope, id)
         units, fraction = divmod(budget.monthly_amount, 1)
@@ -73,39 +81,33 @@ class TeamBudget(Construct):
                 currency_code=budget.currency, units=str(int(units)), nanos=round(fraction * 1e9)
             )
         )
-        self.budget = _project_budget(
+        _project_budget(
             self,
-            billing_account=billing_account,
+            billing=billing,
             name=f"{environment} team {team}",
-            project_number=project_number,
             amount=amount,
             thresholds=THRESHOLDS,
-            channels=channels,
             labels={"team": team},
         )
 
 
 class PlatformBudget(Construct):
     """Alerts when the project's spend this month (every service, every label) reaches 100 % and
-    150 % of last month's, to the billing admins and `channels`."""
+    150 % of last month's, to the billing admins and the billing's channels."""
 
     def __init__(
         self,
         scope: Construct,
         id: str,
         *,
-        billing_account: str,
-        project_number: str,
         environment: str,
-        channels: list[str],
+        billing: Billing,
     ) -> None:
         super().__init__(scope, id)
-        self.budget = _project_budget(
+        _project_budget(
             self,
-            billing_account=billing_account,
+            billing=billing,
             name=f"{environment} platform",
-            project_number=project_number,
             amount=BillingBudgetAmount(last_period_amount=True),
             thresholds=PLATFORM_THRESHOLDS,
-            channels=channels,
         )

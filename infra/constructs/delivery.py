@@ -149,25 +149,20 @@ class DeliveryTriggers(Construct):
                     **on({"push": on_release}, DEPLOY_FILES),
                 )
             )
-        self.triggers = list(self.release_triggers)
         if delivery.pull_request_checks:
-            self.triggers.append(
-                trigger(
-                    "pull-request-checks",
-                    checks,
-                    "cloudbuild/pull-request.yaml",
-                    "Lint, test, synthesize, policy-check, compile and diff, offline",
-                    **on(pull_requests(CHECKS_COMMENTS), ["**"]),
-                )
+            trigger(
+                "pull-request-checks",
+                checks,
+                "cloudbuild/pull-request.yaml",
+                "Lint, test, synthesize, policy-check, compile and diff, offline",
+                **on(pull_requests(CHECKS_COMMENTS), ["**"]),
             )
         if delivery.pull_request_checks and planner:
-            self.triggers.append(
-                trigger(
-                    "pull-request-plan",
-                    planner,
-                    "cloudbuild/pull-request-plan.yaml",
-                    f"Plan the pull request against {environment}'s real state (read-only, no lock)",
-                    substitutions={"_ENV": environment},
-                    **on(pull_requests(PLAN_COMMENTS), DEPLOY_FILES),
-                )
+            trigger(
+                "pull-request-plan",
+                planner,
+                "cloudbuild/pull-request-plan.yaml",
+                f"Plan the pull request against {environment}'s real state (read-only, no lock)",
+                substitutions={"_ENV": environment},
+                **on(pull_requests(PLAN_COMMENTS), [*DEPLOY_FILES, "cloudbuild/pull-request-plan.yaml"]),
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from pathlib import Path
 
 from cdktn import AssetType, TerraformAsset
@@ -100,9 +101,9 @@ class CloudFunction(Construct):
         )
         google_rules.wait_for(self.function, lambda: [*identity.delegations, *builder.delegations, *builder.received])
 
-    @property
+    @cached_property
     def url(self) -> str:
-        return self.function.url
+        return self.function.url  # read through jsii once, then kept
 
     def grant_invoke(self, grantee: Grantee) -> None:
         """Let `grantee` call the function (run.invoker on its Cloud Run service, nothing wider)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cached_property
+
 from cdktn import TerraformResource
 from cdktn_provider_google.service_account import ServiceAccount
 from cdktn_provider_google.service_account_iam_member import ServiceAccountIamMember
@@ -32,13 +34,18 @@ class WorkloadIdentity(Construct):
             description=description,
         )
 
-    @property
+    # The account's attributes are read through jsii (a round trip to node) once, then kept.
+    @cached_property
     def email(self) -> str:
         return self.account.email
 
-    @property
+    @cached_property
     def member(self) -> str:
         return self.account.member
+
+    @cached_property
+    def name(self) -> str:
+        return self.account.name
 
     @property
     def grant_id(self) -> str:
@@ -54,7 +61,7 @@ class WorkloadIdentity(Construct):
 
     def _grant(self, access: str, role: str, grantee: Grantee) -> ServiceAccountIamMember:
         grant = ServiceAccountIamMember(
-            self, f"{access}-{grantee.grant_id}", service_account_id=self.account.name, role=role, member=grantee.member
+            self, f"{access}-{grantee.grant_id}", service_account_id=self.name, role=role, member=grantee.member
         )
         self.delegations.append(grant)
         return granted(grantee, grant)

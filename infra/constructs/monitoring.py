@@ -120,8 +120,6 @@ class PlatformAlerts(Construct):
         self.environment = environment
         self.channels = list(channels)
         self.labels = labels
-        self.policies: dict[str, alert.MonitoringAlertPolicy] = {}
-        self.metrics: dict[str, LoggingMetric] = {}
 
         self._log_alert(
             "pipeline-failures",
@@ -144,7 +142,7 @@ class PlatformAlerts(Construct):
             )
 
     def _policy(self, name: str, summary: str, threshold: dict, documentation: str) -> None:
-        self.policies[name] = alert.MonitoringAlertPolicy(
+        alert.MonitoringAlertPolicy(
             self,
             name,
             display_name=f"{self.environment}: {summary}",
@@ -172,7 +170,6 @@ class PlatformAlerts(Construct):
             filter=log_filter,
             metric_descriptor=LoggingMetricMetricDescriptor(metric_kind="DELTA", value_type="INT64", unit="1"),
         )
-        self.metrics[name] = metric
         self._policy(
             name,
             summary,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cached_property
+
 from cdktn_provider_google.artifact_registry_repository import (
     ArtifactRegistryRepository,
     ArtifactRegistryRepositoryCleanupPolicies,
@@ -74,10 +76,15 @@ class ArtifactRepository(Construct):
         if encryption_key:
             encryption_key.encrypts(self.repository)
 
-    @property
+    @cached_property
     def id(self) -> str:
         """`projects/<p>/locations/<region>/repositories/<id>`, as functions' builds name it."""
         return self.repository.id
+
+    @cached_property
+    def _reference(self) -> tuple[str, str]:
+        """The repository's project and name as references, read through jsii once."""
+        return self.repository.project, self.repository.name
 
     def grant_read(self, grantee: Grantee) -> None:
         """Pull images or download templates."""
@@ -93,9 +100,9 @@ class ArtifactRepository(Construct):
             ArtifactRegistryRepositoryIamMember(
                 self,
                 f"{access}-{grantee.grant_id}",
-                project=self.repository.project,
+                project=self._reference[0],
                 location=self.location,
-                repository=self.repository.name,
+                repository=self._reference[1],
                 role=role,
                 member=grantee.member,
             ),

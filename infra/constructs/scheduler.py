@@ -42,7 +42,7 @@ class ScheduledPipeline(Construct):
         super().__init__(scope, id)
         body = {"pipeline": schedule.pipeline, "version": schedule.version, "parameters": schedule.parameters}
         body |= {"team": team} if team else {}
-        self.job = CloudSchedulerJob(
+        CloudSchedulerJob(
             self,
             "job",
             name=name,

@@ -1,7 +1,8 @@
 """The platform's own rules, checked on every resource of a stack while it synthesizes.
 
 A violation is an error annotation on the offending resource, so synth fails with the resource's
-path, the rule and what was expected. The rules are not suppressible: fix the resource.
+path, the rule and what was expected. The rules are not suppressible: fix the resource. They read
+the stack's document once per synth (infra/stack_aspects.py), not each construct through jsii.
 """
 
 from __future__ import annotations
@@ -10,9 +11,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import jsii
-from cdktn import Annotations, Aspects, IAspect, TerraformResource, TerraformStack
-from constructs import IConstruct
+from cdktn import TerraformStack
+
+from infra.stack_aspects import StackDocument, add_stack_check
 
 REQUIRED_LABELS = ("env", "managed-by")
 # Resource types whose `labels` attribute is configuration, with the attribute that holds their labels.
@@ -25,12 +26,12 @@ PUBLIC_MEMBERS = frozenset({"allUsers", "allAuthenticatedUsers"})
 class Rule:
     id: str
     description: str
-    check: Callable[[TerraformResource, str, dict[str, Any]], Iterator[str]]
+    check: Callable[[type, str, dict[str, Any]], Iterator[str]]  # (construct class, type, attributes)
 
 
-def _required_labels(node: TerraformResource, resource_type: str, attributes: dict[str, Any]) -> Iterator[str]:
+def _required_labels(resource_class: type, resource_type: str, attributes: dict[str, Any]) -> Iterator[str]:
     attribute = LABEL_ATTRIBUTES.get(resource_type, "labels")
-    if not hasattr(type(node), f"{attribute}_input"):  # the resource type has no labels
+    if not hasattr(resource_class, f"{attribute}_input"):  # the resource type has no labels
         return
     labels = attributes.get(attribute) or {}
     missing = [key for key in REQUIRED_LABELS if key not in labels]
@@ -39,30 +40,30 @@ def _required_labels(node: TerraformResource, resource_type: str, attributes: di
         yield f"{attribute} lack {', '.join(missing)}; expected every labelled resource to carry {expected}"
 
 
-def _no_primitive_roles(node: TerraformResource, resource_type: str, attributes: dict[str, Any]) -> Iterator[str]:
+def _no_primitive_roles(resource_class: type, resource_type: str, attributes: dict[str, Any]) -> Iterator[str]:
     role = attributes.get("role")
     if role in PRIMITIVE_ROLES:
         yield f"grants {role}; expected a predefined role scoped to what the workload does"
 
 
-def _no_public_members(node: TerraformResource, resource_type: str, attributes: dict[str, Any]) -> Iterator[str]:
+def _no_public_members(resource_class: type, resource_type: str, attributes: dict[str, Any]) -> Iterator[str]:
     members = [attributes.get("member"), *(attributes.get("members") or [])]
     for member in members:
         if member in PUBLIC_MEMBERS:
             yield f"grants access to {member}; expected named service accounts, groups or users"
 
 
-def _additive_iam_only(node: TerraformResource, resource_type: str, attributes: dict[str, Any]) -> Iterator[str]:
+def _additive_iam_only(resource_class: type, resource_type: str, attributes: dict[str, Any]) -> Iterator[str]:
     if resource_type.endswith(("_iam_policy", "_iam_binding")):
         yield "is authoritative and would remove grants made elsewhere; expected the additive *_iam_member form"
 
 
-def _no_service_account_keys(node: TerraformResource, resource_type: str, attributes: dict[str, Any]) -> Iterator[str]:
+def _no_service_account_keys(resource_class: type, resource_type: str, attributes: dict[str, Any]) -> Iterator[str]:
     if resource_type == "google_service_account_key":
         yield "creates a service account key; expected workloads to use their platform's identity, never keys"
 
 
-def _private_uniform_buckets(node: TerraformResource, resource_type: str, attributes: dict[str, Any]) -> Iterator[str]:
+def _private_uniform_buckets(resource_class: type, resource_type: str, attributes: dict[str, Any]) -> Iterator[str]:
     if resource_type != "google_storage_bucket":
         return
     if attributes.get("uniform_bucket_level_access") is not True:
@@ -82,25 +83,23 @@ RULES = (
 )
 
 
-def violations(node: TerraformResource) -> Iterator[str]:
+def violations(resource_class: type, resource_type: str, attributes: dict[str, Any]) -> Iterator[str]:
     """Every rule's complaints about one resource, as '[rule] what is wrong; what was expected'."""
-    resource_type = node.terraform_resource_type
-    (attributes,) = node.to_terraform()["resource"][resource_type].values()
     for rule in RULES:
-        for problem in rule.check(node, resource_type, attributes):
+        for problem in rule.check(resource_class, resource_type, attributes):
             yield f"[{rule.id}] {resource_type} {problem}"
 
 
-@jsii.implements(IAspect)
 class PlatformPolicy:
     """Fails synth on any resource of the stack that breaks a platform rule."""
 
     @classmethod
     def attach(cls, stack: TerraformStack) -> None:
-        # Aspects run per stack: one added to the App would never visit the stacks' resources.
-        Aspects.of(stack).add(cls())
+        # Checks run per stack: one added to the App would never see the stacks' resources.
+        add_stack_check(stack, cls.check)
 
-    def visit(self, node: IConstruct) -> None:
-        if isinstance(node, TerraformResource):
-            for problem in violations(node):
-                Annotations.of(node).add_error(problem)
+    @staticmethod
+    def check(stack: StackDocument) -> None:
+        for resource_type, _, attributes in stack.elements("resource"):
+            for problem in violations(stack.class_of(resource_type), resource_type, attributes):
+                stack.add_error(attributes, problem)

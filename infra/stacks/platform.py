@@ -8,9 +8,10 @@ builds them in another order, and a test compares.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 
 from cdktn import GcsBackend, TerraformStack
 from cdktn_provider_google.data_google_project import DataGoogleProject
@@ -22,12 +23,11 @@ from constructs import Construct
 
 from environments.naming import ResourceNames
 from environments.schema import Environment
-from functions.archive import write_archive
 from functions.settings import ENTRY_POINTS, deployed_settings
 from infra import google_rules
 from infra.constructs.beta import GoogleBetaProvider, service_agent
 from infra.constructs.bucket import ExistingBucket, SecureBucket
-from infra.constructs.budget import PlatformBudget
+from infra.constructs.budget import Billing, PlatformBudget
 from infra.constructs.composer import Composer
 from infra.constructs.delivery import DeliveryTriggers
 from infra.constructs.encryption import EncryptionKey
@@ -38,9 +38,9 @@ from infra.constructs.monitoring import PlatformAlerts, Watched, email_channels
 from infra.constructs.project import DeployerRoles, ProjectRoles, ProjectServices
 from infra.constructs.registry import ArtifactRepository
 from infra.constructs.scheduler import ScheduledPipeline
-from infra.constructs.team import TeamResources
+from infra.constructs.team import TeamProps, TeamResources
 from infra.constructs.vertex import MetadataStore
-from infra.deployed import ARCHIVES_DIR, function_id, schedule_job_id
+from infra.deployed import function_id, schedule_job_id
 from infra.policy.rules import PlatformPolicy
 
 # APIs the workloads call at run time, beyond those the stack's resources need (google_rules.API_OF):
@@ -76,9 +76,9 @@ PARTS = (
     "workload_access",
     "metadata_store",
     "composer",
+    "teams",
     "functions",
     "schedules",
-    "teams",
     "delivery",
     "alerts",
     "budget",
@@ -128,13 +128,22 @@ class Registries:
 
 class PlatformStack(TerraformStack):
     """One environment's stack. The stack id is the environment name; its state lives in the
-    environment's state bucket under `platform/<name>`."""
+    environment's state bucket under `platform/<name>`. `archives` are the functions' source
+    archives by function (`infra.deployed.function_archives`)."""
 
-    def __init__(self, scope: Construct, environment: Environment, order: Sequence[str] = PARTS) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        environment: Environment,
+        *,
+        archives: Mapping[str, Path],
+        order: Sequence[str] = PARTS,
+    ) -> None:
         super().__init__(scope, environment.name)
         if sorted(order) != sorted(PARTS):
             raise ValueError(f"order must name every part once: {', '.join(PARTS)}")
         self.environment = environment
+        self.archives = archives
         self.names = environment.names
         self.labels = environment.resource_labels()
         self._service_agents: dict[str, Principal] = {}
@@ -325,9 +334,8 @@ class PlatformStack(TerraformStack):
         """The trigger and predict functions. Only the scheduler invoker may call the trigger;
         predict's callers are listed in the environment file."""
         environment, settings = self.environment, self.environment.functions
-        team_accounts = {
-            t.name: self.names.service_account_email(self.names.team_account(t.name)) for t in environment.teams
-        }
+        # The trigger runs a team's pipelines as the team's identity: its email, from the identity itself.
+        team_accounts = {team.props.name: team.identity.email for team in self.teams}
 
         def function(name: str, identity: WorkloadIdentity, options, **extra) -> CloudFunction:
             return CloudFunction(
@@ -335,7 +343,7 @@ class PlatformStack(TerraformStack):
                 f"function-{name.replace('_', '-')}",
                 name=function_id(name),
                 region=environment.region,
-                archive=write_archive(name, ARCHIVES_DIR),
+                archive=self.archives[name],
                 sources=self.buckets.function_sources,
                 entry_point=ENTRY_POINTS[name],
                 identity=identity,
@@ -359,19 +367,22 @@ class PlatformStack(TerraformStack):
 
     @cached_property
     def schedules(self) -> list[ScheduledPipeline]:
+        """The environment's schedules, then each team's (in the team's construct)."""
         environment = self.environment
-        return [
+        trigger, invoker = self.functions.pipeline_trigger, self.identities.scheduler_invoker
+        platform = [
             ScheduledPipeline(
                 self,
                 f"schedule-{schedule.name}",
                 name=schedule_job_id(environment.name, schedule.name),
                 schedule=schedule,
                 region=environment.region,
-                trigger=self.functions.pipeline_trigger,
-                invoker=self.identities.scheduler_invoker,
+                trigger=trigger,
+                invoker=invoker,
             )
             for schedule in environment.schedules
         ]
+        return platform + [job for team in self.teams for job in team.add_schedules(trigger=trigger, invoker=invoker)]
 
     @cached_property
     def composer(self) -> Composer | None:
@@ -390,6 +401,18 @@ class PlatformStack(TerraformStack):
             project_roles=self.project_roles,
             composer_agent=self._service_agent("composer.googleapis.com"),
             encryption_key=self.encryption_key,
+        )
+
+    @cached_property
+    def billing(self) -> Billing | None:
+        """With a billing account: where the platform's and the teams' budgets live."""
+        environment = self.environment
+        if not environment.billing_account:
+            return None
+        return Billing(
+            account=environment.billing_account,
+            project_number=self.project.number,
+            channels=self.notification_channels,
         )
 
     @cached_property
@@ -423,38 +446,34 @@ class PlatformStack(TerraformStack):
     @cached_property
     def budget(self) -> PlatformBudget | None:
         """With a billing account: the whole project's budget, beside the teams' own."""
-        environment = self.environment
-        if not environment.billing_account:
+        if self.billing is None:
             return None
-        return PlatformBudget(
-            self,
-            "platform-budget",
-            billing_account=environment.billing_account,
-            project_number=self.project.number,
-            environment=environment.name,
-            channels=self.notification_channels,
-        )
+        return PlatformBudget(self, "platform-budget", environment=self.environment.name, billing=self.billing)
 
     @cached_property
     def teams(self) -> list[TeamResources]:
+        """Each team's identity and access; its schedules follow the trigger (`schedules`)."""
         environment = self.environment
         return [
             TeamResources(
                 self,
                 f"team-{team.name}",
-                team=team,
-                environment=environment,
+                props=TeamProps(
+                    name=team.name,
+                    environment=environment.name,
+                    region=environment.region,
+                    owners=team.owners,
+                    owners_run_pipelines=environment.team_owners_run_pipelines,
+                    schedules=team.schedules,
+                    budget=team.budget,
+                ),
                 data=self.buckets.data,
                 pipeline_root=self.buckets.pipeline_root,
                 models=self.buckets.models,
                 registries=[self.registries.containers, self.registries.pipelines],
                 project_roles=self.project_roles,
-                trigger=self.functions.pipeline_trigger,
                 trigger_identity=self.identities.trigger,
-                scheduler_invoker=self.identities.scheduler_invoker,
-                owners_run_pipelines=environment.team_owners_run_pipelines,
-                notification_channels=self.notification_channels,
-                project=self.project if environment.billing_account else None,
+                billing=self.billing,
             )
             for team in environment.teams
         ]

@@ -143,15 +143,12 @@ def runs_as(trigger: dict) -> str:
     return account_of(account.replace("}", ".x}")) if account.startswith("${") else account.rsplit("/", 1)[1]
 
 
-def test_each_trigger_runs_as_the_identity_of_its_job(stacks, fixture_stacks):
-    triggers = {t["name"]: runs_as(t) for _, t in all_triggers(stacks | fixture_stacks)}
+def test_each_trigger_runs_as_the_identity_of_its_job(fixture_stacks):
+    triggers = {t["name"]: runs_as(t) for _, t in all_triggers(fixture_stacks)}
     assert triggers == {
-        "dev-deploy": "cloudbuild-deployer",
-        "dev-publish-pipelines": "cloudbuild-publisher",
-        "dev-pull-request-checks": "cloudbuild-checks",
-        "prod-plan": "cloudbuild-deployer",
-        "prod-apply": "cloudbuild-deployer",
-        "prod-publish-pipelines": "cloudbuild-publisher",
+        "delivery-deploy": "cloudbuild-deployer",
+        "delivery-publish-pipelines": "cloudbuild-publisher",
+        "delivery-pull-request-checks": "cloudbuild-checks",
         "everything-plan": "cloudbuild-deployer",
         "everything-apply": "cloudbuild-deployer",
         "everything-publish-pipelines": "cloudbuild-publisher",
@@ -160,9 +157,9 @@ def test_each_trigger_runs_as_the_identity_of_its_job(stacks, fixture_stacks):
     }
 
 
-def test_every_trigger_names_a_real_config_and_filters_real_paths(stacks):
+def test_every_trigger_names_a_real_config_and_filters_real_paths(fixture_stacks):
     files = tracked_files() + [f"cloudbuild/{c.name}" for c in CONFIGS]
-    for _, trigger in all_triggers(stacks):
+    for _, trigger in all_triggers(fixture_stacks):
         config = trigger.get("filename") or trigger["git_file_source"]["path"]
         assert (REPO_ROOT / config).is_file()
         if "filename" not in trigger:  # the manual apply trigger: no repository event, no file filters
@@ -174,24 +171,28 @@ def test_every_trigger_names_a_real_config_and_filters_real_paths(stacks):
         assert all(any(matches(p, f) for p in trigger["ignored_files"]) for f in docs_only), "docs must not build"
 
 
-def test_prod_changes_only_from_release_tags_after_approval(stacks):
-    for env, trigger in all_triggers(stacks):
-        if env == "prod" and trigger["name"] == "prod-apply":
+def test_a_tag_deployed_environment_changes_only_from_release_tags_after_approval(fixture_stacks):
+    """`everything` deploys tags with approval; `delivery` deploys every push to main."""
+    for env, trigger in all_triggers(fixture_stacks):
+        if trigger["name"] == "everything-apply":
             assert trigger["approval_config"] == {"approval_required": True}
             assert "repository_event_config" not in trigger  # run by hand for the planned tag
             continue
         event = trigger["repository_event_config"]
-        if env == "prod":
+        if "pull_request" in event:
+            # The real plan reads the project: it always waits for a maintainer's comment.
+            comments = (
+                "COMMENTS_ENABLED"
+                if trigger["name"].endswith("-plan")
+                else "COMMENTS_ENABLED_FOR_EXTERNAL_CONTRIBUTORS_ONLY"
+            )
+            assert event["pull_request"] == {"branch": "^main$", "comment_control": comments}
+        elif env == "everything":
             assert event["push"] == {"tag": "^v.*$"}
             approval = trigger.get("approval_config", {}).get("approval_required", False)
-            assert approval is (trigger["name"] == "prod-publish-pipelines")
-        elif "push" in event:
-            assert event["push"] == {"branch": "^main$"}
+            assert approval is (trigger["name"] == "everything-publish-pipelines")
         else:
-            assert event["pull_request"] == {
-                "branch": "^main$",
-                "comment_control": "COMMENTS_ENABLED_FOR_EXTERNAL_CONTRIBUTORS_ONLY",
-            }
+            assert event["push"] == {"branch": "^main$"}
 
 
 def project_grants(stack, account: str) -> dict[str, dict]:
@@ -202,13 +203,13 @@ def project_grants(stack, account: str) -> dict[str, dict]:
     }
 
 
-DEPLOYER_DEV = {
+DEPLOYER_NOTHING = {
     "roles/serviceusage.serviceUsageAdmin",
-    "projects/acme-mlops-dev/roles/platformBucketAdmin",
-    "projects/acme-mlops-dev/roles/platformIdentityAdmin",
-    "projects/acme-mlops-dev/roles/platformRepositoryAdmin",
-    "projects/acme-mlops-dev/roles/platformInvokerAdmin",
-    "projects/acme-mlops-dev/roles/platformAlertingAdmin",
+    "projects/fixture-nothing/roles/platformBucketAdmin",
+    "projects/fixture-nothing/roles/platformIdentityAdmin",
+    "projects/fixture-nothing/roles/platformRepositoryAdmin",
+    "projects/fixture-nothing/roles/platformInvokerAdmin",
+    "projects/fixture-nothing/roles/platformAlertingAdmin",
     "roles/cloudfunctions.developer",
     "roles/cloudscheduler.admin",
     "roles/cloudbuild.builds.editor",
@@ -222,24 +223,30 @@ DEPLOYER_DEV = {
     ("env", "expected", "grantable"),
     [
         (
-            "dev",
-            DEPLOYER_DEV,
+            "nothing",
+            DEPLOYER_NOTHING,
             ["roles/aiplatform.user", "roles/aiplatform.viewer", "roles/logging.logWriter"],
         ),
         (
-            "prod",
-            {r.replace("acme-mlops-dev", "acme-mlops-prod") for r in DEPLOYER_DEV}
+            "everything",
+            {r.replace("fixture-nothing", "fixture-everything") for r in DEPLOYER_NOTHING}
             | {
-                "projects/acme-mlops-prod/roles/platformKeyAdmin",
-                "projects/acme-mlops-prod/roles/platformMetadataStoreAdmin",
+                "projects/fixture-everything/roles/platformKeyAdmin",
+                "projects/fixture-everything/roles/platformMetadataStoreAdmin",
                 "roles/composer.admin",
             },
-            ["roles/aiplatform.user", "roles/aiplatform.viewer", "roles/composer.worker", "roles/logging.logWriter"],
+            [
+                "projects/fixture-everything/roles/platformTeamRunner",
+                "roles/aiplatform.user",
+                "roles/aiplatform.viewer",
+                "roles/composer.worker",
+                "roles/logging.logWriter",
+            ],
         ),
     ],
 )
-def test_the_deployer_holds_exactly_the_roles_applying_needs(stacks, env, expected, grantable):
-    grants = project_grants(stacks[env], "cloudbuild-deployer")
+def test_the_deployer_holds_exactly_the_roles_applying_needs(fixture_stacks, env, expected, grantable):
+    grants = project_grants(fixture_stacks[env], "cloudbuild-deployer")
     assert set(grants) == expected
     condition = grants["roles/resourcemanager.projectIamAdmin"]["condition"]["expression"]
     assert condition == (
@@ -247,12 +254,13 @@ def test_the_deployer_holds_exactly_the_roles_applying_needs(stacks, env, expect
         + ", ".join(f"'{r}'" for r in grantable)
         + "])"
     )
-    buckets = grants[f"projects/acme-mlops-{env}/roles/platformBucketAdmin"]["condition"]["expression"]
-    assert buckets.endswith(f'resource.name.startsWith("projects/_/buckets/acme-mlops-{env}-")')
+    buckets = grants[f"projects/fixture-{env}/roles/platformBucketAdmin"]["condition"]["expression"]
+    assert buckets.endswith(f'resource.name.startsWith("projects/_/buckets/fixture-{env}-")')
 
 
-@pytest.mark.parametrize("env", ["dev", "prod"])
-def test_checks_only_write_logs_and_publishing_only_pushes(stacks, env):
+@pytest.mark.parametrize("env", ["delivery", "everything"])
+def test_checks_only_write_logs_and_publishing_only_pushes(fixture_stacks, env):
+    stacks = fixture_stacks
     assert set(project_grants(stacks[env], "cloudbuild-checks")) == {"roles/logging.logWriter"}
     assert set(project_grants(stacks[env], "cloudbuild-publisher")) == {"roles/logging.logWriter"}
     repository_grants = {
@@ -269,10 +277,10 @@ def test_checks_only_write_logs_and_publishing_only_pushes(stacks, env):
         assert not {"cloudbuild-checks", "cloudbuild-publisher"} & members
 
 
-def test_custom_roles_read_no_data_and_move_no_alias(stacks):
+def test_custom_roles_read_no_data_and_move_no_alias(fixture_stacks):
     roles = {
         r["role_id"]: set(r["permissions"])
-        for r in resources(stacks["prod"], "google_project_iam_custom_role").values()
+        for r in resources(fixture_stacks["everything"], "google_project_iam_custom_role").values()
     }
     everything = set().union(*roles.values())
     assert not {p for p in everything if p.startswith("storage.objects.")}

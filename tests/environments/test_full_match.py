@@ -4,23 +4,24 @@ from __future__ import annotations
 
 import pytest
 
-from environments.loading import REPO_ROOT, load_environment
+from environments.loading import load_environment
 from environments.messages import ConfigError
+from tests.support.environments import minimal
 
 
 @pytest.mark.parametrize(
     ("original", "replacement", "message"),
     [
         (
-            "project_id: acme-mlops-dev",
-            'project_id: "acme-mlops-dev\\n"',
-            "project_id: 'acme-mlops-dev\\n' is not valid",
+            "project_id: fixture-dev",
+            'project_id: "fixture-dev\\n"',
+            "project_id: 'fixture-dev\\n' is not valid",
         ),
-        ("state_bucket: acme-mlops-dev-tfstate", 'state_bucket: "acme-mlops-dev-tfstate\\n"', "state_bucket: "),
+        ("state_bucket: fixture-dev-tfstate", 'state_bucket: "fixture-dev-tfstate\\n"', "state_bucket: "),
     ],
 )
 def test_a_trailing_newline_is_refused(environments_dir, original, replacement, message):
-    dev = (REPO_ROOT / "environments" / "dev.yaml").read_text()
+    dev = minimal("dev")
     assert original in dev
     (environments_dir / "dev.yaml").write_text(dev.replace(original, replacement))
     with pytest.raises(ConfigError) as raised:

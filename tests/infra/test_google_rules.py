@@ -153,14 +153,13 @@ def test_access_logs_are_delivered_into_the_log_bucket_only(every_stack):
         ], name
 
 
-def test_an_existing_metadata_store_is_adopted_not_created_again(fixture_stacks, stacks):
+def test_an_existing_metadata_store_is_adopted_not_created_again(fixture_stacks):
     (store,) = fixture_stacks["everything"]["resource"]["google_vertex_ai_metadata_store"].values()
     assert store["name"] == "default" and store["encryption_spec"]["kms_key_name"].startswith(
         "${google_kms_crypto_key.cmek_key_"
     )
     # Without CMEK there is nothing to set at creation: Vertex AI creates the store itself.
     assert "google_vertex_ai_metadata_store" not in fixture_stacks["nothing"]["resource"]
-    assert "google_vertex_ai_metadata_store" not in stacks["dev"]["resource"]
 
 
 def test_the_order_the_stack_builds_its_parts_in_changes_nothing(fixture_environments, fixture_stacks, tmp_path):

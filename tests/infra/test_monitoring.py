@@ -28,34 +28,29 @@ def reference(stack: dict, resource_type: str, path: str, attribute: str) -> str
     return "${" + f"{resource_type}.{logical_id}.{attribute}" + "}"
 
 
-@pytest.fixture(scope="module")
-def all_stacks(stacks, fixture_stacks) -> dict[str, dict]:
-    return stacks | fixture_stacks
-
-
 @pytest.mark.parametrize(
     ("env", "expected"),
     [
+        # Delivery triggers but no schedules: no scheduler alert.
         (
-            "dev",
+            "delivery",
             [
-                "dev: a Cloud Scheduler job failed to start a pipeline",
-                "dev: a Vertex AI pipeline run failed",
-                "dev: a main-branch or tag build failed",
-                "dev: pipeline-trigger answers 5xx",
-                "dev: predict answers 5xx",
-                "dev: predict is slow",
+                "delivery: a Vertex AI pipeline run failed",
+                "delivery: a main-branch or tag build failed",
+                "delivery: pipeline-trigger answers 5xx",
+                "delivery: predict answers 5xx",
+                "delivery: predict is slow",
             ],
         ),
+        # Only a team's schedule: the scheduler alert watches it; no delivery, no build alert.
         (
-            "prod",
+            "teams",
             [
-                "prod: a Cloud Scheduler job failed to start a pipeline",
-                "prod: a Vertex AI pipeline run failed",
-                "prod: a main-branch or tag build failed",
-                "prod: pipeline-trigger answers 5xx",
-                "prod: predict answers 5xx",
-                "prod: predict is slow",
+                "teams: a Cloud Scheduler job failed to start a pipeline",
+                "teams: a Vertex AI pipeline run failed",
+                "teams: pipeline-trigger answers 5xx",
+                "teams: predict answers 5xx",
+                "teams: predict is slow",
             ],
         ),
         (
@@ -81,8 +76,8 @@ def all_stacks(stacks, fixture_stacks) -> dict[str, dict]:
         ),
     ],
 )
-def test_each_environment_has_its_alert_policies(all_stacks, env, expected):
-    policies = by_path(all_stacks[env], "google_monitoring_alert_policy").values()
+def test_each_environment_has_its_alert_policies(fixture_stacks, env, expected):
+    policies = by_path(fixture_stacks[env], "google_monitoring_alert_policy").values()
     assert sorted(p["display_name"] for p in policies) == expected
     for policy in policies:
         assert policy["combiner"] == "OR"
@@ -93,14 +88,13 @@ def test_each_environment_has_its_alert_policies(all_stacks, env, expected):
 @pytest.mark.parametrize(
     ("env", "channels"),
     [
-        ("dev", {"notify-0": "ml-platform@example.com"}),
-        ("prod", {"notify-0": "ml-platform@example.com", "notify-1": "ml-oncall@example.com"}),
+        ("budgets", {"notify-0": "budgets@example.com"}),
         ("everything", {"notify-0": "alerts@example.com"}),
         ("nothing", {}),
     ],
 )
-def test_every_policy_goes_to_every_email_channel_made_once(all_stacks, env, channels):
-    stack = all_stacks[env]
+def test_every_policy_goes_to_every_email_channel_made_once(fixture_stacks, env, channels):
+    stack = fixture_stacks[env]
     made = by_path(stack, "google_monitoring_notification_channel")
     assert {path: c["labels"]["email_address"] for path, c in made.items()} == channels
     assert all(c["type"] == "email" for c in made.values())
@@ -112,8 +106,8 @@ def test_every_policy_goes_to_every_email_channel_made_once(all_stacks, env, cha
         assert budget["all_updates_rule"]["monitoring_notification_channels"] == names
 
 
-def test_log_based_metrics_have_literal_filters(stacks):
-    prod = stacks["prod"]
+def test_log_based_metrics_have_literal_filters(fixture_stacks):
+    prod = fixture_stacks["everything"]
     metrics = by_path(prod, "google_logging_metric")
     assert sorted(metrics) == [
         "alerts/build-failures-metric",
@@ -121,7 +115,7 @@ def test_log_based_metrics_have_literal_filters(stacks):
         "alerts/scheduler-failures-metric",
     ]
     assert metrics["alerts/pipeline-failures-metric"]["filter"] == (
-        'logName="projects/acme-mlops-prod/logs/aiplatform.googleapis.com%2Fpipeline_job_events" AND '
+        'logName="projects/fixture-everything/logs/aiplatform.googleapis.com%2Fpipeline_job_events" AND '
         '(jsonPayload.state="PIPELINE_STATE_FAILED" OR severity>=ERROR)'
     )
     assert metrics["alerts/scheduler-failures-metric"]["filter"] == (
@@ -136,16 +130,16 @@ def test_log_based_metrics_have_literal_filters(stacks):
         f'"{trigger["plan"]}" OR "{trigger["apply"]}") AND textPayload="ERROR"'
     )
     assert {m["name"] for m in metrics.values()} == {
-        "prod-build-failures",
-        "prod-pipeline-failures",
-        "prod-scheduler-failures",
+        "everything-build-failures",
+        "everything-pipeline-failures",
+        "everything-scheduler-failures",
     }
     for metric in metrics.values():
         assert metric["metric_descriptor"] == {"metric_kind": "DELTA", "unit": "1", "value_type": "INT64"}
 
 
-def test_build_alerts_watch_main_branch_builds_not_pull_requests(stacks):
-    dev = stacks["dev"]
+def test_build_alerts_watch_main_branch_builds_not_pull_requests(fixture_stacks):
+    dev = fixture_stacks["delivery"]
     (metric,) = [m for p, m in by_path(dev, "google_logging_metric").items() if p == "alerts/build-failures-metric"]
     publish = reference(dev, "google_cloudbuild_trigger", "delivery/publish-pipelines", "trigger_id")
     deploy = reference(dev, "google_cloudbuild_trigger", "delivery/deploy", "trigger_id")
@@ -156,8 +150,8 @@ def test_build_alerts_watch_main_branch_builds_not_pull_requests(stacks):
     assert "pull-request-checks" not in metric["filter"]
 
 
-def test_log_alerts_fire_on_one_matching_entry(stacks):
-    prod = stacks["prod"]
+def test_log_alerts_fire_on_one_matching_entry(fixture_stacks):
+    prod = fixture_stacks["everything"]
     policies = by_path(prod, "google_monitoring_alert_policy")
     for name in ("pipeline-failures", "scheduler-failures", "build-failures"):
         (condition,) = policies[f"alerts/{name}"]["conditions"]
@@ -167,8 +161,8 @@ def test_log_alerts_fire_on_one_matching_entry(stacks):
         }
 
 
-def test_function_alerts_watch_the_cloud_run_services_of_the_functions(stacks):
-    policies = by_path(stacks["dev"], "google_monitoring_alert_policy")
+def test_function_alerts_watch_the_cloud_run_services_of_the_functions(fixture_stacks):
+    policies = by_path(fixture_stacks["nothing"], "google_monitoring_alert_policy")
     for service in ("pipeline-trigger", "predict"):
         (condition,) = policies[f"alerts/{service}-5xx"]["conditions"]
         requests = (
@@ -199,13 +193,13 @@ def test_function_alerts_watch_the_cloud_run_services_of_the_functions(stacks):
             }
         ],
     }
-    functions = {f["name"] for f in stacks["dev"]["resource"]["google_cloudfunctions2_function"].values()}
+    functions = {f["name"] for f in fixture_stacks["nothing"]["resource"]["google_cloudfunctions2_function"].values()}
     assert functions == {"pipeline-trigger", "predict"}
 
 
-@pytest.mark.parametrize("env", ["dev", "prod", "everything", "nothing"])
-def test_monitoring_and_logging_are_enabled_and_the_deployer_may_manage_alerts(all_stacks, env):
-    stack = all_stacks[env]
+@pytest.mark.parametrize("env", ["nothing", "cmek", "composer", "budgets", "teams", "delivery", "everything"])
+def test_monitoring_and_logging_are_enabled_and_the_deployer_may_manage_alerts(fixture_stacks, env):
+    stack = fixture_stacks[env]
     enabled = {s["service"] for s in stack["resource"]["google_project_service"].values()}
     assert {"monitoring.googleapis.com", "logging.googleapis.com"} <= enabled
     (role,) = [
@@ -231,8 +225,8 @@ def test_monitoring_and_logging_are_enabled_and_the_deployer_may_manage_alerts(a
     assert "roles/monitoring.notificationChannelEditor" not in deployer_roles
 
 
-def test_with_a_billing_account_the_whole_project_has_a_budget(all_stacks):
-    stack = all_stacks["everything"]
+def test_with_a_billing_account_the_whole_project_has_a_budget(fixture_stacks):
+    stack = fixture_stacks["everything"]
     budgets = by_path(stack, "google_billing_budget")
     assert sorted(budgets) == ["platform-budget/budget", "team-forecasting/budget/budget"]
     platform = budgets["platform-budget/budget"]
@@ -249,9 +243,9 @@ def test_with_a_billing_account_the_whole_project_has_a_budget(all_stacks):
     assert "billingbudgets.googleapis.com" in enabled
 
 
-@pytest.mark.parametrize("env", ["dev", "prod", "nothing"])
-def test_without_a_billing_account_there_is_no_budget(all_stacks, env):
-    stack = all_stacks[env]
+@pytest.mark.parametrize("env", ["nothing", "cmek", "composer", "teams", "delivery"])
+def test_without_a_billing_account_there_is_no_budget(fixture_stacks, env):
+    stack = fixture_stacks[env]
     assert not by_path(stack, "google_billing_budget")
     enabled = {s["service"] for s in stack["resource"]["google_project_service"].values()}
     assert "billingbudgets.googleapis.com" not in enabled

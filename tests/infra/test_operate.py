@@ -14,6 +14,14 @@ import pytest
 
 from environments.loading import REPO_ROOT, load_environment
 from tests.http_capture import CapturedRequest, vertex_ai
+from tests.support.environments import write_operated
+
+
+@pytest.fixture(autouse=True)
+def operated(environments_dir):
+    """dev and prod as these tests know them (their recorded responses name these projects)."""
+    return write_operated(environments_dir)
+
 
 DEV = "/projects/acme-mlops-dev/locations/europe-west1"
 TRIGGER_URL = "https://pipeline-trigger-abc123-ew.a.run.app"
@@ -323,7 +331,6 @@ def test_a_team_schedule_is_named_team_then_schedule_and_its_job_carries_the_env
     from infra.operate import find_schedule
 
     (environments_dir / "teams").mkdir()
-    (environments_dir / "dev.yaml").write_text((REPO_ROOT / "environments" / "dev.yaml").read_text())
     (environments_dir / "teams" / "forecasting.yaml").write_text(
         "name: forecasting\nowners: [group:f@example.com]\nenvironments: [dev]\n"
         'schedules:\n  - {name: weekly, cron: "0 4 * * 1", pipeline: training}\n'
@@ -416,28 +423,25 @@ def test_usage_errors_and_missing_credentials_exit_2_before_any_call(tmp_path: P
     assert (result.returncode, result.stderr, result.stdout) == (2, message, "")
 
 
-def test_schedule_jobs_leave_paused_to_the_operator(stacks, fixture_stacks):
+def test_schedule_jobs_leave_paused_to_the_operator(fixture_stacks):
     jobs = [
         job
-        for stack in (stacks | fixture_stacks).values()
+        for stack in fixture_stacks.values()
         for job in stack["resource"].get("google_cloud_scheduler_job", {}).values()
     ]
     assert sorted(job["name"] for job in jobs) == [
-        "dev-daily-monitoring",
-        "dev-daily-training",
         "everything-forecasting-weekly",
         "everything-nightly",
-        "prod-daily-monitoring",
-        "prod-daily-training",
+        "teams-forecasting-weekly",
     ]
     for job in jobs:
         assert job["lifecycle"] == {"ignore_changes": ["paused"]}
         assert "paused" not in job
 
 
-def test_the_expected_source_objects_are_the_ones_synth_uploads(stacks):
+def test_the_expected_source_objects_are_the_ones_synth_uploads(fixture_stacks):
     from infra.deployed import FUNCTIONS, expected_source_object
 
-    uploaded = sorted(o["name"] for o in stacks["dev"]["resource"]["google_storage_bucket_object"].values())
+    uploaded = sorted(o["name"] for o in fixture_stacks["nothing"]["resource"]["google_storage_bucket_object"].values())
     assert uploaded == sorted(expected_source_object(function) for function in FUNCTIONS)
     assert [name.split("-")[0] for name in uploaded] == ["functions/pipeline_trigger", "functions/predict"]

@@ -15,7 +15,7 @@ from cdktn_provider_google.storage_bucket_iam_binding import StorageBucketIamBin
 from cdktn_provider_google.storage_bucket_iam_member import StorageBucketIamMember
 
 from infra.policy.rules import PlatformPolicy
-from infra.synth import ANNOTATION_ERRORS, _annotation_lines
+from infra.synth import ANNOTATION_ERRORS, annotation_lines
 
 GOOD_LABELS = {"env": "test", "managed-by": "mlops-platform"}
 
@@ -31,7 +31,7 @@ def synth_errors(build, tmp_path: Path) -> list[str]:
         app.synth()
     except RuntimeError as error:
         assert ANNOTATION_ERRORS in str(error)
-        return _annotation_lines(str(error))
+        return annotation_lines(str(error))
     return []
 
 

@@ -1,34 +1,36 @@
-"""Committed schedules are checked at synth like the trigger checks their submissions."""
+"""Schedules are checked at synth like the trigger checks their submissions."""
 
 from __future__ import annotations
 
-from environments.loading import REPO_ROOT, load_environment
+from environments.loading import load_environment
 from infra.schedules import schedule_problems
+from tests.support.environments import minimal
 
 
-def test_committed_schedules_are_checked_like_the_trigger_checks_them(environments_dir):
-    dev = (REPO_ROOT / "environments" / "dev.yaml").read_text()
-    (environments_dir / "prod.yaml").write_text((REPO_ROOT / "environments" / "prod.yaml").read_text())
+def test_schedules_are_checked_like_the_trigger_checks_them(environments_dir):
     (environments_dir / "dev.yaml").write_text(
-        dev.split("schedules:")[0]
+        minimal("dev")
         + "schedules:\n"
         + "  - {name: nightly, cron: '0 3 * * *', pipeline: training, parameters: {holdout_days: -5}}\n"
         + "  - {name: leak, cron: '0 4 * * *', pipeline: prediction, parameters: {source: 'gs://x/y.csv'}}\n"
         + "  - {name: fine, cron: '0 5 * * *', pipeline: monitoring}\n"
+    )
+    (environments_dir / "prod.yaml").write_text(
+        minimal("prod") + "schedules:\n  - {name: fine, cron: '0 5 * * *', pipeline: monitoring}\n"
     )
     teams = environments_dir / "teams"
     teams.mkdir()
     (teams / "forecasting.yaml").write_text(
         "name: forecasting\nowners: [group:f@example.com]\nenvironments: [dev]\n"
         "schedules:\n  - {name: team, cron: '0 1 * * *', pipeline: training, "
-        "parameters: {registry_uri: 'vertex://acme-mlops-dev/europe-west1/forecaster'}}\n"
+        "parameters: {registry_uri: 'vertex://fixture-dev/europe-west4/forecaster'}}\n"
     )
     assert schedule_problems(load_environment("dev")) == [
         "environments/dev.yaml: schedules[0].parameters.holdout_days: -5 is out of range; expected 1 to 60",
         'environments/dev.yaml: schedules[1].parameters.source: "gs://x/y.csv" is outside this environment\'s '
-        "data; expected 'reference' or gs://acme-mlops-dev-data/<path>",
+        "data; expected 'reference' or gs://fixture-dev-data/<path>",
         "environments/teams/forecasting.yaml: schedules[0].parameters.registry_uri: "
-        '"vertex://acme-mlops-dev/europe-west1/forecaster" is not the team\'s model; expected '
-        "vertex://acme-mlops-dev/europe-west1/forecaster-team-forecasting",
+        '"vertex://fixture-dev/europe-west4/forecaster" is not the team\'s model; expected '
+        "vertex://fixture-dev/europe-west4/forecaster-team-forecasting",
     ]
     assert schedule_problems(load_environment("prod")) == []

@@ -14,6 +14,7 @@ import pytest
 
 from environments.loading import REPO_ROOT
 from infra.synth import synthesize
+from tests.support.environments import write_environments
 
 
 def staged(parent: Path) -> list[str]:
@@ -24,9 +25,12 @@ def snapshot(outdir: Path) -> dict[str, str]:
     return {str(p.relative_to(outdir)): p.read_text() for p in sorted(outdir.rglob("*.json"))}
 
 
-@pytest.fixture(scope="module")
-def published(tmp_path_factory) -> Path:
-    outdir = tmp_path_factory.mktemp("synth") / "out"
+@pytest.fixture
+def published(environments_dir, tmp_path) -> Path:
+    """Two fixture environments' stacks, freshly published: each test changes its own."""
+    write_environments(environments_dir, ["nothing", "cmek"], team=False)
+    outdir = tmp_path / "synth" / "out"
+    outdir.parent.mkdir()
     synthesize(None, outdir=outdir)
     return outdir
 
@@ -35,8 +39,8 @@ def test_the_output_is_a_symlink_to_one_complete_staged_folder(published):
     assert published.is_symlink() and not os.readlink(published).startswith("/"), "relative: the repo can move"
     assert staged(published.parent) == [os.readlink(published)]
     manifest = json.loads((published / "manifest.json").read_text())
-    assert sorted(manifest["stacks"]) == ["dev", "prod"]
-    assert sorted(p.name for p in (published / "stacks").iterdir()) == ["dev", "prod"]
+    assert sorted(manifest["stacks"]) == ["cmek", "nothing"]
+    assert sorted(p.name for p in (published / "stacks").iterdir()) == ["cmek", "nothing"]
 
 
 def test_a_failed_swap_leaves_the_previous_output_and_no_staging(published, monkeypatch):
@@ -47,7 +51,7 @@ def test_a_failed_swap_leaves_the_previous_output_and_no_staging(published, monk
 
     monkeypatch.setattr("infra.synth.os.replace", refuse)
     with pytest.raises(OSError, match="No space left"):
-        synthesize(["dev"], outdir=published)
+        synthesize(["nothing"], outdir=published)
     assert os.readlink(published) == target and snapshot(published) == before
     assert staged(published.parent) == [target]
 
@@ -58,24 +62,25 @@ def test_a_killed_synth_is_cleaned_up_and_one_environment_carries_the_others_ove
         "import os, signal, sys\n"
         "import infra.synth as synth\n"
         "synth.os.replace = lambda *a: os.kill(os.getpid(), signal.SIGKILL)\n"
-        f"synth.synthesize(['dev'], outdir=synth.Path({str(published)!r}))\n"
+        f"synth.synthesize(['nothing'], outdir=synth.Path({str(published)!r}))\n"
     )
     killed = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, check=False)
     assert killed.returncode == -signal.SIGKILL
     assert os.readlink(published) == target and snapshot(published) == before
     assert len(staged(published.parent)) == 2, "the killed synth left its staged folder, unpublished"
 
-    synthesize(["dev"], outdir=published)
+    synthesize(["nothing"], outdir=published)
     assert os.readlink(published) != target
     assert staged(published.parent) == [os.readlink(published)], "replaced and abandoned folders are removed"
-    assert snapshot(published)["stacks/prod/cdk.tf.json"] == before["stacks/prod/cdk.tf.json"]
+    assert snapshot(published)["stacks/cmek/cdk.tf.json"] == before["stacks/cmek/cdk.tf.json"]
     manifest = json.loads((published / "manifest.json").read_text())
-    assert sorted(manifest["stacks"]) == ["dev", "prod"]
+    assert sorted(manifest["stacks"]) == ["cmek", "nothing"]
 
 
-def test_output_of_an_older_synth_in_a_plain_folder_is_replaced(tmp_path):
+def test_output_of_an_older_synth_in_a_plain_folder_is_replaced(environments_dir, tmp_path):
+    write_environments(environments_dir, ["nothing"], team=False)
     outdir = tmp_path / "out"
     (outdir / "stacks" / "old").mkdir(parents=True)
-    synthesize(["dev"], outdir=outdir)
-    assert outdir.is_symlink() and sorted(p.name for p in (outdir / "stacks").iterdir()) == ["dev"]
+    synthesize(["nothing"], outdir=outdir)
+    assert outdir.is_symlink() and sorted(p.name for p in (outdir / "stacks").iterdir()) == ["nothing"]
     assert staged(tmp_path) == [os.readlink(outdir)]

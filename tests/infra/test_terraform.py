@@ -11,8 +11,27 @@ from pathlib import Path
 
 import pytest
 
-from environments.loading import REPO_ROOT, load_environment
+from environments.loading import ENVIRONMENTS_DIR_VARIABLE, REPO_ROOT, load_environment
 from tests.http_capture import CapturedRequest, CaptureServer
+from tests.support.environments import write_operated
+from tests.support.stacks import synthesized
+
+
+@pytest.fixture(autouse=True)
+def operated(environments_dir):
+    """dev and prod as these tests know them (their recorded responses name these projects)."""
+    return write_operated(environments_dir)
+
+
+@pytest.fixture(scope="module")
+def prod_stack(tmp_path_factory) -> Path:
+    """The synthesized stack of this module's prod (tests copy it, never change it)."""
+    directory = write_operated(tmp_path_factory.mktemp("operated"))
+    outdir = tmp_path_factory.mktemp("synth")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(ENVIRONMENTS_DIR_VARIABLE, str(directory))
+        synthesized([load_environment("prod")], outdir)
+    return outdir / "stacks" / "prod"
 
 
 def run_terraform(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -168,7 +187,7 @@ esac
 
 
 @pytest.fixture
-def release(google, gcs_emulator, synth_outdir, tmp_path, monkeypatch):
+def release(google, gcs_emulator, prod_stack, tmp_path, monkeypatch):
     """prod's synthesized stack in a scratch folder, the fake terraform, and the state bucket on the
     GCS emulator."""
     import shutil
@@ -179,7 +198,7 @@ def release(google, gcs_emulator, synth_outdir, tmp_path, monkeypatch):
     import infra.terraform
 
     outdir = tmp_path / "cdktf.out"
-    shutil.copytree(synth_outdir / "stacks" / "prod", outdir / "stacks" / "prod")
+    shutil.copytree(prod_stack, outdir / "stacks" / "prod")
     binary = tmp_path / "terraform"
     binary.write_text(FAKE_TERRAFORM)
     binary.chmod(0o755)
@@ -254,7 +273,7 @@ def test_the_apply_refuses_another_commit_or_a_changed_stack(release, monkeypatc
 
 
 @pytest.mark.parametrize(("exists", "adopted"), [(True, True), (False, False)])
-def test_an_existing_metadata_store_is_adopted_by_an_import_block(synth_outdir, tmp_path, monkeypatch, exists, adopted):
+def test_an_existing_metadata_store_is_adopted_by_an_import_block(prod_stack, tmp_path, monkeypatch, exists, adopted):
     import shutil
 
     from google.auth.credentials import AnonymousCredentials
@@ -263,7 +282,7 @@ def test_an_existing_metadata_store_is_adopted_by_an_import_block(synth_outdir, 
     from tests.http_capture import vertex_ai
 
     stack = tmp_path / "prod"
-    shutil.copytree(synth_outdir / "stacks" / "prod", stack)
+    shutil.copytree(prod_stack, stack)
     store = "projects/acme-mlops-prod/locations/europe-west1/metadataStores/default"
 
     def respond(request: CapturedRequest):

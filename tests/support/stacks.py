@@ -32,10 +32,12 @@ def synthesized(environments: list, outdir: Path, **stack_options) -> dict[str, 
     from cdktn import App
 
     from infra.app import cdktf_context
+    from infra.deployed import function_archives
     from infra.stacks.platform import PlatformStack
 
     app = App(outdir=str(outdir), context=cdktf_context())
+    archives = function_archives(outdir / "archives")
     for environment in environments:
-        PlatformStack(app, environment, **stack_options)
+        PlatformStack(app, environment, archives=archives, **stack_options)
     app.synth()
     return {e.name: json.loads((outdir / "stacks" / e.name / "cdk.tf.json").read_text()) for e in environments}

@@ -4,6 +4,7 @@ resources, and offboarding takes exactly them away (compared on the synthesized 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -15,16 +16,22 @@ from environments.loading import REPO_ROOT, load_environment, load_teams
 from environments.messages import ConfigError
 from environments.teams import listing, offboard, onboard
 from infra.diff import diff_stacks, read_stacks
+from tests.support.environments import minimal
+from tests.support.stacks import resources
 
 OWNERS = "group:forecasting@example.com,user:ana@example.com"
 
 
 @pytest.fixture
 def workspace(environments_dir):
-    """The committed environments, with a billing account so budgets apply, and no teams."""
-    for name in ("dev", "prod"):
-        text = (REPO_ROOT / "environments" / f"{name}.yaml").read_text()
-        (environments_dir / f"{name}.yaml").write_text(text + "billing_account: 012345-6789AB-CDEF01\n")
+    """Two environments with a billing account (so budgets apply), a schedule and no teams: in `dev` team
+    owners run their pipelines, in `prod` they only read."""
+    # With a schedule of their own: a team's schedules then add no scheduler alert.
+    billing = (
+        'billing_account: 012345-6789AB-CDEF01\nschedules: [{name: daily, cron: "0 3 * * *", pipeline: training}]\n'
+    )
+    (environments_dir / "dev.yaml").write_text(minimal("dev", extra=billing + "team_owners_run_pipelines: true\n"))
+    (environments_dir / "prod.yaml").write_text(minimal("prod", extra=billing))
     (environments_dir / "teams").mkdir()
     return environments_dir
 
@@ -138,10 +145,12 @@ def test_onboard_synth_offboard_adds_and_removes_exactly_the_teams_resources(wor
             deployer_iam,
         ]
         ((key, _, condition),) = change.changed[deployer_iam]
-        assert key == "condition.expression" and f"'projects/acme-mlops-{env}/roles/platformTeamRunner'" in condition
+        assert key == "condition.expression" and f"'projects/fixture-{env}/roles/platformTeamRunner'" in condition
         ((key, _, now),) = change.changed["google_cloudfunctions2_function.function-pipeline-trigger/function"]
         assert key == "service_config.environment_variables.TEAM_SERVICE_ACCOUNTS"
-        assert now == f'{{"forecasting": "team-forecasting@acme-mlops-{env}.iam.gserviceaccount.com"}}'
+        # The trigger reads the team's email from the team's identity, not from the naming convention.
+        (account,) = re.fullmatch(r'\{"forecasting": "\$\{google_service_account\.([\w-]+)\.email\}"\}', now).groups()
+        assert with_team[env]["resource"]["google_service_account"][account]["account_id"] == "team-forecasting"
 
     offboard("forecasting")
     assert not path.exists()
@@ -152,7 +161,6 @@ def test_onboard_synth_offboard_adds_and_removes_exactly_the_teams_resources(wor
 def test_owners_may_run_pipelines_in_dev_but_only_read_in_prod(workspace, tmp_path):
     onboard("forecasting", OWNERS)
     stacks = synth(tmp_path, "team")
-    from tests.support.stacks import resources
 
     def owner_roles(env: str) -> set[tuple[str, str]]:
         found = set()
@@ -167,7 +175,7 @@ def test_owners_may_run_pipelines_in_dev_but_only_read_in_prod(workspace, tmp_pa
         return found
 
     assert owner_roles("dev") == {
-        ("google_project_iam_member", "projects/acme-mlops-dev/roles/platformTeamRunner"),
+        ("google_project_iam_member", "projects/fixture-dev/roles/platformTeamRunner"),
         ("google_service_account_iam_member", "roles/iam.serviceAccountUser"),
         ("google_storage_managed_folder_iam_member", "roles/storage.objectUser"),
     }
