@@ -98,8 +98,13 @@ def test_prod_encrypts_everything_with_a_rotated_protected_key(stacks):
         for g in resources(prod, "google_kms_crypto_key_iam_member").values()
     )
     identities = {i["service"] for i in resources(prod, "google_project_service_identity").values()}
-    assert identities == {"artifactregistry.googleapis.com", "aiplatform.googleapis.com", "composer.googleapis.com"}
-    assert len(resources(prod, "google_kms_crypto_key_iam_member")) == 4  # those agents and Cloud Storage's
+    assert identities == {
+        "artifactregistry.googleapis.com",
+        "aiplatform.googleapis.com",
+        "composer.googleapis.com",
+        "run.googleapis.com",  # the dashboard's Cloud Run service (tests/infra/test_dashboard_deploy.py)
+    }
+    assert len(resources(prod, "google_kms_crypto_key_iam_member")) == 5  # those agents and Cloud Storage's
 
 
 def test_dev_has_no_key_and_no_encryption_settings(stacks):
@@ -121,6 +126,7 @@ def test_one_service_account_per_workload_and_no_keys(stacks, env):
         "cloudbuild-checks",
         "cloudbuild-publisher",
         "cloudbuild-deployer",
+        "dashboard-viewer",
     }
     assert accounts == (workloads | {"composer-worker"} if env == "prod" else workloads)
     assert not resources(stacks[env], "google_service_account_key")
@@ -147,6 +153,7 @@ def test_project_level_roles_are_only_those_without_a_narrower_resource(stacks, 
         ("roles/logging.logWriter", "pipelines-runner"),
         ("roles/aiplatform.user", "pipeline-trigger"),
         ("roles/aiplatform.viewer", "model-serving"),
+        ("roles/aiplatform.viewer", "dashboard-viewer"),
         ("roles/logging.logWriter", "function-builder"),
         ("roles/logging.logWriter", "cloudbuild-checks"),
         ("roles/logging.logWriter", "cloudbuild-publisher"),
@@ -168,6 +175,8 @@ def test_workloads_get_resource_level_grants(stacks, env):
         ("pipeline-root", "roles/storage.legacyBucketReader", "pipeline-trigger"),
         ("models", "roles/storage.objectUser", "pipelines-runner"),
         ("models", "roles/storage.objectViewer", "model-serving"),
+        ("models", "roles/storage.objectViewer", "dashboard-viewer"),
+        ("pipeline-root", "roles/storage.objectViewer", "dashboard-viewer"),
         ("function-sources", "roles/storage.objectViewer", "function-builder"),
         ("function-sources", "roles/storage.objectAdmin", "cloudbuild-deployer"),
         ("state-bucket", "roles/storage.objectUser", "cloudbuild-deployer"),
@@ -180,6 +189,8 @@ def test_workloads_get_resource_level_grants(stacks, env):
     assert repository_grants == {
         ("containers", "roles/artifactregistry.reader", "pipelines-runner"),
         ("containers", "roles/artifactregistry.writer", "cloudbuild-publisher"),
+        ("containers", "roles/artifactregistry.reader", "run-agent"),  # pulls the dashboard's image
+        ("containers", "roles/artifactregistry.reader", "cloudbuild-deployer"),  # waits for that image
         ("pipelines", "roles/artifactregistry.reader", "pipeline-trigger"),
         ("pipelines", "roles/artifactregistry.writer", "cloudbuild-publisher"),
         ("functions", "roles/artifactregistry.writer", "function-builder"),
@@ -270,10 +281,15 @@ def test_the_scheduler_invoker_is_the_triggers_only_invoker_and_predict_has_its_
     stacks, env, predict_invoker
 ):
     grants = list(resources(stacks[env], "google_cloud_run_v2_service_iam_member").values())
-    assert sorted((g["role"], account_of(g["member"]), g["name"].split(".")[1].rsplit("_", 2)[0]) for g in grants) == [
-        ("roles/run.invoker", predict_invoker, "function-predict"),
-        ("roles/run.invoker", "scheduler-invoker", "function-pipeline-trigger"),
-    ]
+    assert sorted(
+        (g["role"], account_of(g["member"]), g["name"].split(".")[1].rsplit("_", 2)[0]) for g in grants
+    ) == sorted(
+        [
+            ("roles/run.invoker", "group:ml-platform@example.com", "dashboard"),
+            ("roles/run.invoker", predict_invoker, "function-predict"),
+            ("roles/run.invoker", "scheduler-invoker", "function-pipeline-trigger"),
+        ]
+    )
     assert not resources(stacks[env], "google_cloudfunctions2_function_iam_member")
 
 

@@ -27,15 +27,19 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipelines.logic.data import DataSpec, load_reference, validate
 from pipelines.logic.features import build_features
 from pipelines.logic.registry import Registry, RegistryError, open_registry
 
+if TYPE_CHECKING:
+    from pipelines.logic.model import Forecaster
+
 BACKTEST_DAYS = 7
 RECENT_RUNS = 10
 EXECUTOR_OUTPUT = "executor_output.json"  # what kfp.local writes for each finished task
-_champions: dict[str, object] = {}  # loaded forecasters by their artifacts (a folder or gs:// prefix)
+_champions: dict[str, Forecaster] = {}  # loaded forecasters by their artifacts (a folder or gs:// prefix)
 
 
 @dataclass(frozen=True)
