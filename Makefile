@@ -36,7 +36,8 @@ endef
 
 .PHONY: help setup test lint format synth policy plan plan-release apply-release real-plans apply deploy bootstrap \
 	bench clean env-required compile-pipelines run-pipeline publish-pipelines demo serve onboard-team offboard-team \
-	teams diff requirements check-requirements status run-schedule pause-schedule resume-schedule call verify-deploy dashboard setup-browser
+	teams diff requirements check-requirements status run-schedule pause-schedule resume-schedule call verify-deploy dashboard setup-browser \
+	wait-dashboard-image
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-20s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -147,6 +148,9 @@ verify-deploy: env-required setup ## Check ENV= runs what was applied: functions
 
 dashboard: setup ## The dashboard on the local registry and runs [PORT=8080] [HOST=127.0.0.1]
 	$(PY) -m tools.dashboard.server --host "$$HOST" --port "$$PORT"
+
+wait-dashboard-image: env-required setup ## Wait until the components image of this commit, which ENV='s dashboard runs, is published
+	$(PY) -m tools.dashboard.image $(ENV_FLAG)
 
 bench: setup ## Benchmarks with their floors: synth, local training pipeline, predict under load
 	$(PY) tests/bench/bench_synth.py

@@ -40,6 +40,7 @@ class ResourceNames:
     SERVING = "model-serving"
     FUNCTION_BUILDER = "function-builder"
     COMPOSER_WORKER = "composer-worker"
+    DASHBOARD = "dashboard-viewer"
     # One identity per delivery job: pull-request checks, publishing, applying.
     CHECKS = "cloudbuild-checks"
     PUBLISHER = "cloudbuild-publisher"

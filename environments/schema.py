@@ -150,6 +150,29 @@ class PredictSettings(FunctionSettings):
     )
 
 
+PUBLIC_MEMBERS = ("allUsers", "allAuthenticatedUsers")
+
+
+def _check_viewer(value: str) -> str:
+    if value.split(":", 1)[-1] in PUBLIC_MEMBERS or not _MEMBER.fullmatch(value):
+        raise ValueError(
+            "expected a user, group, service account or domain such as group:ml@acme.com "
+            "(never allUsers or allAuthenticatedUsers: the dashboard is not public)"
+        )
+    return value
+
+
+class Dashboard(_Strict):
+    """The dashboard deployed as a Cloud Run service in the environment, reading its registry and
+    pipeline root as its own read-only service account. Only `viewers` may open it (run.invoker):
+    never allUsers or allAuthenticatedUsers."""
+
+    viewers: list[Annotated[str, AfterValidator(_check_viewer)]] = Field(
+        min_length=1,
+        description="at least one IAM member who may open the dashboard, e.g. [group:ml-platform@acme.com]",
+    )
+
+
 class Functions(_Strict):
     pipeline_trigger: FunctionSettings = Field(default_factory=FunctionSettings)
     predict: PredictSettings = Field(description="predict's settings, at least its invokers")
@@ -220,6 +243,7 @@ class Environment(_Strict):
     functions: Functions = Field(description="the functions' settings, at least functions.predict.invokers")
     schedules: list[Schedule] = Field(default_factory=list)
     delivery: Delivery | None = None
+    dashboard: Dashboard | None = Field(None, description="deploys the dashboard for its viewers")
     team_owners_run_pipelines: bool = Field(False, description="true where team owners may run pipelines (dev)")
     billing_account: (
         Annotated[

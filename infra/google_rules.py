@@ -76,6 +76,10 @@ API_OF: dict[str, tuple[str, ...]] = {
         "logging.googleapis.com",
     ),
     "google_cloud_run_v2_service_iam_member": ("run.googleapis.com",),
+    # A service is created through the Cloud Run Admin API and pulls its image from Artifact
+    # Registry (cloud.google.com/run/docs/deploying#before-you-begin: "Enable the Cloud Run Admin API";
+    # cloud.google.com/artifact-registry/docs/integrate-cloud-run).
+    "google_cloud_run_v2_service": ("run.googleapis.com", "artifactregistry.googleapis.com"),
     "google_cloud_scheduler_job": ("cloudscheduler.googleapis.com",),
     "google_cloudbuild_trigger": ("cloudbuild.googleapis.com",),
     "google_composer_environment": ("composer.googleapis.com",),

@@ -169,6 +169,7 @@ DEPLOYER_ROLES = {
     "platformRepositoryAdmin": "create the repositories and their IAM",
     "roles/cloudfunctions.developer": "deploy the functions (no IAM)",
     "platformInvokerAdmin": "grant run.invoker on the functions' Cloud Run services",
+    "roles/run.developer": "deploy the dashboard's Cloud Run service (no IAM)",
     "roles/cloudscheduler.admin": "create the schedules",
     "roles/cloudbuild.builds.editor": "manage the Cloud Build triggers",
     "roles/logging.logWriter": "write build logs to Cloud Logging",

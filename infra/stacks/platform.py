@@ -29,6 +29,7 @@ from infra.constructs.beta import GoogleBetaProvider, service_agent
 from infra.constructs.bucket import ExistingBucket, SecureBucket
 from infra.constructs.budget import Billing, PlatformBudget
 from infra.constructs.composer import Composer
+from infra.constructs.dashboard import DashboardService
 from infra.constructs.delivery import DeliveryTriggers
 from infra.constructs.encryption import EncryptionKey
 from infra.constructs.function import CloudFunction
@@ -42,6 +43,8 @@ from infra.constructs.team import TeamProps, TeamResources
 from infra.constructs.vertex import MetadataStore
 from infra.deployed import function_id, schedule_job_id
 from infra.policy.rules import PlatformPolicy
+from pipelines.logic.model_names import default_registry_uri
+from pipelines.ops.cli import components_image
 
 # APIs the workloads call at run time, beyond those the stack's resources need (google_rules.API_OF):
 # pipelines run on Vertex AI and log; operators and schedulers mint identity tokens.
@@ -78,6 +81,7 @@ PARTS = (
     "composer",
     "teams",
     "functions",
+    "dashboard",
     "schedules",
     "delivery",
     "alerts",
@@ -315,6 +319,11 @@ class PlatformStack(TerraformStack):
         buckets.function_sources.grant_read(ids.function_builder)
         registries.functions.grant_write(ids.function_builder)
         self.project_roles.grant_log_writer(ids.function_builder)
+        # The dashboard reads the platform's registry (Vertex AI, artifacts in the models bucket) and runs.
+        if self.dashboard_identity:
+            buckets.models.grant_read(self.dashboard_identity)
+            buckets.pipeline_root.grant_read(self.dashboard_identity)
+            self.project_roles.grant_vertex_viewer(self.dashboard_identity)
 
     @cached_property
     def metadata_store(self) -> MetadataStore | None:
@@ -364,6 +373,39 @@ class PlatformStack(TerraformStack):
         for member in settings.predict.invokers:
             predict.grant_invoke(Principal.of(member))
         return Functions(pipeline_trigger=trigger, predict=predict)
+
+    @cached_property
+    def dashboard_identity(self) -> WorkloadIdentity | None:
+        if not self.environment.dashboard:
+            return None
+        return WorkloadIdentity(
+            self, ResourceNames.DASHBOARD, account_id=ResourceNames.DASHBOARD, description="The dashboard: reads only"
+        )
+
+    @cached_property
+    def dashboard(self) -> DashboardService | None:
+        """With `dashboard` in the environment file: the dashboard on the components image of the
+        commit being deployed (`make dashboard-image` pushes it), opened by its viewers only. It
+        shows the platform's runs: Vertex AI keeps them under `<pipeline root>/<project number>/`."""
+        environment = self.environment
+        if not environment.dashboard:
+            return None
+        dashboard = DashboardService(
+            self,
+            "dashboard",
+            region=environment.region,
+            image=components_image(environment),
+            identity=self.dashboard_identity,
+            registry_uri=default_registry_uri(environment.project_id, environment.region),
+            runs_root=f"{self.names.pipeline_root}/{self.project.number}",
+            labels=self.labels,
+            images=self.registries.containers,
+            run_agent=self._service_agent("run.googleapis.com"),
+            encryption_key=self.encryption_key,
+        )
+        for member in environment.dashboard.viewers:
+            dashboard.grant_view(Principal.of(member))
+        return dashboard
 
     @cached_property
     def schedules(self) -> list[ScheduledPipeline]:
@@ -530,6 +572,10 @@ class PlatformStack(TerraformStack):
         # Deploying functions, schedules, Composer and triggers means acting as their identities.
         acting = [ids.trigger, ids.serving, ids.scheduler_invoker, ids.function_builder, deployer]
         acting += [self.composer.worker] if self.composer else []
+        if self.dashboard_identity:
+            acting.append(self.dashboard_identity)
+            # The deploy build waits until the image the dashboard runs is published (cloudbuild/deploy.yaml).
+            self.registries.containers.grant_read(deployer)
         acting += [self.delivery_identities.checks, self.delivery_identities.publisher] if self.delivery else []
         for identity in acting:
             identity.grant_act_as(deployer)

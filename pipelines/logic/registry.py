@@ -74,6 +74,9 @@ Decide = Callable[[ModelVersion | None], tuple[bool, dict]]
 
 
 class Registry(Protocol):
+    def versions(self) -> list[ModelVersion]:
+        """Every complete version, oldest first."""
+
     def champion(self) -> ModelVersion | None: ...
 
     def register(
@@ -274,6 +277,23 @@ class VertexRegistry:
             return aiplatform.Model(name)
         except NotFound:
             return None
+
+    def versions(self) -> list[ModelVersion]:
+        """Every version of the model, oldest first; none before the first registration."""
+        model = self._model(self.resource_name)
+        if model is None:
+            return []
+        listed = model.api_client.list_model_versions(name=self.resource_name)
+        found = [
+            ModelVersion(
+                version=version.version_id,
+                artifacts=version.artifact_uri,
+                metrics=json.loads(version.version_description or "{}"),
+                created=version.version_create_time.isoformat(),
+            )
+            for version in listed
+        ]
+        return sorted(found, key=lambda version: int(version.version))
 
     def champion(self) -> ModelVersion | None:
         model = self._model(f"{self.resource_name}@{CHAMPION}")

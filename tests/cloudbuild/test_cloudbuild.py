@@ -129,6 +129,7 @@ def test_a_deploy_applies_its_plan_then_verifies_what_runs():
         ["synth", "ENV=${_ENV}"],
         ["policy", "ENV=${_ENV}"],
         ["plan", "ENV=${_ENV}"],
+        ["wait-dashboard-image", "ENV=${_ENV}"],
         ["apply", "ENV=${_ENV}"],
         ["verify-deploy", "ENV=${_ENV}"],
     ]
@@ -211,6 +212,7 @@ DEPLOYER_NOTHING = {
     "projects/fixture-nothing/roles/platformInvokerAdmin",
     "projects/fixture-nothing/roles/platformAlertingAdmin",
     "roles/cloudfunctions.developer",
+    "roles/run.developer",
     "roles/cloudscheduler.admin",
     "roles/cloudbuild.builds.editor",
     "roles/logging.logWriter",

@@ -13,9 +13,7 @@ import requests
 
 from environments.loading import REPO_ROOT
 from functions.serve import serving
-from pipelines.logic.data import DataSpec, load_reference, validate
-from pipelines.logic.evaluation import split_holdout
-from pipelines.logic.model import Forecaster
+from pipelines.logic.data import load_reference
 from pipelines.logic.registry import LocalRegistry
 from tools.dashboard import data
 from tools.dashboard.page import render
@@ -38,15 +36,6 @@ V2 = {
 }
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory) -> Path:
-    spec = DataSpec()
-    training, _ = split_holdout(validate(load_reference(), spec, "reference"), spec, 7)
-    folder = tmp_path_factory.mktemp("model")
-    Forecaster.train(training, spec, {"n_estimators": 60}).save(folder)
-    return folder
-
-
 def write_task(run: Path, task: str, output: dict | None) -> None:
     """A task folder as kfp.local leaves it: `executor_output.json` once the task succeeded."""
     (run / task).mkdir(parents=True)
@@ -65,7 +54,7 @@ def sources(trained, tmp_path_factory) -> data.Sources:
     write_task(runs / "training-20260101", "train", None)  # failed
     drift = {"artifacts": {"metrics": {"artifacts": [{"metadata": {"drift_share": 0.67, "threshold": 0.5}}]}}}
     write_task(runs / "monitoring-20260102", "drift", drift)
-    return data.Sources(registry=root / "registry", runs=runs)
+    return data.Sources(registry=str(root / "registry"), runs=str(runs))
 
 
 def test_gathers_versions_champions_drift_and_runs(sources):
@@ -98,7 +87,7 @@ def test_backtests_the_champion_on_the_reference_datas_last_week(sources):
 
 
 def test_a_fresh_checkout_shows_what_to_run(tmp_path):
-    found = data.gather(data.Sources(registry=tmp_path / "registry", runs=tmp_path / "runs"))
+    found = data.gather(data.Sources(registry=str(tmp_path / "registry"), runs=str(tmp_path / "runs")))
     assert found == {"accuracy": [], "champions": [], "backtest": None, "drift": None, "runs": []}
     page = render(found)
     assert "No champion yet: run `make run-pipeline PIPELINE=training`" in page
@@ -128,7 +117,7 @@ def chromium(*arguments: str, profile: Path) -> subprocess.CompletedProcess:
 
 
 def test_the_page_draws_its_charts_with_data_in_chromium(sources, tmp_path):
-    arguments = ["tools.dashboard.server", "--registry", str(sources.registry), "--runs", str(sources.runs)]
+    arguments = ["tools.dashboard.server", "--registry", sources.registry, "--runs", sources.runs]
     with serving(arguments) as url:
         assert requests.get(url + "plotly.min.js", timeout=10).headers["Content-Type"] == "application/javascript"
         assert requests.get(url + "elsewhere", timeout=10).status_code == 404

@@ -1,4 +1,10 @@
-"""What the dashboard shows, read from the local registry and the local run outputs.
+"""What the dashboard shows, read from a registry and a pipeline root, local or in the cloud.
+
+`Sources` names both: locally the registry folder and kfp.local's run folder (`make dashboard`);
+deployed, the environment's registry (`vertex://<project>/<region>/<model>`, read through
+`pipelines.logic.registry`, whose artifacts are in the models bucket) and its pipeline-root bucket
+(`gs://<bucket>/<prefix>`, read with google-cloud-storage), where Vertex AI keeps each run under
+`<prefix>/<run>/<task>/` as kfp.local does locally. Only reads: nothing here writes anywhere.
 
 Every reader returns plain data (lists and dicts) and an empty result when its source does not
 exist yet, so the page shows what exists: a fresh checkout shows an empty page that says what to
@@ -10,32 +16,92 @@ run, never an error.
 - accuracy per model version: each version's holdout metrics and the naive baseline's, from the
   version metadata the gate records;
 - champion history: the versions that were promoted, in order, with the gate's reason;
-- drift: the drift share of the newest monitoring run in the local pipeline root;
-- recent runs: the newest folders of the local pipeline root, with their tasks and status.
+- drift: the drift share of the newest monitoring run in the pipeline root;
+- recent runs: the newest run folders of the pipeline root, with their tasks and status.
 """
 
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipelines.logic.data import DataSpec, load_reference, validate
 from pipelines.logic.features import build_features
-from pipelines.logic.registry import LocalRegistry, RegistryError
+from pipelines.logic.registry import Registry, RegistryError, open_registry
+
+if TYPE_CHECKING:
+    from pipelines.logic.model import Forecaster
 
 BACKTEST_DAYS = 7
 RECENT_RUNS = 10
 EXECUTOR_OUTPUT = "executor_output.json"  # what kfp.local writes for each finished task
+_champions: dict[str, Forecaster] = {}  # loaded forecasters by their artifacts (a folder or gs:// prefix)
 
 
 @dataclass(frozen=True)
 class Sources:
-    registry: Path
-    runs: Path
+    registry: str  # a registry URI: a folder, or vertex://<project>/<region>/<model>
+    runs: str  # a pipeline root: a folder, or gs://<bucket>[/<prefix>]
 
 
-def accuracy(registry: LocalRegistry) -> list[dict]:
+@dataclass(frozen=True)
+class Task:
+    """One task folder of one run in a pipeline root."""
+
+    run: str
+    name: str
+    updated: float  # seconds since the epoch: its executor output's time, else the folder's
+    read_output: Callable[[], bytes] | None  # reads its executor output; None when it has none
+
+
+_BUCKET = re.compile(r"gs://[a-z0-9][a-z0-9._-]{1,61}[a-z0-9](/.*)?")
+
+
+def check_runs_root(root: str) -> str:
+    """`root` if it names a folder or a gs:// bucket (and prefix), else ValueError saying what."""
+    if root.startswith("gs://") and not _BUCKET.fullmatch(root):
+        raise ValueError(f"--runs {root[:80]!r}: expected gs://<bucket>[/<prefix>] or a folder")
+    return root
+
+
+def tasks(root: str) -> list[Task]:
+    """Every `<run>/<task>/` under the pipeline root `root` (a folder or gs:// prefix)."""
+    return list(_bucket_tasks(root) if root.startswith("gs://") else _folder_tasks(Path(root)))
+
+
+def _folder_tasks(root: Path) -> Iterator[Task]:
+    for task in root.glob("*/*/") if root.is_dir() else []:
+        output = task / EXECUTOR_OUTPUT
+        if output.is_file():
+            yield Task(task.parent.name, task.name, output.stat().st_mtime, output.read_bytes)
+        else:
+            yield Task(task.parent.name, task.name, task.stat().st_mtime, None)
+
+
+def _bucket_tasks(root: str) -> Iterator[Task]:
+    """One listing of the objects under the prefix; a task is a `<run>/<task>/` holding any object."""
+    from google.cloud import storage
+
+    bucket_name, _, prefix = root.removeprefix("gs://").partition("/")
+    prefix = f"{prefix.strip('/')}/" if prefix.strip("/") else ""
+    found: dict[tuple[str, str], Task] = {}
+    for blob in storage.Client().list_blobs(bucket_name, prefix=prefix):
+        parts = blob.name.removeprefix(prefix).split("/")
+        if len(parts) < 3:
+            continue
+        key, updated = (parts[0], parts[1]), blob.updated.timestamp()
+        if parts[2:] == [EXECUTOR_OUTPUT]:
+            found[key] = Task(*key, updated, blob.download_as_bytes)
+        elif key not in found or (found[key].read_output is None and updated > found[key].updated):
+            found[key] = Task(*key, updated, None)  # without an output: as new as its newest object
+    return iter(found.values())
+
+
+def accuracy(registry: Registry) -> list[dict]:
     """One row per version: version, created, the holdout and baseline metrics, promoted."""
     rows = []
     for version in registry.versions():
@@ -67,7 +133,7 @@ def champion_history(rows: list[dict]) -> list[dict]:
     ]
 
 
-def backtest(registry: LocalRegistry, days: int = BACKTEST_DAYS) -> dict | None:
+def backtest(registry: Registry, days: int = BACKTEST_DAYS) -> dict | None:
     """The champion's forecasts of the reference data's last `days`, the actuals and the weekly
     seasonal-naive forecasts; None without a (readable) champion."""
     from pipelines.logic.model import Forecaster
@@ -78,7 +144,9 @@ def backtest(registry: LocalRegistry, days: int = BACKTEST_DAYS) -> dict | None:
         return None
     if champion is None:
         return None
-    forecaster = Forecaster.load(registry.fetch(champion))
+    if champion.artifacts not in _champions:  # a registry in the cloud downloads a version once
+        _champions[champion.artifacts] = Forecaster.load(registry.fetch(champion))
+    forecaster = _champions[champion.artifacts]
     spec: DataSpec = forecaster.spec
     series = validate(load_reference(), spec, "reference")
     periods = days * spec.periods_per_day
@@ -94,52 +162,50 @@ def backtest(registry: LocalRegistry, days: int = BACKTEST_DAYS) -> dict | None:
     }
 
 
-def runs(root: Path, limit: int = RECENT_RUNS) -> list[dict]:
-    """The newest local pipeline runs: name, start (folder time), tasks finished and status."""
-    if not root.is_dir():
-        return []
-    folders = sorted((p for p in root.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime, reverse=True)
-    found = []
-    for folder in folders[:limit]:
-        tasks = sorted(p for p in folder.iterdir() if p.is_dir())
-        finished = [task for task in tasks if (task / EXECUTOR_OUTPUT).is_file()]
-        found.append(
-            {
-                "run": folder.name,
-                "tasks": len(tasks),
-                "finished": len(finished),
-                # kfp.local writes a task's output when it succeeds: a task without one failed or
-                # was stopped.
-                "status": "succeeded" if tasks and len(finished) == len(tasks) else "failed or stopped",
-            }
-        )
-    return found
+def runs(found: list[Task], limit: int = RECENT_RUNS) -> list[dict]:
+    """The newest pipeline runs (by their newest task): name, tasks finished and status."""
+    by_run: dict[str, list[Task]] = {}
+    for task in found:
+        by_run.setdefault(task.run, []).append(task)
+    newest = sorted(by_run.items(), key=lambda item: max(t.updated for t in item[1]), reverse=True)
+    return [
+        {
+            "run": run,
+            "tasks": len(run_tasks),
+            "finished": sum(task.read_output is not None for task in run_tasks),
+            # kfp.local and Vertex AI write a task's output when it succeeds: a task without one
+            # failed, was stopped, or is still running.
+            "status": "succeeded" if all(task.read_output is not None for task in run_tasks) else "failed or stopped",
+        }
+        for run, run_tasks in newest[:limit]
+    ]
 
 
-def drift(root: Path) -> dict | None:
+def drift(found: list[Task]) -> dict | None:
     """The newest monitoring run's drift share and threshold, or None."""
-    newest = None
-    for output in root.glob(f"*/*/{EXECUTOR_OUTPUT}") if root.is_dir() else []:
+    for task in sorted((t for t in found if t.read_output), key=lambda t: t.updated, reverse=True):
         try:
-            artifacts = json.loads(output.read_text()).get("artifacts", {})
+            artifacts = json.loads(task.read_output()).get("artifacts", {})
             metadata = artifacts["metrics"]["artifacts"][0]["metadata"]
         except (KeyError, IndexError, ValueError, AttributeError):
             continue
-        if "drift_share" in metadata and (newest is None or output.stat().st_mtime > newest[0]):
-            newest = (output.stat().st_mtime, output.parent.parent.name, metadata)
-    if newest is None:
-        return None
-    _, run, metadata = newest
-    return {"run": run, "drift_share": float(metadata["drift_share"]), "threshold": float(metadata["threshold"])}
+        if "drift_share" in metadata:
+            return {
+                "run": task.run,
+                "drift_share": float(metadata["drift_share"]),
+                "threshold": float(metadata["threshold"]),
+            }
+    return None
 
 
 def gather(sources: Sources) -> dict:
-    registry = LocalRegistry(sources.registry)
+    registry = open_registry(sources.registry)
     rows = accuracy(registry)
+    found = tasks(sources.runs)
     return {
         "accuracy": rows,
         "champions": champion_history(rows),
         "backtest": backtest(registry),
-        "drift": drift(sources.runs),
-        "runs": runs(sources.runs),
+        "drift": drift(found),
+        "runs": runs(found),
     }

@@ -1,7 +1,10 @@
-"""`make dashboard [PORT=] [HOST=]`: the dashboard on the local registry and run outputs.
+"""`make dashboard [PORT=] [HOST=]`: the dashboard on a registry and a pipeline root.
 
-Listens on 127.0.0.1 (this machine only) unless HOST names another address. Every page view reads
-the registry and run folders again, so it shows the newest state without a restart.
+By default the local ones (build/registry, build/local-runs); `--registry vertex://<project>/<region>/<model>`
+and `--runs gs://<bucket>/<prefix>` read an environment's instead (the deployed service does, see
+infra/constructs/dashboard.py). Listens on 127.0.0.1 (this machine only) unless HOST names another
+address. Every page view reads the registry and runs again, so it shows the newest state without a
+restart.
 """
 
 from __future__ import annotations
@@ -15,8 +18,9 @@ from pathlib import Path
 import plotly
 
 from functions.serve import LOOPBACK, listen_address
+from pipelines.logic.registry import open_registry
 from pipelines.ops.cli import LOCAL_PIPELINE_ROOT, LOCAL_REGISTRY
-from tools.dashboard.data import Sources, gather
+from tools.dashboard.data import Sources, check_runs_root, gather
 from tools.dashboard.page import PLOTLY_JS, render
 
 PLOTLY_BUNDLE = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
@@ -46,11 +50,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default=LOOPBACK)
     parser.add_argument("--port", default="8080")
-    parser.add_argument("--registry", type=Path, default=LOCAL_REGISTRY)
-    parser.add_argument("--runs", type=Path, default=LOCAL_PIPELINE_ROOT)
+    parser.add_argument(
+        "--registry", default=str(LOCAL_REGISTRY), help="a folder or vertex://<project>/<region>/<model>"
+    )
+    parser.add_argument("--runs", default=str(LOCAL_PIPELINE_ROOT), help="a folder or gs://<bucket>[/<prefix>]")
     args = parser.parse_args(argv)
     try:
         host, port, url = listen_address(args.host, args.port)
+        open_registry(args.registry)
+        check_runs_root(args.runs)
     except ValueError as error:
         print(error, file=sys.stderr)
         return 2
