@@ -178,6 +178,10 @@ def history(store: CycleStore, spec: DataSpec, through: date | None = None) -> p
         return frame
     series = frame.set_index(spec.timestamp_column).sort_index()
     series.index = pd.DatetimeIndex(series.index)
+    # A day not collected yet (late, or to be backfilled) stays a gap of empty rows on the grid,
+    # so that features computed by position still look back whole days.
+    series = series.reindex(pd.date_range(series.index[0], series.index[-1], freq=spec.frequency))
+    series.index.name = spec.timestamp_column
     if through is not None:
         series = series[series.index < day_bounds(through)[1]]
     return series
