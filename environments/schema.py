@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr
 
-from environments.naming import MANAGED_BY, PIPELINES, PLATFORM_LABEL_KEYS, TAG, ResourceNames
+from environments.naming import MANAGED_BY, PIPELINES, PLATFORM_LABEL_KEYS, SOURCE_URL, TAG, ResourceNames
 from environments.regions import GCP_REGIONS
 
 _PROJECT_ID = re.compile(r"[a-z][a-z0-9-]{4,28}[a-z0-9]")
@@ -115,7 +115,7 @@ class CycleSource(_Strict):
     url: (
         Annotated[
             str,
-            _check(re.compile(r"https?://[^\s]{1,2000}"), "an http(s) URL such as https://data.acme.com/{day}.csv"),
+            _check(SOURCE_URL, "an http(s) URL such as https://data.acme.com/{day}.csv"),
         ]
         | None
     ) = Field(None, description="the CSV endpoint, for kind http")

@@ -22,6 +22,7 @@ from datetime import date, timedelta
 
 import pandas as pd
 
+from environments.naming import bucket_name
 from pipelines.logic import cycle_models
 from pipelines.logic.collection import (
     Collected,
@@ -32,12 +33,13 @@ from pipelines.logic.collection import (
     collect,
     history,
 )
-from pipelines.logic.cycle_store import CYCLE_PREFIX, CycleStore
+from pipelines.logic.cycle_store import CYCLE_PREFIX, LOCAL_CYCLE_ROOT, CycleStore
 from pipelines.logic.data import load_reference
 from pipelines.logic.features import history_periods
+from pipelines.logic.model_names import artifacts_prefix, default_registry_uri
 from pipelines.logic.registry import open_registry
 from pipelines.logic.scoring import NAIVE_RULES, NotScorable, degradation, score_day
-from pipelines.logic.spec import DataSpec
+from pipelines.logic.spec import REFERENCE, DataSpec
 
 STEPS = ("collect", "score", "check", "retrain", "forecast")
 
@@ -66,21 +68,28 @@ class CycleConfig:
         return cls(**values)
 
     @classmethod
-    def for_environment(cls, environment) -> CycleConfig:
-        """The deployed cycle of an environment (environments.schema.Environment): the store in
-        the data bucket, the platform's model in Vertex AI Model Registry."""
-        from pipelines.logic.model_names import default_registry_uri
-
-        names, cycle = environment.names, environment.cycle
+    def from_parameters(cls, parameters: dict) -> CycleConfig:
+        """From the `daily` pipeline's parameters (pipelines/logic/parameters.py): the store follows
+        from the registry, the source from `source` and `source_url`."""
+        source, url = parameters["source"], parameters.get("source_url", "")
+        if url:
+            described = {"kind": "http", "url": url}
+        elif source == REFERENCE:
+            described = {"kind": "reference"}
+        else:
+            bucket, _, prefix = source.removeprefix("gs://").partition("/")
+            described = {"kind": "drop", "bucket": bucket, "prefix": prefix.rstrip("/") + "/"}
         return cls(
-            store_root=f"gs://{names.bucket('data')}/{CYCLE_PREFIX}",
-            registry_uri=default_registry_uri(environment.project_id, environment.region),
-            source=cycle.source.model_dump() | {"bucket": names.bucket("data")},
-            degradation_ratio=cycle.degradation_ratio,
-            degradation_days=cycle.degradation_days,
-            drift_threshold=cycle.drift_threshold,
-            drift_window_days=cycle.drift_window_days,
+            store_root=store_root(parameters["registry_uri"]),
+            registry_uri=parameters["registry_uri"],
+            source=described,
+            **{name: parameters[name] for name in _TUNING if name in parameters},
         )
+
+    @classmethod
+    def for_environment(cls, environment) -> CycleConfig:
+        """The deployed cycle of an environment (environments.schema.Environment)."""
+        return cls.from_parameters(daily_parameters(environment))
 
     @property
     def spec(self) -> DataSpec:
@@ -89,6 +98,49 @@ class CycleConfig:
     @property
     def store(self) -> CycleStore:
         return CycleStore(self.store_root)
+
+
+# What the environment's `cycle:` tunes, under the same names in CycleConfig and the parameters.
+_TUNING = (
+    "data_spec",
+    "degradation_ratio",
+    "degradation_days",
+    "drift_threshold",
+    "drift_window_days",
+    "holdout_days",
+    "metric",
+    "promotion_margin",
+)
+
+
+def store_root(registry_uri: str) -> str:
+    """Where a model's cycle keeps its files: beside the model's data in the environment's data
+    bucket (`gs://<project>-data/cycle/<model>`, a team's under its folder), or build/cycle/
+    for a local registry."""
+    if not registry_uri.startswith("vertex://"):
+        return str(LOCAL_CYCLE_ROOT)
+    project, _, model = registry_uri.removeprefix("vertex://").split("/")
+    prefix = artifacts_prefix(model)
+    folder, _, name = prefix.rpartition("/")
+    return f"gs://{bucket_name(project, 'data')}/{folder + '/' if folder else ''}{CYCLE_PREFIX}/{name}"
+
+
+def daily_parameters(environment) -> dict:
+    """The `daily` pipeline's parameters for an environment's `cycle:` settings: what its
+    scheduler job sends and its DAG's settings hold."""
+    cycle = environment.cycle
+    source = cycle.source
+    parameters = {
+        "registry_uri": default_registry_uri(environment.project_id, environment.region),
+        "source": REFERENCE
+        if source.kind != "drop"
+        else f"gs://{environment.names.bucket('data')}/{source.prefix.rstrip('/')}",
+        "degradation_ratio": cycle.degradation_ratio,
+        "degradation_days": cycle.degradation_days,
+        "drift_threshold": cycle.drift_threshold,
+        "drift_window_days": cycle.drift_window_days,
+    }
+    return parameters | ({"source_url": source.url} if source.kind == "http" else {})
 
 
 def source_of(config: CycleConfig) -> Source:
