@@ -37,7 +37,7 @@ endef
 .PHONY: help setup test lint format synth policy plan plan-release apply-release real-plans apply deploy bootstrap \
 	bench clean env-required compile-pipelines run-pipeline publish-pipelines demo serve onboard-team offboard-team \
 	teams diff requirements check-requirements status run-schedule pause-schedule resume-schedule call verify-deploy dashboard setup-browser \
-	simulate setup-airflow
+	simulate setup-airflow deploy-dags
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-20s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -158,6 +158,9 @@ call: env-required setup ## POST BODY= (JSON, default {}) to deployed FUNCTION= 
 
 verify-deploy: env-required setup ## Check ENV= runs what was applied: functions ACTIVE on their sources, schedules
 	$(PY) -m infra.operate verify-deploy $(ENV_FLAG)
+
+deploy-dags: env-required setup ## Upload the daily cycle's DAG, settings and code to ENV='s Composer bucket (where Composer is on)
+	$(PY) -m infra.dags $(ENV_FLAG)
 
 dashboard: setup ## The dashboard on the local registry and runs [PORT=8080] [HOST=127.0.0.1]
 	$(PY) -m tools.dashboard.server --host "$$HOST" --port "$$PORT"

@@ -29,6 +29,7 @@ from infra.constructs.beta import GoogleBetaProvider, service_agent
 from infra.constructs.bucket import ExistingBucket, SecureBucket
 from infra.constructs.budget import PlatformBudget
 from infra.constructs.composer import Composer
+from infra.constructs.cycle import BIGQUERY_API, DailyCycle
 from infra.constructs.delivery import DeliveryTriggers
 from infra.constructs.encryption import EncryptionKey
 from infra.constructs.function import CloudFunction
@@ -40,7 +41,7 @@ from infra.constructs.registry import ArtifactRepository
 from infra.constructs.scheduler import ScheduledPipeline
 from infra.constructs.team import TeamResources
 from infra.constructs.vertex import MetadataStore
-from infra.deployed import ARCHIVES_DIR, function_id, schedule_job_id
+from infra.deployed import ARCHIVES_DIR, composer_environment_id, function_id, schedule_job_id
 from infra.policy.rules import PlatformPolicy
 
 # APIs the workloads call at run time, beyond those the stack's resources need (google_rules.API_OF):
@@ -78,6 +79,7 @@ PARTS = (
     "composer",
     "functions",
     "schedules",
+    "cycle",
     "teams",
     "delivery",
     "alerts",
@@ -155,6 +157,7 @@ class PlatformStack(TerraformStack):
         apis += CMEK_APIS if environment.encryption.cmek else ()
         apis += COMPOSER_APIS if environment.composer.enabled else ()
         apis += BUDGET_APIS if environment.billing_account else ()
+        apis += (BIGQUERY_API,) if environment.cycle.enabled and environment.cycle.bigquery_table else ()
         return ProjectServices(self, "apis", project_id=environment.project_id, apis=apis)
 
     @cached_property
@@ -374,6 +377,18 @@ class PlatformStack(TerraformStack):
         ]
 
     @cached_property
+    def cycle(self) -> DailyCycle:
+        return DailyCycle(
+            self,
+            "cycle",
+            environment=self.environment,
+            trigger=self.functions.pipeline_trigger,
+            invoker=self.identities.scheduler_invoker,
+            labels=self.labels,
+            encryption_key=self.encryption_key,
+        )
+
+    @cached_property
     def composer(self) -> Composer | None:
         environment = self.environment
         if not environment.composer.enabled:
@@ -381,7 +396,7 @@ class PlatformStack(TerraformStack):
         return Composer(
             self,
             "composer",
-            name=f"mlops-{environment.name}",
+            name=composer_environment_id(environment.name),
             worker_account_id=ResourceNames.COMPOSER_WORKER,
             region=environment.region,
             size=environment.composer.size,
@@ -506,6 +521,7 @@ class PlatformStack(TerraformStack):
             project_roles=self.project_roles,
             cmek=environment.encryption.cmek,
             composer=environment.composer.enabled,
+            cycle_table=environment.cycle.enabled and environment.cycle.bigquery_table,
         )
         roles.grant(deployer)
         # Deploying functions, schedules, Composer and triggers means acting as their identities.

@@ -22,7 +22,6 @@ from datetime import date, timedelta
 
 import pandas as pd
 
-from environments.naming import bucket_name
 from pipelines.logic import cycle_models
 from pipelines.logic.collection import (
     Collected,
@@ -33,10 +32,10 @@ from pipelines.logic.collection import (
     collect,
     history,
 )
-from pipelines.logic.cycle_store import CYCLE_PREFIX, LOCAL_CYCLE_ROOT, CycleStore
+from pipelines.logic.cycle_settings import TUNING, daily_parameters
+from pipelines.logic.cycle_store import CycleStore, store_root
 from pipelines.logic.data import load_reference
 from pipelines.logic.features import history_periods
-from pipelines.logic.model_names import artifacts_prefix, default_registry_uri
 from pipelines.logic.registry import open_registry
 from pipelines.logic.scoring import NAIVE_RULES, NotScorable, degradation, score_day
 from pipelines.logic.spec import REFERENCE, DataSpec
@@ -83,7 +82,7 @@ class CycleConfig:
             store_root=store_root(parameters["registry_uri"]),
             registry_uri=parameters["registry_uri"],
             source=described,
-            **{name: parameters[name] for name in _TUNING if name in parameters},
+            **{name: parameters[name] for name in TUNING if name in parameters},
         )
 
     @classmethod
@@ -98,49 +97,6 @@ class CycleConfig:
     @property
     def store(self) -> CycleStore:
         return CycleStore(self.store_root)
-
-
-# What the environment's `cycle:` tunes, under the same names in CycleConfig and the parameters.
-_TUNING = (
-    "data_spec",
-    "degradation_ratio",
-    "degradation_days",
-    "drift_threshold",
-    "drift_window_days",
-    "holdout_days",
-    "metric",
-    "promotion_margin",
-)
-
-
-def store_root(registry_uri: str) -> str:
-    """Where a model's cycle keeps its files: beside the model's data in the environment's data
-    bucket (`gs://<project>-data/cycle/<model>`, a team's under its folder), or build/cycle/
-    for a local registry."""
-    if not registry_uri.startswith("vertex://"):
-        return str(LOCAL_CYCLE_ROOT)
-    project, _, model = registry_uri.removeprefix("vertex://").split("/")
-    prefix = artifacts_prefix(model)
-    folder, _, name = prefix.rpartition("/")
-    return f"gs://{bucket_name(project, 'data')}/{folder + '/' if folder else ''}{CYCLE_PREFIX}/{name}"
-
-
-def daily_parameters(environment) -> dict:
-    """The `daily` pipeline's parameters for an environment's `cycle:` settings: what its
-    scheduler job sends and its DAG's settings hold."""
-    cycle = environment.cycle
-    source = cycle.source
-    parameters = {
-        "registry_uri": default_registry_uri(environment.project_id, environment.region),
-        "source": REFERENCE
-        if source.kind != "drop"
-        else f"gs://{environment.names.bucket('data')}/{source.prefix.rstrip('/')}",
-        "degradation_ratio": cycle.degradation_ratio,
-        "degradation_days": cycle.degradation_days,
-        "drift_threshold": cycle.drift_threshold,
-        "drift_window_days": cycle.drift_window_days,
-    }
-    return parameters | ({"source_url": source.url} if source.kind == "http" else {})
 
 
 def source_of(config: CycleConfig) -> Source:

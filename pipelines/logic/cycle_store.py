@@ -23,10 +23,14 @@ import json
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 from environments.loading import BUILD_DIR
+from environments.naming import bucket_name
+from pipelines.logic.model_names import artifacts_prefix
 
 OBSERVATIONS, FORECASTS, SCORES, CHECKS, RETRAINING = "observations", "forecasts", "scores", "checks", "retraining"
 CYCLE_PREFIX = "cycle"  # the folder of the data bucket (and of build/) holding the cycle's files
@@ -35,6 +39,24 @@ LOCAL_CYCLE_ROOT = BUILD_DIR / CYCLE_PREFIX
 
 def _day(value: date) -> str:
     return value.isoformat()
+
+
+def store_root(registry_uri: str) -> str:
+    """Where a model's cycle keeps its files: beside the model's data in the environment's data
+    bucket (`gs://<project>-data/cycle/<model>`, a team's under its folder), or build/cycle/
+    for a local registry."""
+    if not registry_uri.startswith("vertex://"):
+        return str(LOCAL_CYCLE_ROOT)
+    project, _, model = registry_uri.removeprefix("vertex://").split("/")
+    prefix = artifacts_prefix(model)
+    folder, _, name = prefix.rpartition("/")
+    return f"gs://{bucket_name(project, 'data')}/{folder + '/' if folder else ''}{CYCLE_PREFIX}/{name}"
+
+
+def _concat(frames: list) -> pd.DataFrame:
+    import pandas as pd
+
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 @dataclass(frozen=True)
@@ -74,6 +96,8 @@ class CycleStore:
         self._write(path, buffer.getvalue())
 
     def read_frame(self, path: str) -> pd.DataFrame:
+        import pandas as pd  # not at import: the stacks read this module's layout at synth
+
         return pd.read_parquet(io.BytesIO(self._read(path)))
 
     def write_json(self, path: str, value: dict) -> None:
@@ -97,15 +121,15 @@ class CycleStore:
     def observations(self) -> pd.DataFrame:
         """Every collected row, in time order (empty before the first collection)."""
         frames = [self.read_frame(path) for path in self.list(OBSERVATIONS)]
-        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        return _concat(frames)
 
     def forecasts(self) -> pd.DataFrame:
         frames = [self.read_frame(path) for path in self.list(FORECASTS)]
-        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        return _concat(frames)
 
     def scores(self) -> pd.DataFrame:
         frames = [self.read_frame(path) for path in self.list(SCORES)]
-        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        return _concat(frames)
 
     def checks(self) -> list[dict]:
         return [self.read_json(path) for path in self.list(CHECKS)]

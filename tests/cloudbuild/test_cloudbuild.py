@@ -130,6 +130,7 @@ def test_a_deploy_applies_its_plan_then_verifies_what_runs():
         ["policy", "ENV=${_ENV}"],
         ["plan", "ENV=${_ENV}"],
         ["apply", "ENV=${_ENV}"],
+        ["deploy-dags", "ENV=${_ENV}"],
         ["verify-deploy", "ENV=${_ENV}"],
     ]
 
@@ -232,6 +233,7 @@ DEPLOYER_DEV = {
             | {
                 "projects/acme-mlops-prod/roles/platformKeyAdmin",
                 "projects/acme-mlops-prod/roles/platformMetadataStoreAdmin",
+                "projects/acme-mlops-prod/roles/platformCycleTableAdmin",
                 "roles/composer.admin",
             },
             ["roles/aiplatform.user", "roles/aiplatform.viewer", "roles/composer.worker", "roles/logging.logWriter"],

@@ -99,7 +99,8 @@ def test_prod_encrypts_everything_with_a_rotated_protected_key(stacks):
     )
     identities = {i["service"] for i in resources(prod, "google_project_service_identity").values()}
     assert identities == {"artifactregistry.googleapis.com", "aiplatform.googleapis.com", "composer.googleapis.com"}
-    assert len(resources(prod, "google_kms_crypto_key_iam_member")) == 4  # those agents and Cloud Storage's
+    # those agents, Cloud Storage's and BigQuery's (the daily cycle's dataset)
+    assert len(resources(prod, "google_kms_crypto_key_iam_member")) == 5
 
 
 def test_dev_has_no_key_and_no_encryption_settings(stacks):

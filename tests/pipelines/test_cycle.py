@@ -167,3 +167,38 @@ def test_degradation_needs_every_one_of_the_last_days_above_the_ratio():
     assert not degradation(scores([12, 13, 14]), "1", ratio=1.5, days=3).degraded
     assert not degradation(scores([12, 13]), "1", ratio=1.0, days=3).degraded
     assert not degradation(scores([12, 13, 14], version="2"), "1", ratio=1.0, days=3).degraded
+
+
+def test_a_gcs_store_and_a_drop_folder_work_the_same_on_the_emulator(gcs_emulator):
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import storage
+
+    from pipelines.logic.collection import DropSource
+
+    client = storage.Client(project="test", credentials=AnonymousCredentials())
+    bucket = client.create_bucket("acme-mlops-dev-data")
+    bucket.blob("incoming/demand/2024-03-04.csv").upload_from_string(
+        day_rows(DAY, [1.0, 2.0, 3.0, 4.0]).to_csv(index=False)
+    )
+    store = CycleStore("gs://acme-mlops-dev-data/cycle/forecaster")
+    source = DropSource("acme-mlops-dev-data", "incoming/demand/")
+    assert collect(store, source, DAY, SPEC).rows == 4
+    assert collect(store, source, DAY, SPEC).already
+    assert store.list("observations") == ["observations/day=2024-03-04/observations.parquet"]
+    assert bucket.blob("cycle/forecaster/observations/day=2024-03-04/observations.parquet").exists()
+    assert history(store, SPEC)["demand"].tolist() == [1.0, 2.0, 3.0, 4.0]
+    with pytest.raises(CollectionError) as raised:
+        collect(store, source, date(2024, 3, 5), SPEC)
+    assert str(raised.value) == (
+        "gs://acme-mlops-dev-data/incoming/demand/: no observations for 2024-03-05 yet; the stored series is unchanged"
+    )
+
+
+def test_a_missed_day_stays_a_gap_on_the_grid(tmp_path):
+    store = CycleStore(str(tmp_path))
+    source = ReplaySource(series({DAY: [1.0] * 4, date(2024, 3, 6): [3.0] * 4}), SPEC)
+    collect(store, source, DAY, SPEC)
+    collect(store, source, date(2024, 3, 6), SPEC)
+    found = history(store, SPEC)
+    assert len(found) == 12
+    assert found["demand"].isna().tolist() == [False] * 4 + [True] * 4 + [False] * 4
