@@ -11,7 +11,9 @@ run, never an error.
   version metadata the gate records;
 - champion history: the versions that were promoted, in order, with the gate's reason;
 - drift: the drift share of the newest monitoring run in the local pipeline root;
-- recent runs: the newest folders of the local pipeline root, with their tasks and status.
+- recent runs: the newest folders of the local pipeline root, with their tasks and status;
+- the daily cycle (when its store is given): the stored forecasts of each model version against
+  the collected actuals, and each scored day's accuracy per version next to the naive rules.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipelines.logic.cycle_store import CycleStore
 from pipelines.logic.data import DataSpec, load_reference, validate
 from pipelines.logic.features import build_features
 from pipelines.logic.registry import LocalRegistry, RegistryError
@@ -33,6 +36,7 @@ EXECUTOR_OUTPUT = "executor_output.json"  # what kfp.local writes for each finis
 class Sources:
     registry: Path
     runs: Path
+    cycle: Path | None = None  # the daily cycle's store (build/cycle/ locally), when shown
 
 
 def accuracy(registry: LocalRegistry) -> list[dict]:
@@ -133,13 +137,59 @@ def drift(root: Path) -> dict | None:
     return {"run": run, "drift_share": float(metadata["drift_share"]), "threshold": float(metadata["threshold"])}
 
 
+def cycle_forecasts(store: CycleStore, spec: DataSpec | None = None) -> dict | None:
+    """The daily cycle's stored forecasts against the collected actuals: the timestamps forecast,
+    the actuals (None where not collected yet) and one series per model version; None when the
+    cycle has stored no forecast."""
+    spec = spec or DataSpec()
+    forecasts = store.forecasts()
+    if forecasts.empty:
+        return None
+    observations = store.observations()
+    actual = observations.set_index(spec.timestamp_column)[spec.target_column] if not observations.empty else None
+    timestamps = sorted(set(forecasts[spec.timestamp_column]))
+    by_version = {}
+    for version, rows in forecasts.groupby(forecasts["model_version"].astype(str)):
+        values = rows.set_index(spec.timestamp_column)["forecast"]
+        by_version[version] = [float(values[t]) if t in values.index else None for t in timestamps]
+    return {
+        "timestamps": [t.isoformat() for t in timestamps],
+        "actual": [float(actual[t]) if actual is not None and t in actual.index else None for t in timestamps],
+        "versions": dict(sorted(by_version.items(), key=lambda item: int(item[0]) if item[0].isdigit() else 0)),
+    }
+
+
+def cycle_accuracy(store: CycleStore) -> list[dict]:
+    """Each scored day's MAE per model version, next to the naive rules' MAE that day."""
+    scores = store.scores()
+    if scores.empty:
+        return []
+    return [
+        {
+            "day": row["day"],
+            "version": str(row["model_version"]),
+            "mae": float(row["mae"]),
+            "naive_daily": float(row["naive_daily_mae"]),
+            "naive_weekly": float(row["naive_weekly_mae"]),
+        }
+        for row in scores.sort_values(["day", "model_version"]).to_dict("records")
+    ]
+
+
+def gather_cycle(root: Path | str) -> dict:
+    """What the dashboard shows of the daily cycle (a folder or, with credentials, a gs:// root)."""
+    store = CycleStore(str(root))
+    return {"forecasts": cycle_forecasts(store), "accuracy": cycle_accuracy(store)}
+
+
 def gather(sources: Sources) -> dict:
     registry = LocalRegistry(sources.registry)
     rows = accuracy(registry)
-    return {
+    found = {
         "accuracy": rows,
         "champions": champion_history(rows),
         "backtest": backtest(registry),
         "drift": drift(sources.runs),
         "runs": runs(sources.runs),
     }
+    return found | ({"cycle": gather_cycle(sources.cycle)} if sources.cycle is not None else {})

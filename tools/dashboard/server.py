@@ -15,6 +15,7 @@ from pathlib import Path
 import plotly
 
 from functions.serve import LOOPBACK, listen_address
+from pipelines.logic.cycle_store import LOCAL_CYCLE_ROOT
 from pipelines.ops.cli import LOCAL_PIPELINE_ROOT, LOCAL_REGISTRY
 from tools.dashboard.data import Sources, gather
 from tools.dashboard.page import PLOTLY_JS, render
@@ -48,13 +49,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", default="8080")
     parser.add_argument("--registry", type=Path, default=LOCAL_REGISTRY)
     parser.add_argument("--runs", type=Path, default=LOCAL_PIPELINE_ROOT)
+    parser.add_argument("--cycle", type=Path, default=LOCAL_CYCLE_ROOT)
     args = parser.parse_args(argv)
     try:
         host, port, url = listen_address(args.host, args.port)
     except ValueError as error:
         print(error, file=sys.stderr)
         return 2
-    sources = Sources(registry=args.registry, runs=args.runs)
+    sources = Sources(registry=args.registry, runs=args.runs, cycle=args.cycle)
     render(gather(sources))  # before listening: the first view does not wait for the imports and model
     server = ThreadingHTTPServer((host, port), handler_for(sources))
     print(f"dashboard on {url} (registry {args.registry}, runs {args.runs})", flush=True)
