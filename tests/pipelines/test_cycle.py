@@ -202,3 +202,52 @@ def test_a_missed_day_stays_a_gap_on_the_grid(tmp_path):
     found = history(store, SPEC)
     assert len(found) == 12
     assert found["demand"].isna().tolist() == [False] * 4 + [True] * 4 + [False] * 4
+
+
+@pytest.mark.parametrize(
+    ("parameters", "source"),
+    [
+        ({"source": "reference"}, {"kind": "reference"}),
+        (
+            {"source": "gs://acme-mlops-dev-data/incoming/demand"},
+            {"kind": "drop", "bucket": "acme-mlops-dev-data", "prefix": "incoming/demand/"},
+        ),
+        (
+            {"source": "reference", "source_url": "https://data.example.com/{day}.csv"},
+            {"kind": "http", "url": "https://data.example.com/{day}.csv"},
+        ),
+    ],
+)
+def test_the_daily_pipelines_parameters_name_the_source_and_the_store_follows_the_registry(parameters, source):
+    config = CycleConfig.from_parameters(
+        parameters | {"registry_uri": "vertex://acme-mlops-dev/europe-west1/forecaster", "degradation_days": 5}
+    )
+    assert config.source == source
+    assert config.store_root == "gs://acme-mlops-dev-data/cycle/forecaster"
+    assert config.degradation_days == 5
+
+
+def test_a_teams_cycle_keeps_its_files_in_the_teams_folder():
+    from pipelines.logic.cycle_store import store_root
+
+    assert store_root("vertex://acme-mlops-dev/europe-west1/forecaster-team-demand") == (
+        "gs://acme-mlops-dev-data/teams/demand/cycle/forecaster-team-demand"
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--days", "0"], "DAYS=0 is out of range; expected 1 to 28 (the reference series' length)"),
+        (["--days", "14", "--shift-day", "15"], "SHIFT_DAY=15 is out of range; expected 1 to DAYS (14)"),
+    ],
+)
+def test_simulate_refuses_days_out_of_range_before_any_work(argv, message, capsys, tmp_path, monkeypatch):
+    from tools import simulate
+
+    monkeypatch.setattr(simulate, "LOCAL_CYCLE_ROOT", tmp_path / "cycle")
+    with pytest.raises(SystemExit) as exited:
+        simulate.main(argv)
+    assert exited.value.code == 2
+    assert capsys.readouterr().err.strip().endswith(f"error: {message}")
+    assert not (tmp_path / "cycle").exists()

@@ -115,7 +115,9 @@ def cycle_accuracy_chart(rows: list[dict]) -> str:
         traces.append(go.Scatter(x=[r["day"] for r in mine], y=[r["mae"] for r in mine], name=f"version {version}"))
     for rule, label in (("naive_daily", "naive: a day before"), ("naive_weekly", "naive: a week before")):
         traces.append(
-            go.Scatter(x=days, y=[first[day][rule] for day in days], name=label, line={"dash": "dot"}, mode="lines")
+            go.Scatter(
+                x=days, y=[first[day][rule] for day in days], name=label, line={"dash": "dot"}, mode="lines+markers"
+            )
         )
     return _chart(go.Figure(traces), "cycle-accuracy", title)
 
