@@ -15,7 +15,7 @@ ENVIRONMENTS := $(basename $(notdir $(wildcard environments/*.yaml)))
 # expands a `$` inside it) and reaches programs through the environment, quoted ("$$TAG"), never
 # pasted into shell text; the Python entry point that receives it checks it against its pattern.
 # DRY_RUN and READ_ONLY are only tested for being set, and not exported (the trigger reads its own DRY_RUN).
-USER_VARIABLES := ENV PIPELINE PARAMS TAG FUNCTION HOST PORT TEAM OWNERS BASE NAME BODY
+USER_VARIABLES := ENV PIPELINE PARAMS TAG FUNCTION HOST PORT TEAM OWNERS BASE NAME BODY DAYS SHIFT_DAY
 PARAMS ?= {}
 BODY ?= {}
 HOST ?= 127.0.0.1
@@ -37,7 +37,7 @@ endef
 .PHONY: help setup test lint format synth policy plan plan-release apply-release real-plans apply deploy bootstrap \
 	bench clean env-required compile-pipelines run-pipeline publish-pipelines demo serve onboard-team offboard-team \
 	teams diff requirements check-requirements status run-schedule pause-schedule resume-schedule call verify-deploy dashboard setup-browser \
-	wait-dashboard-image
+	wait-dashboard-image simulate setup-airflow deploy-dags
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-20s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -59,11 +59,24 @@ requirements: | $(UV) ## Write functions/<function>/requirements.txt from uv.loc
 check-requirements: | $(UV) ## Fail when a function's requirements.txt is not what `make requirements` writes
 	$(foreach f,$(FUNCTION_NAMES),$(call function-requirements,$(f)) | diff -u 'functions/$(f)/requirements.txt' -;)
 
-test: setup setup-browser ## Run the whole test suite
+test: setup setup-browser setup-airflow ## Run the whole test suite
 	$(PY) -m pytest
 
 setup-browser: ## Install Chromium from Debian's packages when missing (the dashboard's browser test; needs root)
 	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+
+# Airflow for the DAG tests, apart from .venv (it would slow `make setup` for everyone): the version of
+# the Composer image, pinned in pipelines/dags/requirements-airflow.txt.
+AIRFLOW_VENV := .cache/airflow
+setup-airflow: $(AIRFLOW_VENV)/.synced ## Install Airflow (Composer's version) for the DAG tests into .cache/airflow (one-time)
+
+$(AIRFLOW_VENV)/.synced: pipelines/dags/requirements-airflow.txt | $(UV)
+	@echo "One-time install of Airflow for the DAG tests into $(AIRFLOW_VENV) ..."
+	@started=$$(date +%s); \
+	$(UV) venv --quiet --allow-existing --python python3 $(AIRFLOW_VENV) && \
+	$(UV) pip install --quiet --python $(AIRFLOW_VENV)/bin/python -r pipelines/dags/requirements-airflow.txt && \
+	echo "Airflow installed in $$(( $$(date +%s) - started )) s"
+	@touch $@
 
 lint: setup ## Lint and check formatting (ruff)
 	$(VENV)/bin/ruff check .
@@ -146,11 +159,18 @@ call: env-required setup ## POST BODY= (JSON, default {}) to deployed FUNCTION= 
 verify-deploy: env-required setup ## Check ENV= runs what was applied: functions ACTIVE on their sources, schedules
 	$(PY) -m infra.operate verify-deploy $(ENV_FLAG)
 
+deploy-dags: env-required setup ## Upload the daily cycle's DAG, settings and code to ENV='s Composer bucket (where Composer is on)
+	$(PY) -m infra.dags $(ENV_FLAG)
+
 dashboard: setup ## The dashboard on the local registry and runs [PORT=8080] [HOST=127.0.0.1]
 	$(PY) -m tools.dashboard.server --host "$$HOST" --port "$$PORT"
 
 wait-dashboard-image: env-required setup ## Wait until the components image of this commit, which ENV='s dashboard runs, is published
 	$(PY) -m tools.dashboard.image $(ENV_FLAG)
+
+simulate: setup ## The daily cycle over DAYS= replayed days of the reference series [SHIFT_DAY=: a level shift from that day]
+	$(if $(DAYS),,$(error DAYS is required, e.g. `make simulate DAYS=14 SHIFT_DAY=8`))
+	$(PY) -m tools.simulate --days "$$DAYS" $(if $(SHIFT_DAY),--shift-day "$$SHIFT_DAY")
 
 bench: setup ## Benchmarks with their floors: synth, local training pipeline, predict under load
 	$(PY) tests/bench/bench_synth.py

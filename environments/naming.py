@@ -15,8 +15,12 @@ PLATFORM_LABEL_KEYS = frozenset({"env", "managed-by", "team"})
 # A template tag (a KFP repository tag, a release): also what `TAG=` and schedules' versions must be.
 TAG = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
+# Where the daily cycle may collect from over HTTP: an http(s) URL, `{day}` standing for the day.
+SOURCE_URL = re.compile(r"https?://[^\s]{1,2000}")
+
 # The pipelines the platform ships (pipelines/kfp_glue/definitions.py builds them; schedules name them).
-PIPELINES = ("training", "prediction", "monitoring")
+# `daily` runs one day of the daily cycle (pipelines/logic/cycle.py) where Composer is off.
+PIPELINES = ("training", "prediction", "monitoring", "daily")
 
 
 def bucket_name(project_id: str, purpose: str) -> str:

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr
 
-from environments.naming import MANAGED_BY, PIPELINES, PLATFORM_LABEL_KEYS, TAG, ResourceNames
+from environments.naming import MANAGED_BY, PIPELINES, PLATFORM_LABEL_KEYS, SOURCE_URL, TAG, ResourceNames
 from environments.regions import GCP_REGIONS
 
 _PROJECT_ID = re.compile(r"[a-z][a-z0-9-]{4,28}[a-z0-9]")
@@ -101,6 +101,50 @@ class Composer(_Strict):
             "a Composer 3 image such as composer-3-airflow-2.10.5",
         ),
     ] = "composer-3-airflow-2.10.5"
+
+
+class CycleSource(_Strict):
+    """Where the daily cycle collects each day's observations.
+
+    - `reference`: the reference series replayed one day at a time (local runs, `make simulate`);
+    - `http`: a CSV endpoint; `{day}` in the URL is replaced by the day collected (YYYY-MM-DD);
+    - `drop`: `<prefix><day>.csv` in the environment's data bucket, where upstream systems write files.
+    """
+
+    kind: Literal["reference", "http", "drop"] = "reference"
+    url: (
+        Annotated[
+            str,
+            _check(SOURCE_URL, "an http(s) URL such as https://data.acme.com/{day}.csv"),
+        ]
+        | None
+    ) = Field(None, description="the CSV endpoint, for kind http")
+    prefix: Annotated[
+        str,
+        _check(re.compile(r"(?:[A-Za-z0-9._=-]+/)+"), "an object prefix ending in '/', such as incoming/demand/"),
+    ] = "incoming/"
+
+    def model_post_init(self, context: Any) -> None:
+        if (self.kind == "http") != (self.url is not None):
+            raise ValueError("url is set exactly when kind is http; expected a url with kind: http only")
+
+
+class Cycle(_Strict):
+    """The daily cycle: collect, forecast, score yesterday against actuals, check drift and
+    accuracy, retrain through the gate. Composer runs it where `composer.enabled`, Cloud Scheduler
+    through the trigger elsewhere, once a day at `cron` for the day before."""
+
+    enabled: bool = Field(False, description="true or false")
+    cron: Annotated[str, AfterValidator(_check_cron)] = "0 7 * * *"
+    time_zone: Annotated[str, AfterValidator(_check_time_zone)] = "Etc/UTC"
+    source: CycleSource = Field(default_factory=CycleSource)
+    degradation_ratio: float = Field(
+        1.0, gt=0, le=10, description="the champion's error over the better naive rule's that counts as degraded"
+    )
+    degradation_days: int = Field(3, ge=1, le=30, description="consecutive degraded days that trigger retraining")
+    drift_threshold: float = Field(0.5, ge=0, le=1, description="share of drifted columns that triggers retraining")
+    drift_window_days: int = Field(7, ge=1, le=60, description="recent days compared with the training data")
+    bigquery_table: bool = Field(False, description="true for a BigQuery external table over the stored forecasts")
 
 
 class Storage(_Strict):
@@ -242,6 +286,7 @@ class Environment(_Strict):
     notifications: Notifications = Field(default_factory=Notifications)
     functions: Functions = Field(description="the functions' settings, at least functions.predict.invokers")
     schedules: list[Schedule] = Field(default_factory=list)
+    cycle: Cycle = Field(default_factory=Cycle)
     delivery: Delivery | None = None
     dashboard: Dashboard | None = Field(None, description="deploys the dashboard for its viewers")
     team_owners_run_pipelines: bool = Field(False, description="true where team owners may run pipelines (dev)")

@@ -11,6 +11,7 @@ from pathlib import Path
 from environments.schema import Environment, Schedule
 from functions.archive import write_archive
 from functions.settings import ENTRY_POINTS
+from pipelines.logic.cycle_settings import daily_parameters
 
 SOURCE_PREFIX = "functions/"  # the archives' folder in the function-sources bucket
 # Every environment deploys these functions; teams share them (a team's runs go through the trigger).
@@ -55,8 +56,33 @@ class DeployedSchedule:
     team: str | None = None
 
 
+CYCLE_SCHEDULE = "daily-cycle"
+
+
+def composer_environment_id(environment: str) -> str:
+    """The environment's Composer environment (the stack creates it, make deploy-dags finds it)."""
+    return f"mlops-{environment}"
+
+
+def cycle_schedule(environment: Environment) -> Schedule | None:
+    """The scheduler's view of the cycle, where the scheduler runs it (cycle on, Composer off)."""
+    cycle = environment.cycle
+    if not cycle.enabled or environment.composer.enabled:
+        return None
+    return Schedule(
+        name=CYCLE_SCHEDULE,
+        cron=cycle.cron,
+        time_zone=cycle.time_zone,
+        pipeline="daily",
+        parameters=daily_parameters(environment),
+    )
+
+
 def schedules_of(environment: Environment) -> list[DeployedSchedule]:
-    platform = [DeployedSchedule(s.name, schedule_job_id(environment.name, s.name), s) for s in environment.schedules]
+    cycle = [schedule for schedule in [cycle_schedule(environment)] if schedule]
+    platform = [
+        DeployedSchedule(s.name, schedule_job_id(environment.name, s.name), s) for s in [*environment.schedules, *cycle]
+    ]
     teams = [
         DeployedSchedule(f"{t.name}-{s.name}", schedule_job_id(environment.name, s.name, t.name), s, t.name)
         for t in environment.teams

@@ -88,6 +88,9 @@ API_OF: dict[str, tuple[str, ...]] = {
     "google_monitoring_alert_policy": MONITORING,
     "google_logging_metric": ("logging.googleapis.com",),
     "google_billing_budget": ("billingbudgets.googleapis.com",),
+    "google_bigquery_dataset": ("bigquery.googleapis.com",),
+    "google_bigquery_table": ("bigquery.googleapis.com",),
+    "data.google_bigquery_default_service_account": ("bigquery.googleapis.com",),
 }
 
 LazyDependencies = Callable[[], Iterable[TerraformResource]]

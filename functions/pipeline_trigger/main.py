@@ -20,7 +20,7 @@ import hashlib
 import json
 import re
 import tempfile
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import functions_framework
@@ -95,6 +95,16 @@ def job_id(body: dict, headers) -> str:
     return f"{body['pipeline']}-{body['team'] or 'platform'}-{stamp}-{digest}"[:128]
 
 
+def day_before_firing(headers) -> str:
+    """The day a scheduled `daily` run collects: the day before the firing (UTC); empty without a
+    fire time, and the pipeline then takes the day before it runs. A redelivery names the same day."""
+    schedule_time = headers.get("X-CloudScheduler-ScheduleTime")
+    if not schedule_time:
+        return ""
+    fired = datetime.fromisoformat(schedule_time.replace("Z", "+00:00")).astimezone(UTC)
+    return (fired.date() - timedelta(days=1)).isoformat()
+
+
 def load_template(templates: str, pipeline: str, version: str, credentials) -> Path:
     """Download `<repository>/<pipeline>/<version>` (or read `<folder>/<pipeline>.yaml`) to a file."""
     if not templates.startswith(("https://", "http://")):
@@ -137,6 +147,8 @@ def trigger(request, fields: dict):
     try:
         body = parse(request, target.team_accounts)
         identifier = job_id(body, request.headers)
+        if body["pipeline"] == "daily":
+            body["parameters"] = {"day": day_before_firing(request.headers)} | body["parameters"]
         fields |= {
             "pipeline": body["pipeline"],
             "version": body["version"],

@@ -76,6 +76,7 @@ class DashboardService(Construct):
         identity: WorkloadIdentity,
         registry_uri: str,
         runs_root: str,
+        cycle_root: str | None,
         labels: dict[str, str],
         images: ArtifactRepository,
         run_agent: Grantee,
@@ -111,6 +112,7 @@ class DashboardService(Construct):
                         args=[
                             *("--host", ALL_INTERFACES, "--port", str(PORT)),
                             *("--registry", registry_uri, "--runs", runs_root),
+                            *(("--cycle", cycle_root) if cycle_root else ()),
                         ],
                         ports=CloudRunV2ServiceTemplateContainersPorts(container_port=PORT),
                         resources=CloudRunV2ServiceTemplateContainersResources(

@@ -125,6 +125,19 @@ CUSTOM_ROLES: dict[str, tuple[str, tuple[str, ...]]] = {
             "monitoring.notificationChannels.update",
         ),
     ),
+    "platformCycleTableAdmin": (
+        "Create the daily cycle's BigQuery dataset and external table, without reading table data",
+        (
+            "bigquery.datasets.create",
+            "bigquery.datasets.delete",
+            "bigquery.datasets.get",
+            "bigquery.datasets.update",
+            "bigquery.tables.create",
+            "bigquery.tables.delete",
+            "bigquery.tables.get",
+            "bigquery.tables.update",
+        ),
+    ),
     "platformTeamRunner": (
         "Run a team's pipelines and register into its own model; never move another model's aliases",
         (
@@ -182,6 +195,9 @@ DEPLOYER_ROLES_WITH_CMEK = {
     "platformMetadataStoreAdmin": "create the Vertex AI metadata store with the key",
 }
 DEPLOYER_ROLES_WITH_COMPOSER = {"roles/composer.admin": "create the Composer environment"}
+DEPLOYER_ROLES_WITH_CYCLE_TABLE = {
+    "platformCycleTableAdmin": "create the BigQuery dataset and external table over the cycle's forecasts"
+}
 # Granting the stack's project roles: limited by an IAM condition to the roles the stack grants
 # to others, so the deployer can never grant itself (or anyone) more at the project level
 # (cloud.google.com/iam/docs/setting-limits-on-granting-roles).
@@ -274,6 +290,7 @@ class DeployerRoles(Construct):
         project_roles: ProjectRoles,
         cmek: bool,
         composer: bool,
+        cycle_table: bool = False,
     ) -> None:
         super().__init__(scope, id)
         self.project_roles = project_roles
@@ -281,6 +298,7 @@ class DeployerRoles(Construct):
         self.roles = dict(DEPLOYER_ROLES)
         self.roles |= DEPLOYER_ROLES_WITH_CMEK if cmek else {}
         self.roles |= DEPLOYER_ROLES_WITH_COMPOSER if composer else {}
+        self.roles |= DEPLOYER_ROLES_WITH_CYCLE_TABLE if cycle_table else {}
 
     def grant(self, deployer: Grantee) -> None:
         roles = self.project_roles

@@ -29,6 +29,7 @@ from infra.constructs.beta import GoogleBetaProvider, service_agent
 from infra.constructs.bucket import ExistingBucket, SecureBucket
 from infra.constructs.budget import Billing, PlatformBudget
 from infra.constructs.composer import Composer
+from infra.constructs.cycle import BIGQUERY_API, DailyCycle
 from infra.constructs.dashboard import DashboardService
 from infra.constructs.delivery import DeliveryTriggers
 from infra.constructs.encryption import EncryptionKey
@@ -41,8 +42,9 @@ from infra.constructs.registry import ArtifactRepository
 from infra.constructs.scheduler import ScheduledPipeline
 from infra.constructs.team import TeamProps, TeamResources
 from infra.constructs.vertex import MetadataStore
-from infra.deployed import function_id, schedule_job_id
+from infra.deployed import composer_environment_id, function_id, schedule_job_id
 from infra.policy.rules import PlatformPolicy
+from pipelines.logic.cycle_store import store_root
 from pipelines.logic.model_names import default_registry_uri
 from pipelines.ops.cli import components_image
 
@@ -83,6 +85,7 @@ PARTS = (
     "functions",
     "dashboard",
     "schedules",
+    "cycle",
     "delivery",
     "alerts",
     "budget",
@@ -168,6 +171,7 @@ class PlatformStack(TerraformStack):
         apis += CMEK_APIS if environment.encryption.cmek else ()
         apis += COMPOSER_APIS if environment.composer.enabled else ()
         apis += BUDGET_APIS if environment.billing_account else ()
+        apis += (BIGQUERY_API,) if environment.cycle.enabled and environment.cycle.bigquery_table else ()
         return ProjectServices(self, "apis", project_id=environment.project_id, apis=apis)
 
     @cached_property
@@ -323,6 +327,8 @@ class PlatformStack(TerraformStack):
         if self.dashboard_identity:
             buckets.models.grant_read(self.dashboard_identity)
             buckets.pipeline_root.grant_read(self.dashboard_identity)
+            if self.environment.cycle.enabled:  # the daily cycle's stored forecasts and scores
+                buckets.data.grant_read(self.dashboard_identity)
             self.project_roles.grant_vertex_viewer(self.dashboard_identity)
 
     @cached_property
@@ -385,19 +391,22 @@ class PlatformStack(TerraformStack):
     @cached_property
     def dashboard(self) -> DashboardService | None:
         """With `dashboard` in the environment file: the dashboard on the components image of the
-        commit being deployed (`make dashboard-image` pushes it), opened by its viewers only. It
-        shows the platform's runs: Vertex AI keeps them under `<pipeline root>/<project number>/`."""
+        commit being deployed (`make publish-pipelines` pushes it), opened by its viewers only. It
+        shows the platform's runs (Vertex AI keeps them under `<pipeline root>/<project number>/`)
+        and, with the daily cycle on, the cycle's stored forecasts and scores."""
         environment = self.environment
         if not environment.dashboard:
             return None
+        registry_uri = default_registry_uri(environment.project_id, environment.region)
         dashboard = DashboardService(
             self,
             "dashboard",
             region=environment.region,
             image=components_image(environment),
             identity=self.dashboard_identity,
-            registry_uri=default_registry_uri(environment.project_id, environment.region),
+            registry_uri=registry_uri,
             runs_root=f"{self.names.pipeline_root}/{self.project.number}",
+            cycle_root=store_root(registry_uri) if environment.cycle.enabled else None,
             labels=self.labels,
             images=self.registries.containers,
             run_agent=self._service_agent("run.googleapis.com"),
@@ -427,6 +436,18 @@ class PlatformStack(TerraformStack):
         return platform + [job for team in self.teams for job in team.add_schedules(trigger=trigger, invoker=invoker)]
 
     @cached_property
+    def cycle(self) -> DailyCycle:
+        return DailyCycle(
+            self,
+            "cycle",
+            environment=self.environment,
+            trigger=self.functions.pipeline_trigger,
+            invoker=self.identities.scheduler_invoker,
+            labels=self.labels,
+            encryption_key=self.encryption_key,
+        )
+
+    @cached_property
     def composer(self) -> Composer | None:
         environment = self.environment
         if not environment.composer.enabled:
@@ -434,7 +455,7 @@ class PlatformStack(TerraformStack):
         return Composer(
             self,
             "composer",
-            name=f"mlops-{environment.name}",
+            name=composer_environment_id(environment.name),
             worker_account_id=ResourceNames.COMPOSER_WORKER,
             region=environment.region,
             size=environment.composer.size,
@@ -567,6 +588,7 @@ class PlatformStack(TerraformStack):
             project_roles=self.project_roles,
             cmek=environment.encryption.cmek,
             composer=environment.composer.enabled,
+            cycle_table=environment.cycle.enabled and environment.cycle.bigquery_table,
         )
         roles.grant(deployer)
         # Deploying functions, schedules, Composer and triggers means acting as their identities.

@@ -258,7 +258,54 @@ def detect_drift(
     return result.exceeds(threshold)
 
 
-FUNCTIONS = (ingest, validate, features, train, evaluate, gate, register, batch_predict, detect_drift)
+def daily_cycle(
+    registry_uri: str,
+    day: str,
+    source: str,
+    source_url: str,
+    data_spec: dict,
+    degradation_ratio: float,
+    degradation_days: int,
+    drift_threshold: float,
+    drift_window_days: int,
+    holdout_days: int,
+    metric: str,
+    promotion_margin: float,
+) -> str:
+    """One day of the daily cycle (pipelines/logic/cycle.py): collect, score, check, retrain through
+    the gate, forecast. `day` empty: the day before the run. Each step is idempotent for its day."""
+    import json
+    from datetime import UTC, date, datetime
+
+    from pipelines.logic.collection import CollectionError
+    from pipelines.logic.cycle import CycleConfig, previous_day, run_day
+
+    config = CycleConfig.from_parameters(
+        {
+            "registry_uri": registry_uri,
+            "source": source,
+            "source_url": source_url,
+            "data_spec": data_spec,
+            "degradation_ratio": degradation_ratio,
+            "degradation_days": int(degradation_days),
+            "drift_threshold": drift_threshold,
+            "drift_window_days": int(drift_window_days),
+            "holdout_days": int(holdout_days),
+            "metric": metric,
+            "promotion_margin": promotion_margin,
+        }
+    )
+    collected = date.fromisoformat(day) if day else previous_day(datetime.now(UTC).date())
+    try:
+        report = run_day(config, collected)
+    except CollectionError as error:
+        raise SystemExit(f"collection failed: {error}") from None  # the message, without a traceback
+    summary = {"day": collected.isoformat(), "champion": report.champion_after, "check": report.check}
+    print(json.dumps(summary, default=str))
+    return json.dumps(summary, default=str)
+
+
+FUNCTIONS = (ingest, validate, features, train, evaluate, gate, register, batch_predict, detect_drift, daily_cycle)
 
 
 def make_components(image: str) -> SimpleNamespace:

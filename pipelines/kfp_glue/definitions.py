@@ -1,4 +1,5 @@
-"""The three pipelines. They take any CSV (local path or gs://) through `source` and `data_spec`;
+"""The pipelines: training, prediction, monitoring, and one day of the daily cycle. They take any
+CSV (local path or gs://) through `source` and `data_spec`;
 the reference dataset is only the default. `build(image)` makes them on a given components image.
 Parameter defaults come from the one table in parameters.py (which also holds their ranges)."""
 
@@ -110,4 +111,34 @@ def build(image: str = LOCAL_IMAGE) -> SimpleNamespace:
             )
         return drift.outputs["report"]
 
-    return SimpleNamespace(training=training, prediction=prediction, monitoring=monitoring)
+    @dsl.pipeline(name="daily", description="One day of the daily cycle: collect, score, check, retrain, forecast")
+    def daily(
+        registry_uri: str,
+        day: str = D["day"],
+        source: str = D["source"],
+        source_url: str = D["source_url"],
+        data_spec: dict = D["data_spec"],
+        degradation_ratio: float = D["degradation_ratio"],
+        degradation_days: int = D["degradation_days"],
+        drift_threshold: float = D["drift_threshold"],
+        drift_window_days: int = D["drift_window_days"],
+        holdout_days: int = D["holdout_days"],
+        metric: str = D["metric"],
+        promotion_margin: float = D["promotion_margin"],
+    ) -> str:
+        return c.daily_cycle(
+            registry_uri=registry_uri,
+            day=day,
+            source=source,
+            source_url=source_url,
+            data_spec=data_spec,
+            degradation_ratio=degradation_ratio,
+            degradation_days=degradation_days,
+            drift_threshold=drift_threshold,
+            drift_window_days=drift_window_days,
+            holdout_days=holdout_days,
+            metric=metric,
+            promotion_margin=promotion_margin,
+        ).output
+
+    return SimpleNamespace(training=training, prediction=prediction, monitoring=monitoring, daily=daily)

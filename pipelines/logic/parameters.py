@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from environments.messages import kind_of
+from environments.naming import SOURCE_URL
 from pipelines.logic.spec import REFERENCE, SECONDS_PER_DAY, DataSpec, frequency_seconds
 
 _TYPES = {
@@ -69,6 +70,7 @@ MODEL_PARAMS = {
 MAX_COLUMN_CHARS = 128
 MAX_EXOGENOUS_COLUMNS = 20
 EXPERIMENT = re.compile(r"[a-z0-9][a-z0-9-]{0,127}")  # Vertex AI experiment names
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 DEFAULT_DATA_SPEC = DataSpec().to_dict()
 DEFAULTS: dict[str, Any] = {
@@ -83,6 +85,11 @@ DEFAULTS: dict[str, Any] = {
     "experiment": "",
     "horizon": 48,
     "drift_threshold": 0.5,
+    "day": "",
+    "source_url": "",
+    "degradation_ratio": 1.0,
+    "degradation_days": 3,
+    "drift_window_days": 7,
 }
 KFP_TYPES = {
     "registry_uri": "STRING",
@@ -96,6 +103,11 @@ KFP_TYPES = {
     "experiment": "STRING",
     "horizon": "NUMBER_INTEGER",
     "drift_threshold": "NUMBER_DOUBLE",
+    "day": "STRING",
+    "source_url": "STRING",
+    "degradation_ratio": "NUMBER_DOUBLE",
+    "degradation_days": "NUMBER_INTEGER",
+    "drift_window_days": "NUMBER_INTEGER",
 }
 PIPELINE_PARAMETERS = {
     "training": (
@@ -118,6 +130,23 @@ PIPELINE_PARAMETERS = {
         "holdout_days",
         "promotion_margin",
         "experiment",
+    ),
+    # One day of the daily cycle: `day` empty means the day before the run (the trigger sets the
+    # day before the scheduled firing); `source` is the reference series or the data bucket's drop
+    # folder, `source_url` (when set) an HTTP(S) CSV endpoint instead.
+    "daily": (
+        "registry_uri",
+        "day",
+        "source",
+        "source_url",
+        "data_spec",
+        "degradation_ratio",
+        "degradation_days",
+        "drift_threshold",
+        "drift_window_days",
+        "holdout_days",
+        "metric",
+        "promotion_margin",
     ),
 }
 
@@ -205,6 +234,28 @@ def _experiment(value: str, values: dict) -> list[tuple[str, str]]:
     return [("", f"{shown(value)} is not an experiment name; expected lowercase letters, digits and hyphens")]
 
 
+def _day(value: str, values: dict) -> list[tuple[str, str]]:
+    if value == "" or (_DAY.fullmatch(value) and _is_date(value)):
+        return []
+    return [("", f"{shown(value)} is not a day; expected YYYY-MM-DD, or empty for the day before the run")]
+
+
+def _is_date(value: str) -> bool:
+    from datetime import date
+
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _url(value: str, values: dict) -> list[tuple[str, str]]:
+    if value == "" or SOURCE_URL.fullmatch(value):
+        return []
+    return [("", f"{shown(value)} is not an http(s) URL; expected e.g. https://data.acme.com/{{day}}.csv, or empty")]
+
+
 def _non_empty(value: str, values: dict) -> list[tuple[str, str]]:
     return [] if value else [("", "empty; expected a value")]
 
@@ -222,6 +273,11 @@ RULES: dict[str, Callable[[Any, dict], list[tuple[str, str]]]] = {
     "experiment": _experiment,
     "horizon": _horizon,
     "drift_threshold": _in_range(Range(0, 1)),
+    "day": _day,
+    "source_url": _url,
+    "degradation_ratio": _in_range(Range(0.01, 10)),
+    "degradation_days": _in_range(Range(1, 30, integer=True)),
+    "drift_window_days": _in_range(Range(1, 60, integer=True)),
 }
 
 

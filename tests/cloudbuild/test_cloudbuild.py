@@ -131,6 +131,7 @@ def test_a_deploy_applies_its_plan_then_verifies_what_runs():
         ["plan", "ENV=${_ENV}"],
         ["wait-dashboard-image", "ENV=${_ENV}"],
         ["apply", "ENV=${_ENV}"],
+        ["deploy-dags", "ENV=${_ENV}"],
         ["verify-deploy", "ENV=${_ENV}"],
     ]
 

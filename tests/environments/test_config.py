@@ -57,8 +57,9 @@ def test_resource_names_and_labels_derive_from_the_environment(environments_dir:
 BAD_FILES = {
     "unknown key": (
         DEV + "colour: blue\n",
-        "colour: unknown key; expected one of billing_account, composer, dashboard, delivery, encryption, functions, "
-        "labels, notifications, project_id, region, schedules, state_bucket, storage, team_owners_run_pipelines",
+        "colour: unknown key; expected one of billing_account, composer, cycle, dashboard, delivery, encryption, "
+        "functions, labels, notifications, project_id, region, schedules, state_bucket, storage, "
+        "team_owners_run_pipelines",
     ),
     "unknown nested key": (
         DEV.replace("  enabled: false", "  enabled: false\n  zone: b"),

@@ -91,7 +91,7 @@ def test_job_id_is_stable_per_firing_and_differs_between_firings(dry_client):
             FIRED,
             400,
             "pipeline",
-            '"scoring" is not a pipeline; expected one of training, prediction, monitoring',
+            '"scoring" is not a pipeline; expected one of training, prediction, monitoring, daily',
         ),
         (
             {"pipeline": "training", "version": "../x"},
@@ -363,3 +363,29 @@ def test_request_ids_differing_in_case_or_punctuation_get_distinct_jobs(dry_clie
 def test_unhashable_teams_newlines_and_outside_parameters_get_400(dry_client, body, field, error):
     response = dry_client.post("/", json=body, headers=FIRED)
     assert (response.status_code, response.get_json()) == (400, {"error": error, "field": field})
+
+
+def test_a_daily_firing_runs_the_cycle_for_the_day_before_and_a_redelivery_is_the_same_job(dry_client):
+    body = {"pipeline": "daily", "parameters": {"source": "gs://acme-mlops-dev-data/incoming"}}
+    first = dry_client.post("/", json=body, headers={"X-CloudScheduler-ScheduleTime": "2026-11-22T07:00:00+01:00"})
+    again = dry_client.post("/", json=body, headers={"X-CloudScheduler-ScheduleTime": "2026-11-22T06:00:00Z"})
+    assert first.status_code == again.status_code == 200
+    assert first.get_json()["job_id"] == again.get_json()["job_id"]
+    assert first.get_json()["job_id"].startswith("daily-platform-20261122t060000-")
+    assert first.get_json()["request"]["body"]["runtimeConfig"]["parameterValues"] == {
+        "day": "2026-11-21",
+        "source": "gs://acme-mlops-dev-data/incoming",
+        "registry_uri": "vertex://acme-mlops-dev/europe-west1/forecaster",
+    }
+
+
+def test_a_daily_run_outside_the_data_bucket_or_with_a_bad_day_gets_400(dry_client):
+    outside = dry_client.post(
+        "/", json={"pipeline": "daily", "parameters": {"source": "gs://elsewhere/x"}}, headers=FIRED
+    )
+    bad_day = dry_client.post("/", json={"pipeline": "daily", "parameters": {"day": "2026-02-30"}}, headers=FIRED)
+    assert (outside.status_code, outside.get_json()["field"]) == (400, "parameters.source")
+    assert bad_day.get_json() == {
+        "error": '"2026-02-30" is not a day; expected YYYY-MM-DD, or empty for the day before the run',
+        "field": "parameters.day",
+    }

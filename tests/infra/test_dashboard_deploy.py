@@ -30,6 +30,18 @@ state_bucket: dash-without-tfstate
 functions:
   predict: {invokers: [group:callers@example.com]}
 """
+WITH_CYCLE = """
+project_id: dash-cycle
+region: europe-west1
+state_bucket: dash-cycle-tfstate
+functions:
+  predict: {invokers: [group:callers@example.com]}
+dashboard:
+  viewers: [group:ml@example.com]
+cycle:
+  enabled: true
+  source: {kind: drop}
+"""
 SERVICE = "google_cloud_run_v2_service"
 
 
@@ -42,6 +54,7 @@ def own_stacks(tmp_path_factory) -> dict[str, dict]:
     (directory / "teams").mkdir(parents=True)
     (directory / "viewers.yaml").write_text(VIEWERS)
     (directory / "without.yaml").write_text(WITHOUT)
+    (directory / "cycle.yaml").write_text(WITH_CYCLE)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("PLATFORM_ENVIRONMENTS_DIR", str(directory))
         patch.setenv("IMAGE_TAG", "0123456789ab")
@@ -98,6 +111,20 @@ def test_its_account_reads_exactly_the_models_and_pipeline_root_buckets_and_the_
         ("google_storage_bucket_iam_member", pipeline_root, "roles/storage.objectViewer"),
         ("google_project_iam_member", "dash-viewers", "roles/aiplatform.viewer"),
     }
+
+
+def test_with_the_daily_cycle_it_also_reads_the_cycles_store_in_the_data_bucket(own_stacks):
+    (service,) = resources(own_stacks["cycle"], SERVICE).values()
+    (container,) = service["template"]["containers"]
+    assert container["args"][-2:] == ["--cycle", "gs://dash-cycle-data/cycle/forecaster"]
+    (data_id,) = [
+        i for i, b in resources(own_stacks["cycle"], "google_storage_bucket").items() if b["name"] == "dash-cycle-data"
+    ]
+    data = f"${{google_storage_bucket.{data_id}.name}}"
+    assert ("google_storage_bucket_iam_member", data, "roles/storage.objectViewer") in grants_to(
+        own_stacks["cycle"], "dashboard-viewer"
+    )
+    assert not any(grant[1] == data for grant in grants_to(own_stacks["viewers"], "dashboard-viewer"))
 
 
 def test_only_the_deployer_may_act_as_it(own_stacks):

@@ -26,7 +26,10 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["run", "scoring"], "PIPELINE: 'scoring' is not a pipeline; expected one of training, prediction, monitoring"),
+        (
+            ["run", "scoring"],
+            "PIPELINE: 'scoring' is not a pipeline; expected one of training, prediction, monitoring, daily",
+        ),
         (
             ["run", "training", "--params", '{"holdout_days": 3'],
             "PARAMS: not valid JSON: Expecting ',' delimiter at line 1, column 19",

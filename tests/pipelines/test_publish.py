@@ -71,10 +71,10 @@ def test_every_template_is_uploaded_and_tagged_with_release_commit_and_latest(re
     _, server = repository
     published = publish(load_environment("prod"), "v1.4.0")
 
-    assert sorted(published) == ["monitoring", "prediction", "training"]
+    assert sorted(published) == ["daily", "monitoring", "prediction", "training"]
     assert all(p["tags"] == ["v1.4.0", "abc123def456", "latest"] for p in published.values())
     uploads = [r for r in server.requests if r.path == "/acme-mlops-prod/pipelines"]
-    assert len(uploads) == 3
+    assert len(uploads) == 4
     for upload in uploads:
         assert upload.headers["content-type"].startswith("multipart/form-data")
         assert upload.headers["authorization"] == "Bearer test-token"
@@ -82,7 +82,9 @@ def test_every_template_is_uploaded_and_tagged_with_release_commit_and_latest(re
         assert b"europe-west1-docker.pkg.dev/acme-mlops-prod/containers/python-components:abc123def456" in upload.body
     creates = [r for r in server.requests if r.method == "POST" and "tagId" in r.query]
     assert sorted((r.path.split("/")[-2], r.query["tagId"][0]) for r in creates) == sorted(
-        (name, tag) for name in ("monitoring", "prediction", "training") for tag in ("v1.4.0", "abc123def456", "latest")
+        (name, tag)
+        for name in ("daily", "monitoring", "prediction", "training")
+        for tag in ("v1.4.0", "abc123def456", "latest")
     )
     assert json.loads(creates[0].body)["version"].startswith(f"{REPOSITORY}/packages/")
 

@@ -6,13 +6,16 @@ import itertools
 import json
 import shutil
 import subprocess
+from datetime import date, timedelta
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import requests
 
 from environments.loading import REPO_ROOT
 from functions.serve import serving
+from pipelines.logic.cycle_store import CycleStore
 from pipelines.logic.data import load_reference
 from pipelines.logic.registry import LocalRegistry
 from tools.dashboard import data
@@ -116,20 +119,71 @@ def chromium(*arguments: str, profile: Path) -> subprocess.CompletedProcess:
     return subprocess.run([browser, *flags, *arguments], capture_output=True, text=True, timeout=120, check=True)
 
 
+def cycle_store(root: Path) -> CycleStore:
+    """Two collected days, version 1's forecasts of both, version 2's of the second, and the
+    second day's scores."""
+    store = CycleStore(str(root))
+    for day, level in ((date(2024, 3, 4), 100.0), (date(2024, 3, 5), 110.0)):
+        stamps = pd.date_range(pd.Timestamp(day), periods=2, freq="12h")
+        store.write_frame(store.observations_path(day), pd.DataFrame({"timestamp": stamps, "demand": [level, level]}))
+        for version, offset in (("1", 5.0), ("2", -2.0)):
+            if version == "2" and day == date(2024, 3, 4):
+                continue
+            frame = pd.DataFrame({"timestamp": stamps, "forecast": [level + offset] * 2})
+            store.write_frame(
+                store.forecasts_path(day - timedelta(days=1), version),
+                frame.assign(model_version=version, origin=str(day - timedelta(days=1))),
+            )
+    scores = pd.DataFrame(
+        {
+            "day": ["2024-03-05", "2024-03-05"],
+            "model_version": ["1", "2"],
+            "mae": [5.0, 2.0],
+            "mape": [4.5, 1.8],
+            "naive_daily_mae": [10.0, 10.0],
+            "naive_weekly_mae": [12.0, 12.0],
+        }
+    )
+    store.write_frame(store.scores_path(date(2024, 3, 5)), scores)
+    return store
+
+
+def test_reads_the_cycles_forecasts_against_actuals_and_its_daily_accuracy(tmp_path):
+    found = data.gather_cycle(cycle_store(tmp_path).root)
+    assert found["forecasts"] == {
+        "timestamps": ["2024-03-04T00:00:00", "2024-03-04T12:00:00", "2024-03-05T00:00:00", "2024-03-05T12:00:00"],
+        "actual": [100.0, 100.0, 110.0, 110.0],
+        "versions": {"1": [105.0, 105.0, 115.0, 115.0], "2": [None, None, 108.0, 108.0]},
+    }
+    assert found["accuracy"] == [
+        {"day": "2024-03-05", "version": "1", "mae": 5.0, "naive_daily": 10.0, "naive_weekly": 12.0},
+        {"day": "2024-03-05", "version": "2", "mae": 2.0, "naive_daily": 10.0, "naive_weekly": 12.0},
+    ]
+    assert data.gather_cycle(tmp_path / "nothing") == {"forecasts": None, "accuracy": []}
+
+
 def test_the_page_draws_its_charts_with_data_in_chromium(sources, tmp_path):
+    cycle_store(tmp_path / "cycle")
     arguments = ["tools.dashboard.server", "--registry", sources.registry, "--runs", sources.runs]
+    arguments += ["--cycle", str(tmp_path / "cycle")]
     with serving(arguments) as url:
         assert requests.get(url + "plotly.min.js", timeout=10).headers["Content-Type"] == "application/javascript"
         assert requests.get(url + "elsewhere", timeout=10).status_code == 404
         dom = chromium("--dump-dom", url, profile=tmp_path / "dom").stdout
         SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-        chromium(f"--screenshot={SCREENSHOT}", "--window-size=1200,2600", url, profile=tmp_path / "shot")
+        chromium(f"--screenshot={SCREENSHOT}", "--window-size=1200,3500", url, profile=tmp_path / "shot")
     # plotly draws each chart as SVG: one trace group per series, inside the chart's own div.
     charts = (("forecasts", 3), ("accuracy", 2), ("champions", 1), ("drift", 1), ("versions", None))
+    cycle_charts = (("cycle-forecasts", 3), ("cycle-accuracy", 4), (None, None))
     for (chart, traces), (following, _) in itertools.pairwise(charts):
         section = dom.split(f'id="{chart}"', 1)[1].split(f'id="{following}"', 1)[0]
         assert 'class="main-svg"' in section, chart
         drawn = section.count('class="trace scatter') + section.count('class="trace bars')
         assert drawn == traces, (chart, drawn)
+    for (chart, traces), (following, _) in itertools.pairwise(cycle_charts):
+        section = dom.split(f'id="{chart}"', 1)[1]
+        section = section.split(f'id="{following}"', 1)[0] if following else section
+        assert 'class="main-svg"' in section, chart
+        assert section.count('class="trace scatter') == traces, chart
     assert "<td>monitoring-20260102</td><td>succeeded</td>" in dom
     assert SCREENSHOT.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

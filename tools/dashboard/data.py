@@ -17,7 +17,9 @@ run, never an error.
   version metadata the gate records;
 - champion history: the versions that were promoted, in order, with the gate's reason;
 - drift: the drift share of the newest monitoring run in the pipeline root;
-- recent runs: the newest run folders of the pipeline root, with their tasks and status.
+- recent runs: the newest run folders of the pipeline root, with their tasks and status;
+- the daily cycle (when its store is given): the stored forecasts of each model version against
+  the collected actuals, and each scored day's accuracy per version next to the naive rules.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pipelines.logic.cycle_store import CycleStore
 from pipelines.logic.data import DataSpec, load_reference, validate
 from pipelines.logic.features import build_features
 from pipelines.logic.registry import Registry, RegistryError, open_registry
@@ -46,6 +49,7 @@ _champions: dict[str, Forecaster] = {}  # loaded forecasters by their artifacts 
 class Sources:
     registry: str  # a registry URI: a folder, or vertex://<project>/<region>/<model>
     runs: str  # a pipeline root: a folder, or gs://<bucket>[/<prefix>]
+    cycle: str | None = None  # the daily cycle's store: a folder (build/cycle/ locally) or gs://<bucket>/<prefix>
 
 
 @dataclass(frozen=True)
@@ -198,14 +202,60 @@ def drift(found: list[Task]) -> dict | None:
     return None
 
 
+def cycle_forecasts(store: CycleStore, spec: DataSpec | None = None) -> dict | None:
+    """The daily cycle's stored forecasts against the collected actuals: the timestamps forecast,
+    the actuals (None where not collected yet) and one series per model version; None when the
+    cycle has stored no forecast."""
+    spec = spec or DataSpec()
+    forecasts = store.forecasts()
+    if forecasts.empty:
+        return None
+    observations = store.observations()
+    actual = observations.set_index(spec.timestamp_column)[spec.target_column] if not observations.empty else None
+    timestamps = sorted(set(forecasts[spec.timestamp_column]))
+    by_version = {}
+    for version, rows in forecasts.groupby(forecasts["model_version"].astype(str)):
+        values = rows.set_index(spec.timestamp_column)["forecast"]
+        by_version[version] = [float(values[t]) if t in values.index else None for t in timestamps]
+    return {
+        "timestamps": [t.isoformat() for t in timestamps],
+        "actual": [float(actual[t]) if actual is not None and t in actual.index else None for t in timestamps],
+        "versions": dict(sorted(by_version.items(), key=lambda item: int(item[0]) if item[0].isdigit() else 0)),
+    }
+
+
+def cycle_accuracy(store: CycleStore) -> list[dict]:
+    """Each scored day's MAE per model version, next to the naive rules' MAE that day."""
+    scores = store.scores()
+    if scores.empty:
+        return []
+    return [
+        {
+            "day": row["day"],
+            "version": str(row["model_version"]),
+            "mae": float(row["mae"]),
+            "naive_daily": float(row["naive_daily_mae"]),
+            "naive_weekly": float(row["naive_weekly_mae"]),
+        }
+        for row in scores.sort_values(["day", "model_version"]).to_dict("records")
+    ]
+
+
+def gather_cycle(root: Path | str) -> dict:
+    """What the dashboard shows of the daily cycle (a folder or, with credentials, a gs:// root)."""
+    store = CycleStore(str(root))
+    return {"forecasts": cycle_forecasts(store), "accuracy": cycle_accuracy(store)}
+
+
 def gather(sources: Sources) -> dict:
     registry = open_registry(sources.registry)
     rows = accuracy(registry)
     found = tasks(sources.runs)
-    return {
+    gathered = {
         "accuracy": rows,
         "champions": champion_history(rows),
         "backtest": backtest(registry),
         "drift": drift(found),
         "runs": runs(found),
     }
+    return gathered | ({"cycle": gather_cycle(sources.cycle)} if sources.cycle is not None else {})

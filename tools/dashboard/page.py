@@ -85,6 +85,43 @@ def drift_chart(drift: dict | None) -> str:
     return _chart(figure, "drift", f"{title} (newest monitoring run: {drift['run']})")
 
 
+def cycle_forecasts_chart(forecasts: dict | None) -> str:
+    title = "Daily cycle: stored forecasts against actuals"
+    if forecasts is None:
+        return _empty(
+            "cycle-forecasts", title, "The daily cycle has stored no forecast yet: run `make simulate DAYS=14`."
+        )
+    x = forecasts["timestamps"]
+    traces = [go.Scatter(x=x, y=forecasts["actual"], name="actual", line={"color": "#222"})]
+    traces += [
+        go.Scatter(x=x, y=values, name=f"version {version}") for version, values in forecasts["versions"].items()
+    ]
+    figure = go.Figure(traces)
+    figure.update_yaxes(title="demand")
+    return _chart(figure, "cycle-forecasts", f"{title} (each forecast issued the day before)")
+
+
+def cycle_accuracy_chart(rows: list[dict]) -> str:
+    title = "Daily cycle: daily MAE per model version next to the naive rules (lower is better)"
+    if not rows:
+        return _empty("cycle-accuracy", title, "No day has been scored yet: run `make simulate DAYS=14`.")
+    days = sorted({row["day"] for row in rows})
+    first = {}
+    for row in rows:
+        first.setdefault(row["day"], row)
+    traces = []
+    for version in sorted({row["version"] for row in rows}, key=lambda v: int(v) if v.isdigit() else 0):
+        mine = [row for row in rows if row["version"] == version]
+        traces.append(go.Scatter(x=[r["day"] for r in mine], y=[r["mae"] for r in mine], name=f"version {version}"))
+    for rule, label in (("naive_daily", "naive: a day before"), ("naive_weekly", "naive: a week before")):
+        traces.append(
+            go.Scatter(
+                x=days, y=[first[day][rule] for day in days], name=label, line={"dash": "dot"}, mode="lines+markers"
+            )
+        )
+    return _chart(go.Figure(traces), "cycle-accuracy", title)
+
+
 def _table(section: str, title: str, header: list[str], rows: list[list], hint: str) -> str:
     if not rows:
         return _empty(section, title, hint)
@@ -130,6 +167,8 @@ def render(data: dict) -> str:
             "No local run yet.",
         ),
     ]
+    if "cycle" in data:  # the daily cycle's store was given (make dashboard: build/cycle/)
+        sections += [cycle_forecasts_chart(data["cycle"]["forecasts"]), cycle_accuracy_chart(data["cycle"]["accuracy"])]
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>MLOps platform: forecasts and model health</title>
 <script src="{PLOTLY_JS}"></script>

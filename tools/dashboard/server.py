@@ -18,6 +18,7 @@ from pathlib import Path
 import plotly
 
 from functions.serve import LOOPBACK, listen_address
+from pipelines.logic.cycle_store import LOCAL_CYCLE_ROOT
 from pipelines.logic.registry import open_registry
 from pipelines.ops.cli import LOCAL_PIPELINE_ROOT, LOCAL_REGISTRY
 from tools.dashboard.data import Sources, check_runs_root, gather
@@ -54,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         "--registry", default=str(LOCAL_REGISTRY), help="a folder or vertex://<project>/<region>/<model>"
     )
     parser.add_argument("--runs", default=str(LOCAL_PIPELINE_ROOT), help="a folder or gs://<bucket>[/<prefix>]")
+    parser.add_argument("--cycle", default=str(LOCAL_CYCLE_ROOT), help="a folder or gs://<bucket>/<prefix>")
     args = parser.parse_args(argv)
     try:
         host, port, url = listen_address(args.host, args.port)
@@ -62,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as error:
         print(error, file=sys.stderr)
         return 2
-    sources = Sources(registry=args.registry, runs=args.runs)
+    sources = Sources(registry=args.registry, runs=args.runs, cycle=args.cycle)
     render(gather(sources))  # before listening: the first view does not wait for the imports and model
     server = ThreadingHTTPServer((host, port), handler_for(sources))
     print(f"dashboard on {url} (registry {args.registry}, runs {args.runs})", flush=True)
