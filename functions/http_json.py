@@ -106,3 +106,19 @@ def _float(text: str) -> float:
 
 def _constant(name: str):
     raise BadRequest("body", f"{name} is not a JSON number; expected a finite number")
+
+
+def fast_json(handler):
+    """Answer a handler's `(body, status)` as JSON written by orjson (Flask's encoder sorts keys
+    and costs more than the forecast itself)."""
+    import functools
+
+    import flask
+    import orjson
+
+    @functools.wraps(handler)
+    def respond(request):
+        body, status = handler(request)
+        return flask.Response(orjson.dumps(body), status=status, mimetype="application/json")
+
+    return respond

@@ -88,7 +88,7 @@ def test_no_champion_is_503_but_bad_input_is_still_400(tmp_path, monkeypatch):
             "horizon",
             "49 is not a horizon; expected an integer from 1 to 48 (one day at 30min)",
         ),
-        ({"history": [], "horizon": 2}, "history", "0 rows; expected at least 431 (9.0 days at 30min)"),
+        ({"history": [], "horizon": 2}, "history", "0 rows; expected at least 384 (8.0 days at 30min)"),
     ],
 )
 def test_bad_requests_get_400_with_field_and_message(client, body, field, error):
@@ -270,7 +270,7 @@ def test_a_downloaded_version_is_deleted_once_loaded_and_a_local_one_kept(regist
     class DownloadingRegistry(LocalRegistry):
         """Fetches as the Vertex registry does: every artifact, training data included, to a new folder."""
 
-        def fetch(self, version):
+        def fetch(self, version, files=()):
             target = tmp_path / f"download-{version.version}"
             shutil.copytree(version.artifacts, target)
             (target / "training_data.parquet").write_bytes(b"rows")
@@ -282,6 +282,6 @@ def test_a_downloaded_version_is_deleted_once_loaded_and_a_local_one_kept(regist
     assert Champion(registry, 0).get()[0] == "1"
     assert sorted(p.name for p in (registry.root / "versions" / "1").iterdir()) == [
         "forecaster.json",
-        "model.json",
+        "training_data.parquet",
         "version.json",
     ]

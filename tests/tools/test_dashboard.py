@@ -14,7 +14,7 @@ import requests
 from environments.loading import REPO_ROOT
 from functions.serve import serving
 from pipelines.logic.data import DataSpec, load_reference, validate
-from pipelines.logic.evaluation import split_holdout
+from pipelines.logic.backtest import train_challenger
 from pipelines.logic.model import Forecaster
 from pipelines.logic.registry import LocalRegistry
 from tools.dashboard import data
@@ -41,9 +41,9 @@ V2 = {
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> Path:
     spec = DataSpec()
-    training, _ = split_holdout(validate(load_reference(), spec, "reference"), spec, 7)
+    training = validate(load_reference(), spec, "reference").iloc[: -7 * spec.periods_per_day]
     folder = tmp_path_factory.mktemp("model")
-    Forecaster.train(training, spec, {"n_estimators": 60}).save(folder)
+    train_challenger(training, spec, 3, {"n_estimators": 40}).save(folder)
     return folder
 
 
