@@ -148,10 +148,11 @@ verify-deploy: env-required setup ## Check ENV= runs what was applied: functions
 dashboard: setup ## The dashboard on the local registry and runs [PORT=8080] [HOST=127.0.0.1]
 	$(PY) -m tools.dashboard.server --host "$$HOST" --port "$$PORT"
 
-bench: setup ## Benchmarks with their floors: synth, local training pipeline, predict under load
+bench: setup ## Benchmarks with their floors: synth, local training pipeline, predict under load, forecast accuracy
 	$(PY) tests/bench/bench_synth.py
 	$(PY) tests/bench/bench_training.py
 	$(PY) tests/bench/bench_predict.py
+	$(PY) tests/bench/bench_accuracy.py
 
 clean: ## Remove synthesized stacks (and staging leftovers), build outputs and caches (keeps .venv)
 	rm -rf infra/cdktf.out infra/.synth-* environments/teams/.*.partial build .pytest_cache .ruff_cache

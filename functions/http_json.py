@@ -27,6 +27,10 @@ MAX_NUMBER_CHARS = 100
 _STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?', re.DOTALL)
 _NOT_BRACKETS = re.compile(r"[^\[\]{}]+")
 _DEPTH_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+# A run of this many number characters may be an integer past 64 bits or a number past the length
+# limit: the checked parser decides. Found by mapping every number character to one byte (C speed).
+_NUMERIC = bytes.maketrans(b"-+.eE0123456789", b"#" * 15)
+_LONG_NUMERIC_RUN = b"#" * 19
 
 
 class BadRequest(Exception):
@@ -68,7 +72,16 @@ def read_body(request, max_bytes: int) -> bytes:
 
 
 def parse_json(raw: bytes):
-    """Parse UTF-8 JSON within the depth and number limits, or BadRequest for the field "body"."""
+    """Parse UTF-8 JSON within the depth and number limits, or BadRequest for the field "body".
+
+    orjson parses first: when it succeeds, no numeric run is long enough to be a number past the
+    limits or a big integer (which orjson would read as a float), and the result nests at most
+    MAX_DEPTH levels, its result is the one Python's parser gives. Anything else goes to the
+    checked parser below, which explains the refusal. A body in the usual shape costs a tenth.
+    """
+    fast = _orjson_or_none(raw)
+    if fast is not None:
+        return fast
     try:
         text = raw.decode()
     except UnicodeDecodeError as error:
@@ -82,6 +95,29 @@ def parse_json(raw: bytes):
         return json.loads(text, parse_int=_integer, parse_float=_float, parse_constant=_constant)
     except json.JSONDecodeError as error:
         raise BadRequest("body", f"body is not valid JSON: {error}") from None
+
+
+def _orjson_or_none(raw: bytes):
+    import orjson
+
+    if _LONG_NUMERIC_RUN in raw.translate(_NUMERIC):
+        return None
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    level, containers = 0, [value] if isinstance(value, dict | list) else []
+    while containers:  # breadth first, one level at a time
+        level += 1
+        if level > MAX_DEPTH:
+            return None
+        containers = [
+            child
+            for container in containers
+            for child in (container.values() if isinstance(container, dict) else container)
+            if isinstance(child, dict | list)
+        ]
+    return value
 
 
 def _check_length(text: str) -> None:

@@ -103,12 +103,9 @@ def evaluate(
     import pandas as pd
 
     from pipelines.logic import promotion
-    from pipelines.logic.data import DataSpec
     from pipelines.logic.registry import open_registry
 
-    result = promotion.evaluate(
-        open_registry(registry_uri), Path(model.path), pd.read_parquet(validated.path), DataSpec.from_dict(data_spec)
-    )
+    result = promotion.evaluate(open_registry(registry_uri), Path(model.path), pd.read_parquet(validated.path))
     result.save(Path(evaluation.path))
     for name, scores in result.scores.items():
         for metric, value in scores.__dict__.items():
@@ -158,7 +155,6 @@ def register(
     import pandas as pd
 
     from pipelines.logic import promotion
-    from pipelines.logic.data import DataSpec
     from pipelines.logic.evaluation import Evaluation
     from pipelines.logic.model import Forecaster
     from pipelines.logic.registry import VertexRegistry, open_registry
@@ -172,7 +168,6 @@ def register(
         promote=promote,
         reason=reason,
         series=pd.read_parquet(validated.path),
-        spec=DataSpec.from_dict(data_spec),
         metric=metric,
         margin=margin,
     )

@@ -127,11 +127,24 @@ def candidate_forecasts(series: Series, spec: DataSpec, origins: np.ndarray, par
     }
 
 
-def champion_forecasts(champion: Forecaster, series: Series, spec: DataSpec, origins: np.ndarray) -> FoldForecasts:
-    """The champion as registered (not refit) forecasting each fold from the data before it."""
-    forecast = champion.predict_origins(
-        series.y, origins, spec.periods_per_day, series.first_period(spec), series.known
-    )
+def champion_forecasts(
+    champion: Forecaster, series: Series, spec: DataSpec, origins: np.ndarray, challenger: Forecaster
+) -> FoldForecasts:
+    """The champion's forecast of each fold, out of sample on every fold: as registered (not
+    refit) on the days after its training data; on days it was trained on, its recipe (family and
+    settings) refit on the data before the fold, as every candidate is; these are the challenger
+    run's own candidate forecasts when the recipe is one of them."""
+    per_day, first = spec.periods_per_day, series.first_period(spec)
+    forecast = champion.predict_origins(series.y, origins, per_day, first, series.known)
+    trained_until = pd.Timestamp(champion.trained_until).as_unit("ns").value if champion.trained_until else np.inf
+    seen = series.timestamps[origins] <= trained_until
+    if seen.any():
+        if champion.params == challenger.params and champion.family in challenger.fold_forecasts:
+            forecast[seen] = challenger.fold_forecasts[champion.family][seen]
+        else:
+            for k in np.flatnonzero(seen):
+                refit = Forecaster.fit(series.upto(int(origins[k])), spec, champion.family, champion.params)
+                forecast[k] = refit.predict_origins(series.y, origins[k : k + 1], per_day, first, series.known)[0]
     return _fold_forecasts(series, spec, origins, forecast, 0.0)
 
 
@@ -155,15 +168,16 @@ def train_challenger(
     forecaster = Forecaster.train(frame, spec, chosen, params)
     forecaster.intervals = conformal_quantiles(candidates[chosen].relative_residuals())
     forecaster.backtest = evaluation.to_dict()
+    forecaster.fold_forecasts = {family: candidates[family].forecast for family in candidates}
     return forecaster
 
 
-def evaluate_champion(evaluation: Evaluation, frame: pd.DataFrame, spec: DataSpec, champion, version) -> Evaluation:
-    """The challenger's evaluation with the champion scored on the same folds (None: no champion)."""
-    if champion is None:
-        return evaluation.with_champion(None, None)
+def evaluate_champion(challenger: Forecaster, frame: pd.DataFrame, champion: Forecaster, version: str) -> Evaluation:
+    """The challenger's evaluation with the champion scored on the same folds, with its own intervals."""
+    spec = challenger.spec
+    evaluation = Evaluation.from_dict(challenger.backtest)
     series = Series.of(frame, spec)
     days = pd.DatetimeIndex(series.timestamps)
     origins = np.array([int(days.get_loc(pd.Timestamp(day))) for day in evaluation.folds])
-    scores = champion_forecasts(champion, series, spec, origins).scores(champion.intervals)
+    scores = champion_forecasts(champion, series, spec, origins, challenger).scores(champion.intervals)
     return evaluation.with_champion(version, scores)

@@ -142,7 +142,11 @@ class Forecaster:
     booster: object | None = None  # xgboost.Booster
     intervals: dict[str, np.ndarray] | None = None  # relative residual quantiles per step
     training_data: pd.DataFrame | None = None  # the drift reference, saved with the model
-    backtest: dict | None = None  # the training run's backtest scores (evaluation.Backtest.to_dict)
+    backtest: dict | None = None  # the training run's backtest scores (Evaluation.to_dict)
+    # Each candidate's forecasts of the backtest folds, (folds, periods_per_day): what a later run
+    # reuses to score this model's recipe on days it was trained on.
+    fold_forecasts: dict[str, np.ndarray] = field(default_factory=dict)
+    trained_until: str | None = None  # the last period of the training data (ISO)
 
     @classmethod
     def fit(cls, series: Series, spec: DataSpec, family: str = "ensemble", params: dict | None = None) -> Forecaster:
@@ -159,6 +163,7 @@ class Forecaster:
         """Fit on a validated series (a DataFrame indexed by timestamp); it is kept as the drift reference."""
         forecaster = cls.fit(Series.of(frame, spec), spec, family, params)
         forecaster.training_data = frame
+        forecaster.trained_until = frame.index[-1].isoformat()
         return forecaster
 
     def components(self, y: np.ndarray, origins: np.ndarray, horizon: int, first_period: int, known: dict) -> dict:
@@ -213,6 +218,8 @@ class Forecaster:
             "trees": None if self.booster is None else base64.b64encode(self.booster.save_raw("ubj")).decode(),
             "intervals": None if self.intervals is None else {k: v.tolist() for k, v in self.intervals.items()},
             "backtest": self.backtest,
+            "fold_forecasts": {k: v.tolist() for k, v in self.fold_forecasts.items()},
+            "trained_until": self.trained_until,
         }
         (directory / DESCRIPTION_FILE).write_text(json.dumps(description))
         if self.training_data is not None:
@@ -243,6 +250,8 @@ class Forecaster:
             intervals=None if intervals is None else {k: np.asarray(v) for k, v in intervals.items()},
             training_data=pd.read_parquet(directory / TRAINING_DATA_FILE) if training_data else None,
             backtest=description["backtest"],
+            fold_forecasts={k: np.asarray(v) for k, v in description["fold_forecasts"].items()},
+            trained_until=description["trained_until"],
         )
 
 

@@ -30,7 +30,6 @@ from pipelines.logic.evaluation import Evaluation
 from pipelines.logic.gate import Decision, decide
 from pipelines.logic.model import SERVING_FILES, TRAINING_DATA_FILE, Forecaster
 from pipelines.logic.registry import BrokenChampion, ModelVersion, Registry
-from pipelines.logic.spec import DataSpec
 
 log = logging.getLogger(__name__)
 
@@ -64,14 +63,14 @@ def current_champion(registry: Registry) -> tuple[ModelVersion, Forecaster] | No
     return None
 
 
-def evaluate(registry: Registry, model_dir: Path, series: pd.DataFrame, spec: DataSpec) -> Evaluation:
+def evaluate(registry: Registry, model_dir: Path, series: pd.DataFrame) -> Evaluation:
     """The challenger's backtest with the current champion scored on the same folds."""
-    backtest = Evaluation.from_dict(Forecaster.load(model_dir).backtest)
+    challenger = Forecaster.load(model_dir)
     champion = current_champion(registry)
     if champion is None:
-        return backtest.with_champion(None, None)
+        return Evaluation.from_dict(challenger.backtest).with_champion(None, None)
     version, forecaster = champion
-    return evaluate_champion(backtest, series, spec, forecaster, version.version)
+    return evaluate_champion(challenger, series, forecaster, version.version)
 
 
 def version_metrics(evaluation: Evaluation, decision: Decision) -> dict:
@@ -94,7 +93,6 @@ def register(
     promote: bool,
     reason: str,
     series: pd.DataFrame,
-    spec: DataSpec,
     metric: str,
     margin: float,
 ) -> ModelVersion:
@@ -109,7 +107,7 @@ def register(
             champion = current_champion(registry)
             scored = evaluation.with_champion(None, None)
             if champion is not None:
-                scored = evaluate_champion(evaluation, series, spec, champion[1], champion[0].version)
+                scored = evaluate_champion(Forecaster.load(model_dir), series, champion[1], champion[0].version)
         decision = decide(scored, metric=metric, margin=margin)
         final_promote, final_reason = promote, reason
         if now != evaluation.champion_version:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.logic.data import DataSpec, load_reference, validate
 from pipelines.logic.backtest import train_challenger
+from pipelines.logic.data import DataSpec, load_reference, validate
 from pipelines.logic.registry import LocalRegistry
 
 

@@ -13,9 +13,8 @@ import requests
 
 from environments.loading import REPO_ROOT
 from functions.serve import serving
-from pipelines.logic.data import DataSpec, load_reference, validate
 from pipelines.logic.backtest import train_challenger
-from pipelines.logic.model import Forecaster
+from pipelines.logic.data import DataSpec, load_reference, validate
 from pipelines.logic.registry import LocalRegistry
 from tools.dashboard import data
 from tools.dashboard.page import render

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipelines.logic.data import DataSpec, load_reference, validate
-from pipelines.logic.features import build_features
 from pipelines.logic.registry import LocalRegistry, RegistryError
 
 BACKTEST_DAYS = 7
@@ -68,29 +67,37 @@ def champion_history(rows: list[dict]) -> list[dict]:
 
 
 def backtest(registry: LocalRegistry, days: int = BACKTEST_DAYS) -> dict | None:
-    """The champion's forecasts of the reference data's last `days`, the actuals and the weekly
-    seasonal-naive forecasts; None without a (readable) champion."""
-    from pipelines.logic.model import Forecaster
+    """The champion's day-ahead forecasts of the reference data's last `days` (each day from the
+    data before it), the actuals and the weekly seasonal-naive forecasts; None without a
+    (readable) champion."""
+    import numpy as np
+
+    from pipelines.logic.backtest import fold_origins
+    from pipelines.logic.model import Series
+    from pipelines.logic.promotion import load_champion
 
     try:
-        champion = registry.champion()
-    except RegistryError:
+        champion = load_champion(registry)
+    except (RegistryError, ValueError):
         return None
     if champion is None:
         return None
-    forecaster = Forecaster.load(registry.fetch(champion))
+    version, forecaster = champion
     spec: DataSpec = forecaster.spec
     series = validate(load_reference(), spec, "reference")
-    periods = days * spec.periods_per_day
-    features = build_features(series, spec).tail(periods)
+    arrays = Series.of(series, spec)
+    origins = fold_origins(arrays, spec, days)
+    per_day = spec.periods_per_day
+    forecasts = forecaster.predict_origins(arrays.y, origins, per_day, arrays.first_period(spec), arrays.known)
+    periods = (origins[:, None] + np.arange(per_day)[None, :]).reshape(-1)
     actual = series[spec.target_column]
-    week = 7 * spec.periods_per_day
+    week = 7 * per_day
     return {
-        "version": champion.version,
-        "timestamps": [t.isoformat() for t in features.index],
-        "forecast": [float(v) for v in forecaster.predict(features)],
-        "actual": [float(v) for v in actual.loc[features.index]],
-        "naive": [float(v) for v in actual.shift(week).loc[features.index]],
+        "version": version.version,
+        "timestamps": [t.isoformat() for t in series.index[periods]],
+        "forecast": [float(v) for v in forecasts.reshape(-1)],
+        "actual": [float(v) for v in actual.iloc[periods]],
+        "naive": [float(v) for v in actual.iloc[periods - week]],
     }
 
 
