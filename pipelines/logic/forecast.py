@@ -13,9 +13,18 @@ import pandas as pd
 
 from pipelines.logic.features import history_periods, max_horizon
 from pipelines.logic.model import INTERVAL_KEYS, Forecaster
-from pipelines.logic.spec import DataValidationError
+from pipelines.logic.spec import DataSpec, DataValidationError
 
 OUTPUT_COLUMNS = ("forecast", *INTERVAL_KEYS)
+
+
+def short_history(observed: int, spec: DataSpec) -> str | None:
+    """The problem with `observed` periods of history, if too few (the batch and the online message)."""
+    needed = history_periods(spec)
+    if observed >= needed:
+        return None
+    days = needed // spec.periods_per_day
+    return f"only {observed} periods of history; expected at least {needed} ({days} days at {spec.frequency})"
 
 
 def forecast(forecaster: Forecaster, series: pd.DataFrame, horizon: int, source: str = "input") -> pd.DataFrame:
@@ -32,15 +41,8 @@ def forecast(forecaster: Forecaster, series: pd.DataFrame, horizon: int, source:
         )
     target = series[spec.target_column]
     observed = int(target.notna().to_numpy().nonzero()[0].max()) + 1 if target.notna().any() else 0
-    needed = history_periods(spec)
-    if observed < needed:
-        raise DataValidationError(
-            source,
-            [
-                f"only {observed} periods of history; expected at least {needed} "
-                f"({needed // spec.periods_per_day} days at {spec.frequency})"
-            ],
-        )
+    if problem := short_history(observed, spec):
+        raise DataValidationError(source, [problem])
     last = series.index[observed - 1]
     future_index = pd.date_range(last, periods=horizon + 1, freq=spec.frequency)[1:]
     future_rows = series.iloc[observed:]

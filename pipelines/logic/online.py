@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 
 from pipelines.logic.data import DataSpec, DataValidationError, validate
-from pipelines.logic.features import history_periods, max_horizon
-from pipelines.logic.forecast import OUTPUT_COLUMNS, forecast
+from pipelines.logic.features import max_horizon
+from pipelines.logic.forecast import OUTPUT_COLUMNS, forecast, short_history
 from pipelines.logic.model import Forecaster, step_nanoseconds
 
 BODY_KEYS = ("history", "future", "horizon")
@@ -74,15 +74,13 @@ def parse(body: dict, spec: DataSpec) -> Request:
             f"{len(future)} future rows; expected {horizon}, one per forecast period, with "
             f"{', '.join(spec.exogenous_columns)}",
         )
-    if len(history) < history_periods(spec):
-        raise InvalidRequest(
-            "history",
-            f"{len(history)} rows; expected at least {history_periods(spec)} "
-            f"({history_periods(spec) / spec.periods_per_day:.1f} days at {spec.frequency})",
-        )
-    return _as_arrays(history, future, horizon, spec) or Request(
-        horizon, series=_as_series(history, future, horizon, spec)
+    request = (history and _as_arrays(history, future, horizon, spec)) or Request(
+        horizon, series=_as_series(history, future, horizon, spec) if history else None
     )
+    # Once the rows are valid, as in the batch path (validation, then the forecast's history check).
+    if problem := short_history(len(history), spec):
+        raise InvalidRequest("history", problem)
+    return request
 
 
 def _as_arrays(history: list[dict], future: list[dict], horizon: int, spec: DataSpec) -> Request | None:

@@ -38,7 +38,8 @@ registry = LocalRegistry(Path({registry!r}))
 evaluation = promotion.evaluate(registry, folder, series)
 decision = decide(evaluation)
 promotion.register(
-    registry, folder, evaluation, promote=decision.promote, reason=decision.reason, series=series, metric="mae", margin=0.01
+    registry, folder, evaluation, promote=decision.promote, reason=decision.reason, series=series,
+    metric="mae", margin=0.01,
 )
 """
 
