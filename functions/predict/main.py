@@ -26,9 +26,9 @@ import functions_framework
 from functions.http_json import BadRequest, fast_json, json_object
 from functions.logs import log, logged
 from functions.settings import PredictSettings
+from pipelines.logic.champion import load_champion
 from pipelines.logic.model import Forecaster
 from pipelines.logic.online import BODY_KEYS, InvalidRequest, answer, parse
-from pipelines.logic.promotion import load_champion
 from pipelines.logic.registry import Registry, open_registry
 
 MAX_BODY_BYTES = 1024 * 1024

@@ -191,8 +191,8 @@ def batch_predict(validated: Input[Dataset], registry_uri: str, horizon: int, fo
     """Forecast the periods after the input's last observation with the champion, with intervals."""
     import pandas as pd
 
+    from pipelines.logic.champion import load_champion
     from pipelines.logic.forecast import forecast
-    from pipelines.logic.promotion import load_champion
     from pipelines.logic.registry import RegistryError, champion_to_use, open_registry
 
     registry = open_registry(registry_uri)
@@ -222,7 +222,7 @@ def detect_drift(
     import pandas as pd
 
     from pipelines.logic import drift
-    from pipelines.logic.promotion import load_champion
+    from pipelines.logic.champion import load_champion
     from pipelines.logic.registry import RegistryError, champion_to_use, open_registry
 
     registry = open_registry(registry_uri)

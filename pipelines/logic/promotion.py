@@ -1,8 +1,5 @@
 """The champion, evaluation against it and registration through the gate, as one compare-and-swap.
 
-`load_champion` is the one way every step reads the champion: evaluation, batch prediction, drift
-monitoring and the predict function.
-
 A training run's challenger carries its backtest (every candidate and naive rule on the same
 folds); `evaluate` adds the champion's scores on those folds: the champion as registered, not
 refit, forecasting each fold from the data before it through the code that serves it. The gate
@@ -20,35 +17,18 @@ registration then heals it (see registry.py).
 from __future__ import annotations
 
 import logging
-import shutil
 from pathlib import Path
 
 import pandas as pd
 
 from pipelines.logic.backtest import evaluate_champion
+from pipelines.logic.champion import load_champion
 from pipelines.logic.evaluation import Evaluation
 from pipelines.logic.gate import Decision, decide
-from pipelines.logic.model import SERVING_FILES, TRAINING_DATA_FILE, Forecaster
+from pipelines.logic.model import Forecaster
 from pipelines.logic.registry import BrokenChampion, ModelVersion, Registry
 
 log = logging.getLogger(__name__)
-
-
-def load_champion(registry: Registry, *, training_data: bool = False) -> tuple[ModelVersion, Forecaster] | None:
-    """The champion version and its forecaster (with its training data when asked), or None
-    without a champion; BrokenChampion when the pointer names no complete version. A downloaded
-    copy is deleted once loaded; a local registry's own folder is left alone."""
-    current = registry.champion()
-    if current is None:
-        return None
-    files = (*SERVING_FILES, TRAINING_DATA_FILE) if training_data else SERVING_FILES
-    folder = registry.fetch(current, files)
-    try:
-        forecaster = Forecaster.load(folder, training_data=training_data)
-    finally:
-        if folder != Path(current.artifacts):
-            shutil.rmtree(folder, ignore_errors=True)
-    return current, forecaster
 
 
 def current_champion(registry: Registry) -> tuple[ModelVersion, Forecaster] | None:

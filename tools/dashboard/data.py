@@ -73,8 +73,8 @@ def backtest(registry: LocalRegistry, days: int = BACKTEST_DAYS) -> dict | None:
     import numpy as np
 
     from pipelines.logic.backtest import fold_origins
+    from pipelines.logic.champion import load_champion
     from pipelines.logic.model import Series
-    from pipelines.logic.promotion import load_champion
 
     try:
         champion = load_champion(registry)
