@@ -108,7 +108,7 @@ def _orjson_or_none(raw: bytes):
     # Without escapes, a string is a quote, anything but a quote, a quote: the nesting is what is
     # left of the brackets and quotes once quoted spans are dropped.
     brackets = _QUOTED.sub(b"", raw.translate(None, _NOT_STRUCTURE))
-    if max(accumulate(map(_BYTE_DEPTH_STEP.__getitem__, brackets)), default=0) > MAX_DEPTH:
+    if b'"' in brackets or max(accumulate(map(_BYTE_DEPTH_STEP.__getitem__, brackets)), default=0) > MAX_DEPTH:
         return None
     try:
         return orjson.loads(raw)
