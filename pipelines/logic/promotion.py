@@ -31,7 +31,16 @@ from pipelines.logic.registry import BrokenChampion, ModelVersion, Registry
 log = logging.getLogger(__name__)
 
 
-def current_champion(registry: Registry) -> tuple[ModelVersion, Forecaster] | None:
+def current_champion(registry: Registry) -> ModelVersion | None:
+    """The champion version, or None when there is none or its pointer is broken."""
+    try:
+        return registry.champion()
+    except BrokenChampion as error:
+        log.warning("%s; treated as no champion", error)
+        return None
+
+
+def readable_champion(registry: Registry) -> tuple[ModelVersion, Forecaster] | None:
     """The champion for a training run: None when there is none, or its pointer is broken, or its
     saved form is one this code cannot read (then any challenger that beats the naive rules wins)."""
     try:
@@ -46,7 +55,7 @@ def current_champion(registry: Registry) -> tuple[ModelVersion, Forecaster] | No
 def evaluate(registry: Registry, model_dir: Path, series: pd.DataFrame) -> Evaluation:
     """The challenger's backtest with the current champion scored on the same folds."""
     challenger = Forecaster.load(model_dir)
-    champion = current_champion(registry)
+    champion = readable_champion(registry)
     if champion is None:
         return Evaluation.from_dict(challenger.backtest).with_champion(None, None)
     version, forecaster = champion
@@ -84,7 +93,7 @@ def register(
         now = current.version if current else None
         scored = evaluation
         if now != evaluation.champion_version:
-            champion = current_champion(registry)
+            champion = readable_champion(registry)
             scored = evaluation.with_champion(None, None)
             if champion is not None:
                 scored = evaluate_champion(Forecaster.load(model_dir), series, champion[1], champion[0].version)

@@ -85,10 +85,10 @@ def ensure_champion(registry: Path) -> str:
     """A champion the current code reads (trained as the pipeline trains: backtest, then refit); its family."""
     from pipelines.logic.backtest import train_challenger
     from pipelines.logic.data import DataSpec, load_reference, validate
-    from pipelines.logic.promotion import current_champion
+    from pipelines.logic.promotion import readable_champion
     from pipelines.logic.registry import LocalRegistry
 
-    champion = current_champion(LocalRegistry(registry))
+    champion = readable_champion(LocalRegistry(registry))
     if champion is None:
         spec = DataSpec()
         forecaster = train_challenger(validate(load_reference(), spec, "reference"), spec, 7)
