@@ -172,10 +172,11 @@ simulate: setup ## The daily cycle over DAYS= replayed days of the reference ser
 	$(if $(DAYS),,$(error DAYS is required, e.g. `make simulate DAYS=14 SHIFT_DAY=8`))
 	$(PY) -m tools.simulate --days "$$DAYS" $(if $(SHIFT_DAY),--shift-day "$$SHIFT_DAY")
 
-bench: setup ## Benchmarks with their floors: synth, local training pipeline, predict under load
+bench: setup ## Benchmarks with their floors: synth, local training pipeline, predict under load, forecast accuracy
 	$(PY) tests/bench/bench_synth.py
 	$(PY) tests/bench/bench_training.py
 	$(PY) tests/bench/bench_predict.py
+	$(PY) tests/bench/bench_accuracy.py
 
 clean: ## Remove synthesized stacks (and staging leftovers), build outputs and caches (keeps .venv)
 	rm -rf infra/cdktf.out infra/.synth-* environments/teams/.*.partial build .pytest_cache .ruff_cache

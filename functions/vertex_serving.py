@@ -64,8 +64,8 @@ def predictions(forecaster: Forecaster, instances) -> dict:
         if not isinstance(instance, dict) or set(instance) - set(BODY_KEYS):
             raise InvalidRequest(where, f"expected an object with {', '.join(BODY_KEYS)}")
         try:
-            series, horizon = parse(instance, forecaster.spec)
-            answers.append(answer(forecaster, os.environ.get("AIP_DEPLOYED_MODEL_ID", ""), series, horizon))
+            request = parse(instance, forecaster.spec)
+            answers.append(answer(forecaster, os.environ.get("AIP_DEPLOYED_MODEL_ID", ""), request))
         except InvalidRequest as invalid:
             raise InvalidRequest(f"{where}.{invalid.field}", invalid.error) from None
     return {"predictions": answers}

@@ -18,16 +18,15 @@ from __future__ import annotations
 
 import functools
 import math
-import shutil
 import threading
 import time
-from pathlib import Path
 
 import functions_framework
 
-from functions.http_json import BadRequest, json_object
+from functions.http_json import BadRequest, fast_json, json_object
 from functions.logs import log, logged
 from functions.settings import PredictSettings
+from pipelines.logic.champion import load_champion
 from pipelines.logic.model import Forecaster
 from pipelines.logic.online import BODY_KEYS, InvalidRequest, answer, parse
 from pipelines.logic.registry import Registry, open_registry
@@ -70,13 +69,11 @@ class Champion:
         if current is None:
             self._version, self._forecaster = None, None
         elif current.version != self._version:
-            folder = self.registry.fetch(current)
-            try:
-                forecaster = Forecaster.load(folder)
-            finally:
-                if folder != Path(current.artifacts):  # a download, not the registry's own folder
-                    shutil.rmtree(folder, ignore_errors=True)
-            self._version, self._forecaster = current.version, forecaster
+            loaded = load_champion(self.registry)
+            if loaded is None:
+                self._version, self._forecaster = None, None
+            else:
+                self._version, self._forecaster = loaded[0].version, loaded[1]
 
 
 _champion: Champion | None = None
@@ -97,16 +94,17 @@ def _settings() -> PredictSettings:
 
 
 @functions_framework.http
+@fast_json
 @logged("predict")
 def predict(request, fields: dict):
     spec = _settings().data_spec
     try:
-        series, horizon = parse(json_object(request, BODY_KEYS, MAX_BODY_BYTES), spec)
+        parsed = parse(json_object(request, BODY_KEYS, MAX_BODY_BYTES), spec)
     except BadRequest as bad:
         return bad.response()
     except InvalidRequest as invalid:
         return {"error": invalid.error, "field": invalid.field}, 400
-    fields["horizon"] = horizon
+    fields["horizon"] = parsed.horizon
     serving = champion()
     current = serving.get()
     if current is None:
@@ -114,13 +112,13 @@ def predict(request, fields: dict):
         return {"error": error, "field": None}, 503
     version, forecaster = current
     fields["model_version"] = version
-    if forecaster.spec.to_dict() != spec.to_dict():
+    if forecaster.spec != spec:
         return {
             "error": f"champion version {version} expects {forecaster.spec.to_dict()}; this function is "
             f"configured for {spec.to_dict()} (DATA_SPEC)",
             "field": None,
         }, 503
     try:
-        return answer(forecaster, version, series, horizon), 200
+        return answer(forecaster, version, parsed), 200
     except InvalidRequest as invalid:
         return {"error": invalid.error, "field": invalid.field}, 400

@@ -49,21 +49,18 @@ def validate(raw: Input[Dataset], data_spec: dict, purpose: str, holdout_days: i
 
 
 def features(validated: Input[Dataset], data_spec: dict, holdout_days: int, table: Output[Dataset]):
-    """The training table: shared features, target and a time-ordered train/holdout split."""
+    """The backtest's folds: the last `holdout_days` whole days, each forecast from the data before it."""
     import pandas as pd
 
+    from pipelines.logic.backtest import fold_days, fold_origins
     from pipelines.logic.data import DataSpec
-    from pipelines.logic.evaluation import split_holdout
-    from pipelines.logic.features import training_rows
+    from pipelines.logic.model import Series
 
     spec = DataSpec.from_dict(data_spec)
-    series = pd.read_parquet(validated.path)
-    rows, target = training_rows(series, spec)
-    _, holdout = split_holdout(series, spec, holdout_days)
-    frame = rows.assign(target=target, split="train")
-    frame.loc[frame.index.isin(holdout), "split"] = "holdout"
-    frame.to_parquet(table.path)
-    table.metadata.update({"train_rows": int((frame.split == "train").sum()), "holdout_rows": len(holdout)})
+    series = Series.of(pd.read_parquet(validated.path), spec)
+    origins = fold_origins(series, spec, holdout_days)
+    pd.DataFrame({"day": fold_days(series, origins), "origin": series.timestamps[origins]}).to_parquet(table.path)
+    table.metadata.update({"folds": len(origins), "first_origin": str(pd.Timestamp(series.timestamps[origins[0]]))})
 
 
 def train(
@@ -74,23 +71,21 @@ def train(
     model_params: dict,
     model: Output[Model],
 ):
-    """Fit the forecaster on the training rows; keep its training data as the drift reference."""
+    """Backtest every candidate on the folds, refit the best on all data, save it with its
+    backtest, intervals and training data (the drift reference)."""
     from pathlib import Path
 
     import pandas as pd
 
+    from pipelines.logic.backtest import train_challenger
     from pipelines.logic.data import DataSpec
-    from pipelines.logic.evaluation import split_holdout
-    from pipelines.logic.model import TRAINING_DATA_FILE, Forecaster
 
-    spec = DataSpec.from_dict(data_spec)
-    frame = pd.read_parquet(table.path)
-    rows = frame[frame.split == "train"]
-    forecaster = Forecaster.fit(rows, rows["target"], spec, model_params)
+    folds = pd.read_parquet(table.path)
+    forecaster = train_challenger(
+        pd.read_parquet(validated.path), DataSpec.from_dict(data_spec), len(folds), model_params
+    )
     forecaster.save(Path(model.path))
-    training_part, _ = split_holdout(pd.read_parquet(validated.path), spec, holdout_days)
-    training_part.to_parquet(Path(model.path) / TRAINING_DATA_FILE)
-    model.metadata["framework"] = "xgboost"
+    model.metadata.update({"family": forecaster.family, "folds": len(folds)})
 
 
 def evaluate(
@@ -102,43 +97,36 @@ def evaluate(
     evaluation: Output[Artifact],
     metrics: Output[Metrics],
 ):
-    """Challenger, champion and seasonal-naive baseline on the same time-ordered holdout."""
-    import json
+    """Every candidate, the naive rules and the champion on the same backtest folds."""
     from pathlib import Path
 
     import pandas as pd
 
     from pipelines.logic import promotion
-    from pipelines.logic.data import DataSpec
     from pipelines.logic.registry import open_registry
 
-    result = promotion.evaluate(
-        open_registry(registry_uri),
-        Path(model.path),
-        pd.read_parquet(validated.path),
-        DataSpec.from_dict(data_spec),
-        holdout_days,
-    )
-    Path(evaluation.path).write_text(json.dumps(result, indent=2))
-    for name in ("challenger", "baseline", "champion"):
-        for metric, value in (result[name] or {}).items():
+    result = promotion.evaluate(open_registry(registry_uri), Path(model.path), pd.read_parquet(validated.path))
+    result.save(Path(evaluation.path))
+    for name, scores in result.scores.items():
+        for metric, value in scores.__dict__.items():
             metrics.log_metric(f"{name}_{metric}", round(value, 4))
 
 
 def gate(evaluation: Input[Artifact], metric: str, margin: float, metrics: Output[Metrics]) -> NamedTuple(
     "Gate", [("promote", bool), ("reason", str)]
 ):
-    """Champion/challenger: promote only a challenger that beats the champion by `margin`."""
-    import json
+    """Champion/challenger: promote only a challenger that beats the better naive rule and the
+    champion by `margin` on the same folds."""
     from collections import namedtuple
     from pathlib import Path
 
+    from pipelines.logic.evaluation import Evaluation
     from pipelines.logic.gate import decide
 
-    result = json.loads(Path(evaluation.path).read_text())
-    decision = decide(result["challenger"], result["champion"], result["baseline"], metric=metric, margin=margin)
+    decision = decide(Evaluation.load(Path(evaluation.path)), metric=metric, margin=margin)
     metrics.log_metric("promote", int(decision.promote))
     metrics.log_metric(f"challenger_{metric}", round(decision.challenger, 4))
+    metrics.log_metric(f"baseline_{metric}", round(decision.baseline, 4))
     if decision.champion is not None:
         metrics.log_metric(f"champion_{metric}", round(decision.champion, 4))
     return namedtuple("Gate", ["promote", "reason"])(decision.promote, decision.reason)
@@ -162,17 +150,16 @@ def register(
     compare-and-swap (re-scored when the champion changed since evaluation). On Vertex AI the version
     declares `serving_image` (this very image) as its serving container, and with `experiment` the
     run's parameters and metrics are also logged to Vertex AI Experiments."""
-    import json
     from pathlib import Path
 
     import pandas as pd
 
     from pipelines.logic import promotion
-    from pipelines.logic.data import DataSpec
-    from pipelines.logic.model import SPEC_FILE
+    from pipelines.logic.evaluation import Evaluation
+    from pipelines.logic.model import Forecaster
     from pipelines.logic.registry import VertexRegistry, open_registry
 
-    result = json.loads(Path(evaluation.path).read_text())
+    result = Evaluation.load(Path(evaluation.path))
     registry = open_registry(registry_uri, serving_image=serving_image)
     version = promotion.register(
         registry,
@@ -181,8 +168,6 @@ def register(
         promote=promote,
         reason=reason,
         series=pd.read_parquet(validated.path),
-        spec=DataSpec.from_dict(data_spec),
-        holdout_days=holdout_days,
         metric=metric,
         margin=margin,
     )
@@ -190,38 +175,37 @@ def register(
     if experiment and isinstance(registry, VertexRegistry):
         from pipelines.ops.experiments import log_training_run, run_name
 
-        params = json.loads((Path(model.path) / SPEC_FILE).read_text())["params"]
-        scores = {f"{name}_{key}": value for name in ("challenger", "baseline") for key, value in result[name].items()}
+        scores = {f"{name}_{key}": value for name, s in result.scores.items() for key, value in s.__dict__.items()}
         log_training_run(
             project=registry.project,
             region=registry.region,
             experiment=experiment,
             run=run_name(registry.model, version.version),
-            params=params,
+            params=Forecaster.load(Path(model.path)).params,
             metrics=scores | {"promoted": int(version.metrics["promoted"])},
         )
     return version.version
 
 
 def batch_predict(validated: Input[Dataset], registry_uri: str, horizon: int, forecasts: Output[Dataset]) -> str:
-    """Forecast the periods after the input's last observation with the champion."""
+    """Forecast the periods after the input's last observation with the champion, with intervals."""
     import pandas as pd
 
+    from pipelines.logic.champion import load_champion
     from pipelines.logic.forecast import forecast
-    from pipelines.logic.model import Forecaster
     from pipelines.logic.registry import RegistryError, champion_to_use, open_registry
 
     registry = open_registry(registry_uri)
     try:
-        champion = champion_to_use(registry, registry_uri)
+        champion_to_use(registry, registry_uri)
+        version, forecaster = load_champion(registry)
     except RegistryError as error:
         raise SystemExit(str(error)) from None  # the reason, without a traceback
-    forecaster = Forecaster.load(registry.fetch(champion))
     result = forecast(forecaster, pd.read_parquet(validated.path), horizon)
-    result["model_version"] = champion.version
+    result["model_version"] = version.version
     result.to_csv(forecasts.path, index=False)
-    forecasts.metadata.update({"model_version": champion.version, "rows": len(result)})
-    return champion.version
+    forecasts.metadata.update({"model_version": version.version, "rows": len(result)})
+    return version.version
 
 
 def detect_drift(
@@ -238,18 +222,16 @@ def detect_drift(
     import pandas as pd
 
     from pipelines.logic import drift
-    from pipelines.logic.model import TRAINING_DATA_FILE, Forecaster
-    from pipelines.logic.registry import ARTIFACT_FILES, RegistryError, champion_to_use, open_registry
+    from pipelines.logic.champion import load_champion
+    from pipelines.logic.registry import RegistryError, champion_to_use, open_registry
 
     registry = open_registry(registry_uri)
     try:
-        champion = champion_to_use(registry, registry_uri)
+        champion_to_use(registry, registry_uri)
+        _, forecaster = load_champion(registry, training_data=True)
     except RegistryError as error:
         raise SystemExit(str(error)) from None  # the reason, without a traceback
-    artifacts = registry.fetch(champion, ARTIFACT_FILES)
-    spec = Forecaster.load(artifacts).spec
-    reference = pd.read_parquet(artifacts / TRAINING_DATA_FILE)
-    result = drift.detect_drift(reference, pd.read_parquet(validated.path), spec)
+    result = drift.detect_drift(forecaster.training_data, pd.read_parquet(validated.path), forecaster.spec)
     Path(report.path).write_text(result.html)
     Path(report_json.path).write_text(result.json)
     metrics.log_metric("drift_share", round(result.share, 4))

@@ -1,10 +1,10 @@
 """The daily cycle's only contact with the forecaster, the registry, drift and the gate: small
 adapters over their public functions, so that the cycle does not depend on how they work inside.
 
-Retraining does what the training pipeline does (pipelines/kfp_glue/definitions.py): fit on all
-but the holdout days, keep the training part as the drift reference, score challenger, champion
-and the seasonal-naive baseline on the holdout, let the gate decide, and register through
-`promotion.register` (the compare-and-swap on the champion).
+Retraining does what the training pipeline does (pipelines/kfp_glue/definitions.py): backtest
+every candidate on the last `holdout_days` days, refit the best on all data (the series is kept as
+the drift reference), score the champion on the same folds, let the gate decide, and register
+through `promotion.register` (the compare-and-swap on the champion).
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ from pathlib import Path
 import pandas as pd
 
 from pipelines.logic import drift, promotion
-from pipelines.logic.evaluation import split_holdout
-from pipelines.logic.features import max_horizon, required_history, training_rows
+from pipelines.logic.backtest import train_challenger
+from pipelines.logic.champion import load_champion
+from pipelines.logic.features import max_horizon, required_history
 from pipelines.logic.forecast import forecast
 from pipelines.logic.gate import decide
-from pipelines.logic.model import TRAINING_DATA_FILE, Forecaster
-from pipelines.logic.registry import ARTIFACT_FILES, ModelVersion, Registry
+from pipelines.logic.registry import ModelVersion, Registry
 from pipelines.logic.spec import DataSpec
 
 
@@ -32,17 +32,17 @@ def champion(registry: Registry) -> ModelVersion | None:
 
 
 def forecast_next_day(registry: Registry, version: ModelVersion, series: pd.DataFrame) -> pd.DataFrame:
-    """The champion's forecast of the day after the series' last observation: timestamp, forecast."""
-    forecaster = Forecaster.load(registry.fetch(version))
+    """The champion's forecast of the day after the series' last observation: timestamp, forecast
+    and its intervals."""
+    _, forecaster = load_champion(registry, current=version)
     return forecast(forecaster, series, max_horizon(forecaster.spec))
 
 
 def drift_share(registry: Registry, version: ModelVersion, recent: pd.DataFrame) -> tuple[float, list[str]]:
     """Share of monitored columns whose recent distribution drifted from the champion's training
     data, and their names."""
-    artifacts = registry.fetch(version, ARTIFACT_FILES)
-    spec = Forecaster.load(artifacts).spec
-    result = drift.detect_drift(pd.read_parquet(artifacts / TRAINING_DATA_FILE), recent, spec)
+    _, forecaster = load_champion(registry, training_data=True, current=version)
+    result = drift.detect_drift(forecaster.training_data, recent, forecaster.spec)
     return result.share, result.drifted
 
 
@@ -67,17 +67,11 @@ def retrain(
     needed = required_history(spec, "training", holdout_days)
     if len(series) < needed:
         raise ValueError(f"only {len(series)} periods collected; retraining needs at least {needed}")
-    training_part, holdout = split_holdout(series, spec, holdout_days)
-    rows, target = training_rows(series, spec)
-    keep = ~rows.index.isin(holdout)
     model_dir = Path(tempfile.mkdtemp(prefix="cycle-model-"))
     try:
-        Forecaster.fit(rows[keep], target[keep], spec, params).save(model_dir)
-        training_part.to_parquet(model_dir / TRAINING_DATA_FILE)
-        evaluation = promotion.evaluate(registry, model_dir, series, spec, holdout_days)
-        decision = decide(
-            evaluation["challenger"], evaluation["champion"], evaluation["baseline"], metric=metric, margin=margin
-        )
+        train_challenger(series, spec, holdout_days, params).save(model_dir)
+        evaluation = promotion.evaluate(registry, model_dir, series)
+        decision = decide(evaluation, metric=metric, margin=margin)
         version = promotion.register(
             registry,
             model_dir,
@@ -85,8 +79,6 @@ def retrain(
             promote=decision.promote,
             reason=decision.reason,
             series=series,
-            spec=spec,
-            holdout_days=holdout_days,
             metric=metric,
             margin=margin,
         )

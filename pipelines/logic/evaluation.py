@@ -1,43 +1,89 @@
-"""Time-ordered holdout, forecast metrics and the seasonal-naive baseline."""
+"""Forecast scores and the `Evaluation` passed from evaluation to the gate and the registry.
+
+An evaluation holds, for one rolling-origin backtest (backtest.py), the scores of every candidate
+family, of the daily and weekly naive rules and, when there is one, of the current champion, all
+on the same folds; which candidate is the challenger; and which champion version was scored.
+"""
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
 import numpy as np
-import pandas as pd
 
-from pipelines.logic.data import DataSpec
-from pipelines.logic.features import build_features
-
-BASELINE_SEASON_DAYS = 7  # same period, one week earlier: the strongest naive rule for demand
+NAIVE_RULES = ("naive_daily", "naive_weekly")  # the value one day / one week before
+CHAMPION = "champion"
 
 
-def split_holdout(series: pd.DataFrame, spec: DataSpec, holdout_days: int) -> tuple[pd.DataFrame, pd.DatetimeIndex]:
-    """Training part (everything before the holdout) and the holdout's timestamps (the last days)."""
-    holdout = holdout_days * spec.periods_per_day
-    return series.iloc[:-holdout], pd.DatetimeIndex(series.index[-holdout:])
-
-
-def metrics(actual: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
-    """MAE, RMSE and MAPE (in percent; rows with a zero actual are left out of MAPE)."""
-    actual, predicted = np.asarray(actual, dtype=float), np.asarray(predicted, dtype=float)
+def point_scores(actual: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+    """MAE, RMSE and MAPE (in percent; periods with a zero actual are left out of MAPE)."""
+    actual, predicted = np.asarray(actual, dtype=float).reshape(-1), np.asarray(predicted, dtype=float).reshape(-1)
     errors = predicted - actual
     nonzero = actual != 0
     return {
         "mae": float(np.mean(np.abs(errors))),
         "rmse": float(np.sqrt(np.mean(errors**2))),
-        "mape": float(np.mean(np.abs(errors[nonzero] / actual[nonzero])) * 100),
+        "mape": float(np.mean(np.abs(errors[nonzero] / actual[nonzero])) * 100) if nonzero.any() else float("nan"),
     }
 
 
-def seasonal_naive(series: pd.DataFrame, spec: DataSpec, at: pd.DatetimeIndex) -> np.ndarray:
-    """The value one season (a week) earlier, for each timestamp in `at`."""
-    shifted = series[spec.target_column].shift(BASELINE_SEASON_DAYS * spec.periods_per_day)
-    return shifted.loc[at].to_numpy()
+@dataclass(frozen=True)
+class Scores:
+    mae: float
+    rmse: float
+    mape: float
+    coverage_80: float  # share of actuals inside the 80 % interval, in percent
+    coverage_95: float
+    fit_seconds: float  # CPU seconds to fit once (mean over folds; the champion: 0, it is not refit)
+
+    def metric(self, name: str) -> float:
+        return getattr(self, name)
 
 
-def evaluate_on_holdout(forecaster, series: pd.DataFrame, holdout: pd.DatetimeIndex) -> dict[str, float]:
-    """A forecaster's metrics on the holdout, with features built from the full series (every
-    feature is at least a day old, so no holdout target leaks into its own prediction)."""
-    features = build_features(series, forecaster.spec).loc[holdout]
-    actual = series.loc[holdout, forecaster.spec.target_column].to_numpy()
-    return metrics(actual, forecaster.predict(features))
+@dataclass(frozen=True)
+class Evaluation:
+    folds: list[str]  # the day each fold forecasts (ISO dates), from data up to the end of the day before
+    scores: dict[str, Scores]  # by method: candidate families, NAIVE_RULES, CHAMPION
+    challenger: str  # the candidate family chosen
+    champion_version: str | None = None
+    extra: dict = field(default_factory=dict)  # e.g. what was chosen on which metric
+
+    def challenger_scores(self) -> Scores:
+        return self.scores[self.challenger]
+
+    def champion_scores(self) -> Scores | None:
+        return self.scores.get(CHAMPION)
+
+    def baseline(self, metric: str) -> tuple[str, Scores]:
+        """The better naive rule on `metric`."""
+        name = min(NAIVE_RULES, key=lambda rule: self.scores[rule].metric(metric))
+        return name, self.scores[name]
+
+    def with_champion(self, version: str | None, scores: Scores | None) -> Evaluation:
+        others = {k: v for k, v in self.scores.items() if k != CHAMPION}
+        return Evaluation(
+            self.folds, others | ({CHAMPION: scores} if scores else {}), self.challenger, version, self.extra
+        )
+
+    def to_dict(self) -> dict:
+        return {
+            "folds": self.folds,
+            "scores": {name: asdict(s) for name, s in self.scores.items()},
+            "challenger": self.challenger,
+            "champion_version": self.champion_version,
+            "extra": self.extra,
+        }
+
+    @classmethod
+    def from_dict(cls, values: dict) -> Evaluation:
+        scores = {name: Scores(**s) for name, s in values["scores"].items()}
+        return cls(values["folds"], scores, values["challenger"], values["champion_version"], values.get("extra", {}))
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(self.to_dict(), indent=2))
+
+    @classmethod
+    def load(cls, path: Path) -> Evaluation:
+        return cls.from_dict(json.loads(path.read_text()))

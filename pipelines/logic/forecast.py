@@ -1,22 +1,36 @@
-"""Forecasts from a trained forecaster: the periods after the last observation, up to one day.
+"""Forecasts from a trained forecaster: the periods after the last observation, up to one day,
+with 80 % and 95 % intervals.
 
-Batch prediction and the online `predict` function both call `forecast`, with the same feature
-module as training.
+Batch prediction calls `forecast` on a validated DataFrame; the online path (online.py) builds
+the same arrays from a request without pandas. Both end in `Forecaster.predict`, so a request and
+the same rows in a file get the same numbers.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
-from pipelines.logic.data import DataValidationError
-from pipelines.logic.features import build_features, history_periods, max_horizon
-from pipelines.logic.model import Forecaster
+from pipelines.logic.features import history_periods, max_horizon
+from pipelines.logic.model import INTERVAL_KEYS, Forecaster
+from pipelines.logic.spec import DataSpec, DataValidationError
+
+OUTPUT_COLUMNS = ("forecast", *INTERVAL_KEYS)
+
+
+def short_history(observed: int, spec: DataSpec) -> str | None:
+    """The problem with `observed` periods of history, if too few (the batch and the online message)."""
+    needed = history_periods(spec)
+    if observed >= needed:
+        return None
+    days = needed // spec.periods_per_day
+    return f"only {observed} periods of history; expected at least {needed} ({days} days at {spec.frequency})"
 
 
 def forecast(forecaster: Forecaster, series: pd.DataFrame, horizon: int, source: str = "input") -> pd.DataFrame:
     """Forecast `horizon` periods after the last observed target of a validated series.
 
-    Rows after the last observation carry the future exogenous values the model needs; the
+    Rows after the last observation carry the future values of the known-in-advance columns; the
     series must hold at least `history_periods` observations before them.
     """
     spec = forecaster.spec
@@ -27,29 +41,22 @@ def forecast(forecaster: Forecaster, series: pd.DataFrame, horizon: int, source:
         )
     target = series[spec.target_column]
     observed = int(target.notna().to_numpy().nonzero()[0].max()) + 1 if target.notna().any() else 0
-    needed = history_periods(spec)
-    if observed < needed:
-        raise DataValidationError(
-            source,
-            [
-                f"only {observed} periods of history; expected at least {needed} "
-                f"({needed // spec.periods_per_day} days at {spec.frequency})"
-            ],
-        )
+    if problem := short_history(observed, spec):
+        raise DataValidationError(source, [problem])
     last = series.index[observed - 1]
     future_index = pd.date_range(last, periods=horizon + 1, freq=spec.frequency)[1:]
-    extended = series.iloc[:observed].reindex(series.index[:observed].append(future_index))
     future_rows = series.iloc[observed:]
+    known = {}
     for column in spec.exogenous_columns:
-        known = future_rows[column].reindex(future_index)
-        if known.isna().any():
+        future = future_rows[column].reindex(future_index)
+        if future.isna().any():
             raise DataValidationError(
                 source,
                 [
-                    f"column {column!r}: no value for {known[known.isna()].index[0]}; "
+                    f"column {column!r}: no value for {future[future.isna()].index[0]}; "
                     f"expected future values for all {horizon} forecast periods"
                 ],
             )
-        extended.loc[future_index, column] = known
-    features = build_features(extended, spec).loc[future_index]
-    return pd.DataFrame({spec.timestamp_column: future_index, "forecast": forecaster.predict(features)})
+        known[column] = np.concatenate([series[column].to_numpy(np.float64)[:observed], future.to_numpy(np.float64)])
+    result = forecaster.predict(last.as_unit("ns").value, target.to_numpy(np.float64)[:observed], horizon, known)
+    return pd.DataFrame({spec.timestamp_column: future_index, **result})

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from pipelines.logic.evaluation import Evaluation
+
 
 @dataclass(frozen=True)
 class Decision:
@@ -13,57 +15,31 @@ class Decision:
     challenger: float
     champion: float | None
     baseline: float
+    baseline_rule: str
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-def decide(
-    challenger: dict[str, float],
-    champion: dict[str, float] | None,
-    baseline: dict[str, float],
-    *,
-    metric: str = "mae",
-    margin: float = 0.01,
-) -> Decision:
-    """Promote when the challenger beats the seasonal-naive baseline and, if there is a champion,
-    beats it on the same holdout by at least `margin` (relative: 0.01 = 1 % lower error)."""
-    score, base = challenger[metric], baseline[metric]
-    current = champion[metric] if champion else None
-    if score >= base:
-        return Decision(
-            False,
-            f"challenger {metric} {score:.2f} does not beat the seasonal-naive baseline {base:.2f}",
-            metric,
-            score,
-            current,
-            base,
-        )
+def decide(evaluation: Evaluation, *, metric: str = "mae", margin: float = 0.01) -> Decision:
+    """Promote when the challenger beats the better of the daily and weekly naive rules and, if
+    there is a champion, the champion, each by at least `margin` (relative: 0.01 = 1 % lower
+    error), all on the same backtest folds."""
+    score = evaluation.challenger_scores().metric(metric)
+    rule, baseline = evaluation.baseline(metric)
+    base = baseline.metric(metric)
+    champion = evaluation.champion_scores()
+    current = champion.metric(metric) if champion else None
+    name = f"challenger ({evaluation.challenger}) {metric} {score:.2f}"
+
+    def decision(promote: bool, reason: str) -> Decision:
+        return Decision(promote, reason, metric, score, current, base, rule)
+
+    if score > base * (1 - margin):
+        return decision(False, f"{name} is not {margin:.0%} better than the {rule} rule {base:.2f}")
     if current is None:
-        return Decision(
-            True,
-            f"no champion yet; challenger {metric} {score:.2f} beats the baseline {base:.2f}",
-            metric,
-            score,
-            None,
-            base,
-        )
+        return decision(True, f"no champion yet; {name} beats the {rule} rule {base:.2f} by more than {margin:.0%}")
     required = current * (1 - margin)
     if score <= required:
-        return Decision(
-            True,
-            f"challenger {metric} {score:.2f} beats champion {current:.2f} by more than {margin:.0%}",
-            metric,
-            score,
-            current,
-            base,
-        )
-    return Decision(
-        False,
-        f"challenger {metric} {score:.2f} is not {margin:.0%} better than champion {current:.2f} "
-        f"(needs <= {required:.2f})",
-        metric,
-        score,
-        current,
-        base,
-    )
+        return decision(True, f"{name} beats champion {current:.2f} by more than {margin:.0%}")
+    return decision(False, f"{name} is not {margin:.0%} better than champion {current:.2f} (needs <= {required:.2f})")

@@ -1,61 +1,282 @@
-"""The forecaster: gradient-boosted trees (XGBoost) over the shared features, and its saved form."""
+"""The forecaster: one class for every model family the backtest may choose, and its saved form.
+
+Families (`FAMILIES`), all forecasting up to one day after the end of the history they are given:
+- `seasonal`: statsforecast's MSTL (daily and weekly seasons) fitted at training time on the last
+  SEASONAL_WINDOW_DAYS; its seasonal components over the last week are stored as a profile by
+  period of the week. A forecast removes that profile from the last eight days, smooths the level
+  exponentially (the smoothing constant chosen on the training data) and adds the profile back:
+  a few microseconds, no refit per request, and statsforecast is needed only to train.
+- `trees`: XGBoost on the origin-relative features of features.py, learning the level-normalised
+  target minus the same period yesterday; one model for every step of the day ahead.
+- `ensemble`: the mean of the two.
+
+Prediction intervals (80 % and 95 %) are conformal: quantiles of the backtest's relative residuals
+per step ((actual - forecast) / level, level = the mean of the last day before the origin), set by
+the training run from its backtest (backtest.py); a forecast adds level x quantile to the mean.
+
+`save`/`load` own the file layout: `forecaster.json` (description, profile, intervals, the trees
+in XGBoost's UBJSON, base64) and `training_data.parquet` (the series it was fitted on: the drift
+reference). Serving reads only SERVING_FILES and needs numpy, scipy and xgboost.
+"""
 
 from __future__ import annotations
 
+import base64
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import xgboost as xgb
+from scipy.signal import lfilter
 
-from pipelines.logic.data import DataSpec
-from pipelines.logic.features import feature_names, training_rows
+from pipelines.logic.features import (
+    HISTORY_DAYS,
+    NANOSECONDS,
+    feature_names,
+    history_periods,
+    origin_features,
+    period_number,
+)
 from pipelines.logic.parameters import MODEL_PARAMS
+from pipelines.logic.spec import SECONDS_PER_DAY, DataSpec
 
-DEFAULT_PARAMS = {"n_estimators": 400, "max_depth": 4, "learning_rate": 0.05, "subsample": 0.9}
+FAMILIES = ("seasonal", "trees", "ensemble")
+LEVELS = (80, 95)
+INTERVAL_KEYS = tuple(f"{side}_{level}" for level in LEVELS for side in ("lo", "hi"))
+DESCRIPTION_FILE = "forecaster.json"
+TRAINING_DATA_FILE = "training_data.parquet"  # the drift reference
+SERVING_FILES = (DESCRIPTION_FILE,)  # what serving reads
+ARTIFACT_FILES = (DESCRIPTION_FILE, TRAINING_DATA_FILE)  # what a saved forecaster is
+FORMAT = 2  # the saved form's version: 1 was a plain XGBoost model on day-old lags
+
+SEASONAL_WINDOW_DAYS = 56  # MSTL's fitting window: eight weekly seasons
+SMOOTHING_CHOICES = (0.002, 0.005, 0.01, 0.02, 0.05, 0.1)
+TREE_WINDOW_DAYS = 365
+ORIGINS_PER_DAY = 4  # training origins every six hours: requests may end at any time of day
+DEFAULT_PARAMS = {"n_estimators": 150, "max_depth": 5, "learning_rate": 0.1, "subsample": 0.9}
 # KFP passes dict parameters as protobuf Structs, where every number is a double.
 INTEGER_PARAMS = frozenset(name for name, rule in MODEL_PARAMS.items() if rule.integer)
-MODEL_FILE = "model.json"
-SPEC_FILE = "forecaster.json"
-SERVING_FILES = (MODEL_FILE, SPEC_FILE)  # what `Forecaster.load` reads
-TRAINING_DATA_FILE = "training_data.parquet"  # kept with the model: the drift reference
+
+
+@dataclass(frozen=True)
+class Series:
+    """A validated series as arrays: timestamps (ns since the epoch), target, exogenous columns."""
+
+    timestamps: np.ndarray
+    y: np.ndarray
+    known: dict[str, np.ndarray]
+
+    @classmethod
+    def of(cls, frame: pd.DataFrame, spec: DataSpec) -> Series:
+        return cls(
+            timestamps=pd.DatetimeIndex(frame.index).as_unit("ns").asi8,
+            y=frame[spec.target_column].to_numpy(dtype=np.float64),
+            known={c: frame[c].to_numpy(dtype=np.float64) for c in spec.exogenous_columns},
+        )
+
+    def first_period(self, spec: DataSpec) -> int:
+        return int(period_number(self.timestamps[0], spec.periods_per_day))
+
+    def upto(self, end: int) -> Series:
+        return Series(self.timestamps[:end], self.y[:end], {k: v[:end] for k, v in self.known.items()})
+
+
+@dataclass(frozen=True)
+class Seasonal:
+    """MSTL's seasonal profile by period of the week and the level's smoothing constant."""
+
+    profile: np.ndarray  # (7 * periods_per_day,), indexed by period number modulo a week
+    alpha: float
+
+    @classmethod
+    def fit(cls, series: Series, spec: DataSpec) -> Seasonal:
+        from statsforecast.models import MSTL  # training only
+
+        per_day, week = spec.periods_per_day, 7 * spec.periods_per_day
+        start = max(0, len(series.y) - SEASONAL_WINDOW_DAYS * per_day)
+        fitted = MSTL(season_length=[per_day, week]).fit(series.y[start:]).model_
+        # As MSTL forecasts: the daily component of the last day plus the weekly one of the last week.
+        periods = series.first_period(spec) + np.arange(len(series.y) - week, len(series.y))
+        daily = fitted[f"seasonal{per_day}"].to_numpy()[-per_day:]
+        profile = np.zeros(week)
+        profile[periods % week] = (
+            fitted[f"seasonal{week}"].to_numpy()[-week:] + daily[periods % per_day - periods[0] % per_day]
+        )
+        return cls(profile, cls._choose_alpha(profile, series, spec))
+
+    @staticmethod
+    def _choose_alpha(profile: np.ndarray, series: Series, spec: DataSpec) -> float:
+        """The smoothing constant with the lowest day-ahead error from the training data's midnights."""
+        per_day = spec.periods_per_day
+        first = series.first_period(spec)
+        origins = np.arange(history_periods(spec) + (-first) % per_day, len(series.y) - per_day + 1, per_day)
+        if not len(origins):
+            return SMOOTHING_CHOICES[len(SMOOTHING_CHOICES) // 2]
+        actual = series.y[origins[:, None] + np.arange(per_day)]
+        errors = [
+            np.abs(Seasonal(profile, alpha).forecast(series.y, origins, per_day, first, spec) - actual).mean()
+            for alpha in SMOOTHING_CHOICES
+        ]
+        return SMOOTHING_CHOICES[int(np.argmin(errors))]
+
+    def forecast(self, y: np.ndarray, origins: np.ndarray, horizon: int, first_period: int, spec: DataSpec):
+        """(n_origins, horizon) forecasts from the HISTORY_DAYS before each origin."""
+        week, length = len(self.profile), history_periods(spec)
+        positions = origins[:, None] - length + np.arange(length)[None, :]
+        deseasonalised = y[positions] - self.profile[(first_period + positions) % week]
+        start = deseasonalised[:, : spec.periods_per_day].mean(axis=1, keepdims=True)
+        smoothed, _ = lfilter(
+            [self.alpha], [1.0, self.alpha - 1.0], deseasonalised, axis=1, zi=(1 - self.alpha) * start
+        )
+        targets = origins[:, None] + np.arange(horizon)[None, :]
+        return smoothed[:, -1:] + self.profile[(first_period + targets) % week]
 
 
 @dataclass
 class Forecaster:
-    model: xgb.XGBRegressor
     spec: DataSpec
-    params: dict
+    family: str
+    params: dict = field(default_factory=dict)
+    seasonal: Seasonal | None = None
+    booster: object | None = None  # xgboost.Booster
+    intervals: dict[str, np.ndarray] | None = None  # relative residual quantiles per step
+    training_data: pd.DataFrame | None = None  # the drift reference, saved with the model
+    backtest: dict | None = None  # the training run's backtest scores (Evaluation.to_dict)
+    # Each candidate's forecasts of the backtest folds, (folds, periods_per_day): what a later run
+    # reuses to score this model's recipe on days it was trained on.
+    fold_forecasts: dict[str, np.ndarray] = field(default_factory=dict)
+    trained_until: str | None = None  # the last period of the training data (ISO)
 
     @classmethod
-    def fit(cls, features: pd.DataFrame, target: pd.Series, spec: DataSpec, params: dict | None = None) -> Forecaster:
-        """Fit on rows from `features.training_rows` (complete history, observed target)."""
+    def fit(cls, series: Series, spec: DataSpec, family: str = "ensemble", params: dict | None = None) -> Forecaster:
+        """Fit `family` on a whole series (arrays of a validated series)."""
+        if family not in FAMILIES:
+            raise ValueError(f"family {family!r}: expected one of {', '.join(FAMILIES)}")
         params = DEFAULT_PARAMS | {k: int(v) if k in INTEGER_PARAMS else v for k, v in (params or {}).items()}
-        if features.empty:
-            raise ValueError("no row has complete history; the series is shorter than the longest lag")
-        model = xgb.XGBRegressor(**params, random_state=0, n_jobs=2, tree_method="hist")
-        model.fit(features[feature_names(spec)].to_numpy(), target.to_numpy())
-        return cls(model=model, spec=spec, params=params)
+        seasonal = Seasonal.fit(series, spec) if family in ("seasonal", "ensemble") else None
+        booster = _fit_trees(series, spec, params) if family in ("trees", "ensemble") else None
+        return cls(spec=spec, family=family, params=params, seasonal=seasonal, booster=booster)
 
     @classmethod
-    def train(cls, series: pd.DataFrame, spec: DataSpec, params: dict | None = None) -> Forecaster:
-        """Build the features of a validated series and fit on them."""
-        return cls.fit(*training_rows(series, spec), spec, params)
+    def train(cls, frame: pd.DataFrame, spec: DataSpec, family: str = "ensemble", params: dict | None = None):
+        """Fit on a validated series (a DataFrame indexed by timestamp); it is kept as the drift reference."""
+        forecaster = cls.fit(Series.of(frame, spec), spec, family, params)
+        forecaster.training_data = frame
+        forecaster.trained_until = frame.index[-1].isoformat()
+        return forecaster
 
-    def predict(self, features: pd.DataFrame) -> np.ndarray:
-        return self.model.predict(features[feature_names(self.spec)].to_numpy())
+    def components(self, y: np.ndarray, origins: np.ndarray, horizon: int, first_period: int, known: dict) -> dict:
+        """Each fitted part's (n_origins, horizon) forecasts from y[:origin]; values at or after an
+        origin are never read (known-in-advance columns excepted)."""
+        parts = {}
+        if self.seasonal is not None:
+            parts["seasonal"] = self.seasonal.forecast(y, origins, horizon, first_period, self.spec)
+        if self.booster is not None:
+            matrix, level, base = origin_features(y, origins, horizon, first_period, self.spec, known)
+            ratio = self.booster.inplace_predict(matrix) + base
+            parts["trees"] = (ratio * level).reshape(len(origins), horizon)
+        return parts
+
+    def predict_origins(self, y: np.ndarray, origins: np.ndarray, horizon: int, first_period: int, known: dict):
+        """(n_origins, horizon) point forecasts of this forecaster's family."""
+        parts = self.components(y, origins, horizon, first_period, known)
+        return parts[self.family] if self.family in parts else (parts["seasonal"] + parts["trees"]) / 2
+
+    def predict(
+        self, last_timestamp_ns: int, y: np.ndarray, horizon: int, known: dict[str, np.ndarray]
+    ) -> dict[str, np.ndarray]:
+        """Forecast `horizon` periods after the last of `y` (its last HISTORY_DAYS are read).
+
+        `known`: each exogenous column over those history periods then the `horizon` forecast periods.
+        Returns `forecast` and the interval bounds INTERVAL_KEYS (when calibrated), one value per period.
+        """
+        per_day, length = self.spec.periods_per_day, history_periods(self.spec)
+        y = y[-length:]
+        known = {k: v[len(v) - horizon - length :] for k, v in known.items()}
+        first = int(period_number(last_timestamp_ns, per_day)) - length + 1
+        mean = self.predict_origins(y, np.array([length]), horizon, first, known)[0]
+        result = {"forecast": mean}
+        if self.intervals is not None:
+            level = y[-per_day:].mean()
+            for key in INTERVAL_KEYS:
+                result[key] = mean + level * self.intervals[key][:horizon]
+        return result
 
     def save(self, directory: Path) -> None:
+        """Write ARTIFACT_FILES into `directory` (the training data only when known)."""
         directory.mkdir(parents=True, exist_ok=True)
-        self.model.save_model(directory / MODEL_FILE)
-        description = {"spec": self.spec.to_dict(), "params": self.params, "features": feature_names(self.spec)}
-        (directory / SPEC_FILE).write_text(json.dumps(description, indent=2))
+        description = {
+            "format": FORMAT,
+            "spec": self.spec.to_dict(),
+            "family": self.family,
+            "params": self.params,
+            "features": feature_names(self.spec),
+            "seasonal": None
+            if self.seasonal is None
+            else {"profile": self.seasonal.profile.tolist(), "alpha": self.seasonal.alpha},
+            "trees": None if self.booster is None else base64.b64encode(self.booster.save_raw("ubj")).decode(),
+            "intervals": None if self.intervals is None else {k: v.tolist() for k, v in self.intervals.items()},
+            "backtest": self.backtest,
+            "fold_forecasts": {k: v.tolist() for k, v in self.fold_forecasts.items()},
+            "trained_until": self.trained_until,
+        }
+        (directory / DESCRIPTION_FILE).write_text(json.dumps(description))
+        if self.training_data is not None:
+            self.training_data.to_parquet(directory / TRAINING_DATA_FILE)
 
     @classmethod
-    def load(cls, directory: Path) -> Forecaster:
-        description = json.loads((directory / SPEC_FILE).read_text())
-        model = xgb.XGBRegressor()
-        model.load_model(directory / MODEL_FILE)
-        return cls(model=model, spec=DataSpec.from_dict(description["spec"]), params=description["params"])
+    def load(cls, directory: Path, *, training_data: bool = False) -> Forecaster:
+        """The forecaster saved in `directory`; with `training_data`, its drift reference too."""
+        description = json.loads((directory / DESCRIPTION_FILE).read_text())
+        if description.get("format") != FORMAT:
+            raise ValueError(
+                f"{directory / DESCRIPTION_FILE}: saved form {description.get('format', 1)}; expected {FORMAT}"
+            )
+        booster = None
+        if description["trees"] is not None:
+            import xgboost as xgb
+
+            booster = xgb.Booster(model_file=bytearray(base64.b64decode(description["trees"])))
+            booster.set_param({"nthread": 1})  # 48 rows per request: threads cost more than they save
+        seasonal = description["seasonal"]
+        intervals = description["intervals"]
+        return cls(
+            spec=DataSpec.from_dict(description["spec"]),
+            family=description["family"],
+            params=description["params"],
+            seasonal=None if seasonal is None else Seasonal(np.asarray(seasonal["profile"]), seasonal["alpha"]),
+            booster=booster,
+            intervals=None if intervals is None else {k: np.asarray(v) for k, v in intervals.items()},
+            training_data=pd.read_parquet(directory / TRAINING_DATA_FILE) if training_data else None,
+            backtest=description["backtest"],
+            fold_forecasts={k: np.asarray(v) for k, v in description["fold_forecasts"].items()},
+            trained_until=description["trained_until"],
+        )
+
+
+def _fit_trees(series: Series, spec: DataSpec, params: dict):
+    """XGBoost on every origin every 1/ORIGINS_PER_DAY day with HISTORY_DAYS of history in the last
+    TREE_WINDOW_DAYS, one row per step of the day after it that has been observed."""
+    import xgboost as xgb
+
+    per_day = spec.periods_per_day
+    first = series.first_period(spec)
+    start = max(0, len(series.y) - TREE_WINDOW_DAYS * per_day)
+    start += (-(first + start)) % per_day  # the first midnight: origins fall on the same times of day
+    y = np.concatenate([series.y[start:], np.full(per_day, np.nan)])  # targets past the end: dropped
+    known = {k: np.concatenate([v[start:], np.full(per_day, np.nan)]) for k, v in series.known.items()}
+    origins = np.arange(HISTORY_DAYS * per_day, len(y) - per_day, max(1, per_day // ORIGINS_PER_DAY))
+    if len(origins) < ORIGINS_PER_DAY:
+        raise ValueError(f"{len(series.y)} periods; the trees need at least {HISTORY_DAYS + 1} days")
+    matrix, level, base = origin_features(y, origins, per_day, first + start, spec, known)
+    actual = y[(origins[:, None] + np.arange(per_day)[None, :]).reshape(-1)]
+    observed = np.isfinite(actual)
+    # One thread: a few thousand rows, and on a busy machine a second thread spins more than it works.
+    model = xgb.XGBRegressor(**params, random_state=0, n_jobs=1, tree_method="hist")
+    model.fit(matrix[observed], actual[observed] / level[observed] - base[observed])
+    return model.get_booster()
+
+
+def step_nanoseconds(spec: DataSpec) -> int:
+    return SECONDS_PER_DAY * NANOSECONDS // spec.periods_per_day

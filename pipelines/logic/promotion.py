@@ -1,14 +1,14 @@
-"""Evaluation against the champion and registration through the gate, as one compare-and-swap.
+"""The champion, evaluation against it and registration through the gate, as one compare-and-swap.
 
-A training run scores its challenger against the champion it reads at evaluation (`evaluate`),
-the gate decides, and `register` records the version. Between evaluation and registration another
-run may have moved the champion. `register` therefore decides again at the moment the alias moves
-(under the local registry's lock; on Vertex AI after re-reading the alias): when the champion is
-still the one evaluated, the gate's decision stands; when it changed, the challenger is re-scored
-against the new champion on the same holdout, with the same metric and margin, and the gate
-decides again. So concurrent runs end with the champion some serial order of the same runs would
-give. When neither of two runs beats the other by the margin, both serial orders keep whichever
-registered first, so either is a correct outcome.
+A training run's challenger carries its backtest (every candidate and naive rule on the same
+folds); `evaluate` adds the champion's scores on those folds: the champion as registered, not
+refit, forecasting each fold from the data before it through the code that serves it. The gate
+decides, and `register` records the version with every score. Between evaluation and
+registration another run may have moved the champion. `register` therefore decides again at the
+moment the alias moves (under the local registry's lock; on Vertex AI after re-reading the
+alias): when the champion is still the one evaluated, the gate's decision stands; when it
+changed, the new champion is scored on the same folds and the gate decides again. So concurrent
+runs end with the champion some serial order of the same runs would give.
 
 A champion pointer that names no complete version counts as no champion (with a warning); the
 registration then heals it (see registry.py).
@@ -21,18 +21,18 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipelines.logic.evaluation import evaluate_on_holdout, seasonal_naive, split_holdout
-from pipelines.logic.evaluation import metrics as score
-from pipelines.logic.gate import decide
+from pipelines.logic.backtest import evaluate_champion
+from pipelines.logic.champion import load_champion
+from pipelines.logic.evaluation import Evaluation
+from pipelines.logic.gate import Decision, decide
 from pipelines.logic.model import Forecaster
 from pipelines.logic.registry import BrokenChampion, ModelVersion, Registry
-from pipelines.logic.spec import DataSpec
 
 log = logging.getLogger(__name__)
 
 
 def current_champion(registry: Registry) -> ModelVersion | None:
-    """The champion, or None when there is none or its pointer is broken."""
+    """The champion version, or None when there is none or its pointer is broken."""
     try:
         return registry.champion()
     except BrokenChampion as error:
@@ -40,52 +40,70 @@ def current_champion(registry: Registry) -> ModelVersion | None:
         return None
 
 
-def champion_scores(registry: Registry, version: ModelVersion, series: pd.DataFrame, holdout) -> dict:
-    return evaluate_on_holdout(Forecaster.load(registry.fetch(version)), series, holdout)
+def readable_champion(registry: Registry) -> tuple[ModelVersion, Forecaster] | None:
+    """The champion for a training run: None when there is none, or its pointer is broken, or its
+    saved form is one this code cannot read (then any challenger that beats the naive rules wins)."""
+    try:
+        return load_champion(registry)
+    except BrokenChampion as error:
+        log.warning("%s; treated as no champion", error)
+    except ValueError as error:
+        log.warning("champion not readable (%s); treated as no champion", error)
+    return None
 
 
-def evaluate(registry: Registry, model_dir: Path, series: pd.DataFrame, spec: DataSpec, holdout_days: int) -> dict:
-    """Challenger, champion and seasonal-naive baseline on the same time-ordered holdout."""
-    _, holdout = split_holdout(series, spec, holdout_days)
-    challenger = evaluate_on_holdout(Forecaster.load(model_dir), series, holdout)
-    baseline = score(series.loc[holdout, spec.target_column].to_numpy(), seasonal_naive(series, spec, holdout))
-    current = current_champion(registry)
+def evaluate(registry: Registry, model_dir: Path, series: pd.DataFrame) -> Evaluation:
+    """The challenger's backtest with the current champion scored on the same folds."""
+    challenger = Forecaster.load(model_dir)
+    champion = readable_champion(registry)
+    if champion is None:
+        return Evaluation.from_dict(challenger.backtest).with_champion(None, None)
+    version, forecaster = champion
+    return evaluate_champion(challenger, series, forecaster, version.version)
+
+
+def version_metrics(evaluation: Evaluation, decision: Decision) -> dict:
+    """What a version records: the challenger's backtest scores (`holdout`), the better naive
+    rule's (`baseline`), every method's on the same folds, and the gate's decision."""
+    baseline_name, baseline = evaluation.baseline(decision.metric)
     return {
-        "challenger": challenger,
-        "baseline": baseline,
-        "champion": champion_scores(registry, current, series, holdout) if current else None,
-        "champion_version": current.version if current else None,
+        "family": evaluation.challenger,
+        "holdout": evaluation.challenger_scores().__dict__,
+        "baseline": baseline.__dict__ | {"rule": baseline_name},
+        "backtest": evaluation.to_dict(),
     }
 
 
 def register(
     registry: Registry,
     model_dir: Path,
-    evaluation: dict,
+    evaluation: Evaluation,
     *,
     promote: bool,
     reason: str,
     series: pd.DataFrame,
-    spec: DataSpec,
-    holdout_days: int,
     metric: str,
     margin: float,
 ) -> ModelVersion:
     """Register the challenger; `promote`/`reason` are the gate's decision at evaluation, kept when
-    the champion has not changed since, otherwise decided again against the new champion."""
-    evaluated = evaluation["champion_version"]
+    the champion has not changed since, otherwise decided again with the new champion scored on the
+    same folds."""
 
     def decide_now(current: ModelVersion | None) -> tuple[bool, dict]:
         now = current.version if current else None
-        if now == evaluated:
-            final_promote, final_reason = promote, reason
-        else:
-            _, holdout = split_holdout(series, spec, holdout_days)
-            rescored = champion_scores(registry, current, series, holdout) if current else None
-            decision = decide(evaluation["challenger"], rescored, evaluation["baseline"], metric=metric, margin=margin)
+        scored = evaluation
+        if now != evaluation.champion_version:
+            champion = readable_champion(registry)
+            scored = evaluation.with_champion(None, None)
+            if champion is not None:
+                scored = evaluate_champion(Forecaster.load(model_dir), series, champion[1], champion[0].version)
+        decision = decide(scored, metric=metric, margin=margin)
+        final_promote, final_reason = promote, reason
+        if now != evaluation.champion_version:
             final_promote = decision.promote
-            final_reason = f"{decision.reason} (re-scored: the champion changed from {evaluated} to {now} meanwhile)"
-        return final_promote, {"promoted": final_promote, "reason": final_reason, "previous_champion": now}
+            changed = f"the champion changed from {evaluation.champion_version} to {now} meanwhile"
+            final_reason = f"{decision.reason} (re-scored: {changed})"
+        recorded = version_metrics(scored, decision)
+        return final_promote, recorded | {"promoted": final_promote, "reason": final_reason, "previous_champion": now}
 
-    metrics = {"holdout": evaluation["challenger"], "baseline": evaluation["baseline"]}
-    return registry.register(model_dir, metrics, decide=decide_now)
+    return registry.register(model_dir, {}, decide=decide_now)

@@ -19,7 +19,7 @@ import pandas as pd
 
 from pipelines.logic.collection import day_bounds
 from pipelines.logic.cycle_store import CycleStore
-from pipelines.logic.evaluation import metrics
+from pipelines.logic.evaluation import point_scores
 from pipelines.logic.spec import DataSpec
 
 NAIVE_RULES = {"naive_daily": 1, "naive_weekly": 7}  # rule -> days back
@@ -48,11 +48,11 @@ def score_day(store: CycleStore, series: pd.DataFrame, day: date, spec: DataSpec
     naive = {}
     for rule, days_back in NAIVE_RULES.items():
         earlier = series[spec.target_column].reindex(actual.index - pd.Timedelta(days=days_back)).to_numpy()
-        naive[rule] = metrics(actual.to_numpy(), earlier)["mae"] if not np.isnan(earlier).any() else float("nan")
+        naive[rule] = point_scores(actual.to_numpy(), earlier)["mae"] if not np.isnan(earlier).any() else float("nan")
     rows = []
     for frame in forecasts:
         aligned = frame.set_index(pd.DatetimeIndex(frame[spec.timestamp_column]))["forecast"].reindex(actual.index)
-        scores = metrics(actual.to_numpy(), aligned.to_numpy())
+        scores = point_scores(actual.to_numpy(), aligned.to_numpy())
         rows.append(
             {
                 "day": day.isoformat(),

@@ -1,11 +1,12 @@
 """Load benchmark: the predict function on loopback, next to a hello-world function (the floor:
 functions-framework itself) measured in the same run; then malformed requests next to valid ones.
 
-Each server runs under functions-framework as `make serve` runs it. A Python load generator keeps
-1 or 8 persistent connections busy for DURATION seconds after a warm-up, and reports requests per
-second and p50/p99 latency. The malformed-request run uses wrk (installed with apt-get when missing
-and running as root): each finding of issue 17 alone on one connection, then all of them in turn
-on 8 connections next to valid requests, with the answers counted by status and the slowest answer.
+Each server runs under functions-framework as `make serve` runs it. wrk (installed with apt-get
+when missing and running as root; it takes little CPU from the server) keeps 1 or 8 persistent
+connections busy for DURATION seconds after a warm-up, and reports requests per second, p50/p99
+latency, the errors and the ratio to the floor; without wrk a Python load generator stands in. The
+malformed-request run also uses wrk: each finding of issue 17 alone on one connection, then all of
+them in turn on 8 connections next to valid requests, with the answers counted by status.
 Figures are printed, never asserted. Requests only go to 127.0.0.1.
 """
 
@@ -72,7 +73,7 @@ def predict_body() -> bytes:
     from pipelines.logic.data import DataSpec, load_reference
     from pipelines.logic.features import history_periods
 
-    history = load_reference().tail(history_periods(DataSpec()))
+    history = load_reference().tail(history_periods(DataSpec()) + 48)  # 9 days, as issue 13 measures
     rows = [
         {"timestamp": t.isoformat(), "demand": float(d)}
         for t, d in zip(history["timestamp"], history["demand"], strict=True)
@@ -80,17 +81,22 @@ def predict_body() -> bytes:
     return json.dumps({"history": rows, "horizon": 48}).encode()
 
 
-def ensure_champion(registry: Path) -> None:
+def ensure_champion(registry: Path) -> str:
+    """A champion the current code reads (trained as the pipeline trains: backtest, then refit); its family."""
+    from pipelines.logic.backtest import train_challenger
     from pipelines.logic.data import DataSpec, load_reference, validate
-    from pipelines.logic.model import Forecaster
+    from pipelines.logic.promotion import readable_champion
     from pipelines.logic.registry import LocalRegistry
 
-    if LocalRegistry(registry).champion() is None:
+    champion = readable_champion(LocalRegistry(registry))
+    if champion is None:
         spec = DataSpec()
-        forecaster = Forecaster.train(validate(load_reference(), spec, "reference"), spec)
+        forecaster = train_challenger(validate(load_reference(), spec, "reference"), spec, 7)
         folder = registry.parent / "bench-model"
         forecaster.save(folder)
         LocalRegistry(registry).register(folder, {"note": "benchmark"}, promote=True)
+        return forecaster.family
+    return champion[1].family
 
 
 def malformed_bodies(valid: bytes) -> dict[str, bytes]:
@@ -149,6 +155,17 @@ def wrk_run(wrk: str, url: str, bodies: list[bytes], connections: int, seconds: 
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+def wrk_load(wrk: str, url: str, body: bytes, connections: int, seconds: float) -> dict:
+    """Throughput and latency of one body under wrk; errors are answers other than 200 and socket errors."""
+    result = wrk_run(wrk, url, [body], connections, seconds)
+    return {
+        "rps": result["requests"] / result["seconds"],
+        "p50_ms": result["p50_ms"],
+        "p99_ms": result["p99_ms"],
+        "errors": result["requests"] - result["statuses"].get("200", 0) + result["socket_errors"],
+    }
+
+
 def malformed_requests(wrk: str, url: str, valid: bytes) -> None:
     bodies = malformed_bodies(valid)
     print("\nmalformed requests against predict (wrk, loopback); valid requests alongside for comparison")
@@ -172,28 +189,34 @@ def malformed_requests(wrk: str, url: str, valid: bytes) -> None:
 
 def main() -> None:
     registry = REPO_ROOT / "build" / "bench-registry"
-    ensure_champion(registry)
+    family = ensure_champion(registry)
     servers = {
         "hello-world (floor)": (
             ["functions_framework", "--source", str(Path(__file__).parent / "hello" / "main.py"), "--target", "hello"],
             b"{}",
         ),
-        "predict (48 periods)": (["functions.serve", "--function", "predict"], predict_body()),
+        f"predict ({family})": (["functions.serve", "--function", "predict"], predict_body()),
     }
-    print(f"predict load benchmark: {DURATION:.0f} s per run after a 2 s warm-up, loopback, {os.cpu_count()} cores")
-    print(f"{'function':<22} {'conns':>5} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
+    wrk = ensure_wrk()
+    generator = "wrk" if wrk else "a Python load generator (wrk is not installed)"
+    print(f"predict load benchmark: 9 days of history, 48 periods; {generator}, {DURATION:.0f} s per run after a 2 s")
+    print(f"warm-up, loopback, {os.cpu_count()} cores")
+    print(f"{'function':<22} {'conns':>5} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'x floor':>8}")
+    floor: dict[int, float] = {}
     for name, (arguments, body) in servers.items():
         env = {"REGISTRY_URI": str(registry)} if arguments[0] == "functions.serve" else {}
         with serving(arguments, env) as url:
             load(url, body, 1, 2.0)  # warm-up: model load, first-request costs
             for connections in CONNECTIONS:
-                result = load(url, body, connections, DURATION)
+                result = (
+                    wrk_load(wrk, url, body, connections, DURATION) if wrk else load(url, body, connections, DURATION)
+                )
+                floor.setdefault(connections, result["rps"])
                 print(
-                    f"{name:<22} {connections:>5} {result['rps']:>8.1f} {result['p50_ms']:>8.1f} "
-                    f"{result['p99_ms']:>8.1f} {result['errors']:>7}"
+                    f"{name:<22} {connections:>5} {result['rps']:>8.1f} {result['p50_ms']:>8.2f} "
+                    f"{result['p99_ms']:>8.2f} {result['errors']:>7} {result['rps'] / floor[connections]:>7.2f}x"
                 )
             if arguments[0] == "functions.serve":
-                wrk = ensure_wrk()
                 if wrk:
                     malformed_requests(wrk, url, body)
                 else:

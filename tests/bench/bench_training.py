@@ -22,27 +22,25 @@ RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 DIRECT = """
 import tempfile
 from pathlib import Path
+from pipelines.logic import promotion
+from pipelines.logic.backtest import train_challenger
 from pipelines.logic.data import DataSpec, read_source, validate
-from pipelines.logic.evaluation import evaluate_on_holdout, metrics, seasonal_naive, split_holdout
-from pipelines.logic.features import required_history, training_rows
+from pipelines.logic.features import required_history
 from pipelines.logic.gate import decide
-from pipelines.logic.model import Forecaster
+from pipelines.logic.parameters import DEFAULTS
 from pipelines.logic.registry import LocalRegistry
 
-spec, holdout_days = DataSpec(), 7
-series = validate(read_source("reference"), spec, "reference", min_history=required_history(spec, "training", 7))
-training, holdout = split_holdout(series, spec, holdout_days)
-features, target = training_rows(training, spec)
-forecaster = Forecaster.fit(features, target, spec)
-challenger = evaluate_on_holdout(forecaster, series, holdout)
-baseline = metrics(series.loc[holdout, spec.target_column].to_numpy(), seasonal_naive(series, spec, holdout))
-registry = LocalRegistry(Path({registry!r}))
-current = registry.champion()
-champion = evaluate_on_holdout(Forecaster.load(registry.fetch(current)), series, holdout) if current else None
-decision = decide(challenger, champion, baseline)
+spec, folds = DataSpec(), DEFAULTS["holdout_days"]
+series = validate(read_source("reference"), spec, "reference", min_history=required_history(spec, "training", folds))
 folder = Path(tempfile.mkdtemp())
-forecaster.save(folder)
-registry.register(folder, {{"holdout": challenger}}, promote=decision.promote)
+train_challenger(series, spec, folds).save(folder)
+registry = LocalRegistry(Path({registry!r}))
+evaluation = promotion.evaluate(registry, folder, series)
+decision = decide(evaluation)
+promotion.register(
+    registry, folder, evaluation, promote=decision.promote, reason=decision.reason, series=series,
+    metric="mae", margin=0.01,
+)
 """
 
 PIPELINE = """

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from pipelines.logic.backtest import train_challenger
 from pipelines.logic.data import DataSpec, load_reference, validate
-from pipelines.logic.evaluation import split_holdout
-from pipelines.logic.model import Forecaster
 from pipelines.logic.registry import LocalRegistry
 
 
@@ -17,9 +16,9 @@ from pipelines.logic.registry import LocalRegistry
 def champion_artifacts(tmp_path_factory) -> Path:
     spec = DataSpec()
     series = validate(load_reference(), spec, "reference")
-    training, _ = split_holdout(series, spec, 7)
+    training = series.iloc[: -7 * spec.periods_per_day]  # a week before the data ends
     folder = tmp_path_factory.mktemp("champion")
-    Forecaster.train(training, spec, {"n_estimators": 60}).save(folder)
+    train_challenger(training, spec, 3, {"n_estimators": 40}).save(folder)
     return folder
 
 

@@ -46,6 +46,7 @@ SHIPPED = {
     ],
     "predict": [
         *BOTH,
+        "pipelines/logic/champion.py",
         "pipelines/logic/data.py",
         "pipelines/logic/features.py",
         "pipelines/logic/forecast.py",

@@ -14,6 +14,8 @@ from hypothesis import strategies as st
 from pipelines.logic.data import load_reference
 from tests.support.functions import json_values, make_app, serve
 
+SHORT_HISTORY = "only 0 periods of history; expected at least 384 (8 days at 30min)"
+
 HISTORY_ROWS = 9 * 48  # enough for every feature
 
 
@@ -88,7 +90,7 @@ def test_no_champion_is_503_but_bad_input_is_still_400(tmp_path, monkeypatch):
             "horizon",
             "49 is not a horizon; expected an integer from 1 to 48 (one day at 30min)",
         ),
-        ({"history": [], "horizon": 2}, "history", "0 rows; expected at least 431 (9.0 days at 30min)"),
+        ({"history": [], "horizon": 2}, "history", SHORT_HISTORY),
     ],
 )
 def test_bad_requests_get_400_with_field_and_message(client, body, field, error):
@@ -270,7 +272,7 @@ def test_a_downloaded_version_is_deleted_once_loaded_and_a_local_one_kept(regist
     class DownloadingRegistry(LocalRegistry):
         """Fetches as the Vertex registry does: every artifact, training data included, to a new folder."""
 
-        def fetch(self, version):
+        def fetch(self, version, files=()):
             target = tmp_path / f"download-{version.version}"
             shutil.copytree(version.artifacts, target)
             (target / "training_data.parquet").write_bytes(b"rows")
@@ -282,6 +284,87 @@ def test_a_downloaded_version_is_deleted_once_loaded_and_a_local_one_kept(regist
     assert Champion(registry, 0).get()[0] == "1"
     assert sorted(p.name for p in (registry.root / "versions" / "1").iterdir()) == [
         "forecaster.json",
-        "model.json",
+        "training_data.parquet",
         "version.json",
     ]
+
+
+REFERENCE = load_reference()
+SPEC_COLUMNS = ("timestamp", "demand")
+
+
+@st.composite
+def requests_in_many_shapes(draw) -> tuple[dict, str]:
+    """A request on a random stretch of the reference, rescaled, in the usual shape or broken in
+    one way (each broken way leaves the array route for the batch path's validation)."""
+    rows = draw(st.integers(360, 480))
+    start = draw(st.integers(0, len(REFERENCE) - rows))
+    scale = draw(st.floats(0.01, 100.0))
+    frame = REFERENCE.iloc[start : start + rows]
+    history = [
+        {"timestamp": t.isoformat(), "demand": round(float(d) * scale, 2)}
+        for t, d in zip(frame["timestamp"], frame["demand"], strict=True)
+    ]
+    shape = draw(st.sampled_from(["usual", "gap", "duplicate", "negative", "unsorted", "space", "zone", "off grid"]))
+    where = draw(st.integers(1, len(history) - 2))
+    if shape == "gap":
+        del history[where]
+    elif shape == "duplicate":
+        history.insert(where, dict(history[where]))
+    elif shape == "negative":
+        history[where]["demand"] = -1.0
+    elif shape == "unsorted":
+        history[where], history[where + 1] = history[where + 1], history[where]
+    elif shape == "space":
+        history = [row | {"timestamp": row["timestamp"].replace("T", " ")} for row in history]
+    elif shape == "zone":
+        history = [row | {"timestamp": row["timestamp"] + "+00:00"} for row in history]
+    elif shape == "off grid":
+        history[where]["timestamp"] = history[where]["timestamp"][:-2] + "07"
+    return {"history": history, "horizon": draw(st.integers(1, 48))}, shape
+
+
+def batch_answer(forecaster, body: dict) -> tuple[str, object]:
+    """What the batch path makes of the same rows: data.validate, then forecast."""
+    import numpy as np
+
+    from pipelines.logic.data import DataValidationError, validate
+    from pipelines.logic.forecast import OUTPUT_COLUMNS, forecast
+
+    frame = pd.DataFrame(body["history"], columns=list(SPEC_COLUMNS))
+    try:
+        series = validate(frame, forecaster.spec, "request", allow_future_rows=True)
+        result = forecast(forecaster, series, body["horizon"], source="request")
+    except DataValidationError as error:
+        return "refused", "; ".join(error.problems)
+    return "answered", {
+        "timestamps": [t.isoformat() for t in result["timestamp"]],
+        **{key: np.round(result[key].to_numpy(), 3).tolist() for key in OUTPUT_COLUMNS},
+    }
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(case=requests_in_many_shapes())
+def test_the_online_routes_answer_exactly_as_the_batch_path(champion_artifacts, case):
+    """Forecasts equal to the last bit and refusals word for word, whichever route a request takes."""
+    from pipelines.logic.forecast import OUTPUT_COLUMNS
+    from pipelines.logic.model import Forecaster
+    from pipelines.logic.online import InvalidRequest, answer, parse
+
+    forecaster = Forecaster.load(champion_artifacts)
+    body, shape = case
+    try:
+        request = parse(body, forecaster.spec)
+        assert (request.series is None) == (shape == "usual")  # the array route takes the usual shape only
+        served = answer(forecaster, "1", request)["forecasts"]
+        online = (
+            "answered",
+            {
+                "timestamps": [row["timestamp"] for row in served],
+                **{key: [row[key] for row in served] for key in OUTPUT_COLUMNS},
+            },
+        )
+    except InvalidRequest as invalid:
+        assert invalid.field == "history"
+        online = "refused", invalid.error
+    assert online == batch_answer(forecaster, body)

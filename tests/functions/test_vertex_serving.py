@@ -17,6 +17,8 @@ from functions.serve import free_port
 from pipelines.logic.data import load_reference
 from tests.support.functions import make_app
 
+SHORT_HISTORY = "only 0 periods of history; expected at least 384 (8 days at 30min)"
+
 
 def body(horizon: int) -> dict:
     frame = load_reference().tail(9 * 48)
@@ -90,7 +92,7 @@ def test_a_bad_instance_is_a_400_naming_it(container):
     bad = requests.post(route, json={"instances": [body(2), {"history": [], "horizon": 2}]}, timeout=30)
     assert (bad.status_code, bad.json()) == (
         400,
-        {"error": "0 rows; expected at least 431 (9.0 days at 30min)", "field": "instances[1].history"},
+        {"error": SHORT_HISTORY, "field": "instances[1].history"},
     )
     empty = requests.post(route, json={"instances": []}, timeout=30)
     assert empty.json() == {"error": "expected a non-empty list of predict bodies", "field": "instances"}

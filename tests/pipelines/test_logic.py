@@ -1,4 +1,4 @@
-"""The plain modules the components wrap: features, model, evaluation, gate, forecast, drift."""
+"""The plain modules the components wrap: features, model, backtest, evaluation, gate, forecast, drift."""
 
 from __future__ import annotations
 
@@ -6,97 +6,115 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pipelines.logic.backtest import conformal_quantiles, fold_origins, naive_forecasts, train_challenger
 from pipelines.logic.data import DataSpec, DataValidationError, validate
 from pipelines.logic.drift import detect_drift
-from pipelines.logic.evaluation import evaluate_on_holdout, metrics, seasonal_naive, split_holdout
-from pipelines.logic.features import build_features, feature_names, history_periods, max_horizon, training_rows
+from pipelines.logic.evaluation import Evaluation, Scores, point_scores
+from pipelines.logic.features import feature_names, history_periods, max_horizon, origin_features, required_history
 from pipelines.logic.forecast import forecast
 from pipelines.logic.gate import decide
-from pipelines.logic.model import Forecaster
+from pipelines.logic.model import Forecaster, Series
 
 SPEC = DataSpec()
 DAY = 48
 
 
-def test_features_use_only_targets_at_least_a_day_old(series):
-    """Changing the last day's targets must not change any feature of that day or the next one:
-    that is what makes direct forecasting up to a day ahead possible without leakage."""
-    features = build_features(series, SPEC)
-    changed = series.copy()
-    changed.iloc[-DAY:, 0] *= 3
-    after = build_features(changed, SPEC)
-    pd.testing.assert_frame_equal(features.iloc[-DAY:], after.iloc[-DAY:])
-    assert not features.iloc[:-DAY].equals(build_features(changed.shift(DAY), SPEC).iloc[:-DAY])
+def test_origin_features_read_nothing_at_or_after_the_origin(series):
+    arrays = Series.of(series, SPEC)
+    origins = np.array([20 * DAY, 30 * DAY + 7])
+    before = origin_features(arrays.y, origins, DAY, arrays.first_period(SPEC), SPEC, {})
+    changed = arrays.y.copy()
+    changed[20 * DAY :] *= 3  # everything from the first origin on
+    after = origin_features(changed, origins[:1], DAY, arrays.first_period(SPEC), SPEC, {})
+    np.testing.assert_array_equal(before[0][:DAY], after[0])
+    assert before[0].shape == (2 * DAY, len(feature_names(SPEC)))
 
 
 def test_feature_columns_history_and_horizon():
     spec = DataSpec(exogenous_columns=("temperature",))
-    assert feature_names(spec)[-1] == "temperature" and "lag_7d" in feature_names(spec)
-    assert history_periods(SPEC) == 9 * DAY - 1 and max_horizon(SPEC) == DAY
+    assert feature_names(spec)[-3:] == ["temperature", "temperature_1d", "temperature_7d"]
+    assert history_periods(SPEC) == 8 * DAY and max_horizon(SPEC) == DAY
+    assert required_history(SPEC, "training", 7) == 28 * DAY
     assert DataSpec(frequency="1h").periods_per_day == 24
 
 
-def test_training_rows_have_complete_features(series):
-    features, target = training_rows(series, SPEC)
-    assert len(features) == len(series) - history_periods(SPEC)
-    assert features.notna().all().all() and target.index.equals(features.index)
-
-
-def test_metrics_on_known_values():
-    result = metrics(np.array([100.0, 200.0, 0.0]), np.array([110.0, 180.0, 5.0]))
+def test_point_scores_on_known_values():
+    result = point_scores(np.array([100.0, 200.0, 0.0]), np.array([110.0, 180.0, 5.0]))
     assert result["mae"] == pytest.approx(35 / 3)
     assert result["rmse"] == pytest.approx(np.sqrt((100 + 400 + 25) / 3))
     assert result["mape"] == pytest.approx((10 + 10) / 2)  # the zero actual is left out
 
 
-def test_holdout_is_the_last_days_and_naive_is_last_week(series):
-    training, holdout = split_holdout(series, SPEC, holdout_days=7)
-    assert holdout[0] == training.index[-1] + pd.Timedelta("30min") and len(holdout) == 7 * DAY
-    naive = seasonal_naive(series, SPEC, holdout[:1])
-    assert naive[0] == series["demand"].loc[holdout[0] - pd.Timedelta("7D")]
+def test_folds_are_the_last_whole_days_and_naive_rules_read_the_day_and_week_before(series):
+    arrays = Series.of(series.iloc[5:], SPEC)  # starts at 02:30: days still start at midnight
+    origins = fold_origins(arrays, SPEC, 3)
+    assert [str(pd.Timestamp(arrays.timestamps[o])) for o in origins] == [
+        "2000-08-25 00:00:00",
+        "2000-08-26 00:00:00",
+        "2000-08-27 00:00:00",
+    ]
+    naive = naive_forecasts(arrays, SPEC, origins)
+    np.testing.assert_array_equal(naive["naive_daily"].forecast[2], arrays.y[origins[2] - DAY : origins[2]])
+    np.testing.assert_array_equal(
+        naive["naive_weekly"].forecast[0], arrays.y[origins[0] - 7 * DAY : origins[0] - 6 * DAY]
+    )
+
+
+def test_conformal_quantiles_on_known_residuals():
+    residuals = np.arange(1.0, 21.0).reshape(20, 1)  # one step, 20 folds: 1..20
+    quantiles = conformal_quantiles(residuals)
+    # n = 20: the 80 % interval's tails at floor(21 * 0.1) / 20 and ceil(21 * 0.9) / 20
+    assert quantiles["lo_80"][0] == pytest.approx(np.quantile(residuals, 0.1))
+    assert quantiles["hi_80"][0] == pytest.approx(np.quantile(residuals, 0.95))
+    assert quantiles["lo_95"][0] == pytest.approx(1.0) and quantiles["hi_95"][0] == pytest.approx(20.0)
 
 
 @pytest.fixture(scope="module")
 def trained(series):
-    training, holdout = split_holdout(series, SPEC, holdout_days=7)
-    return Forecaster.train(training, SPEC), holdout
+    return train_challenger(series.iloc[: -2 * DAY], SPEC, 3, {"n_estimators": 40})
 
 
-def test_model_beats_the_seasonal_naive_baseline_on_the_reference_holdout(series, trained):
-    forecaster, holdout = trained
-    model = evaluate_on_holdout(forecaster, series, holdout)
-    baseline = metrics(series.loc[holdout, "demand"].to_numpy(), seasonal_naive(series, SPEC, holdout))
-    assert model["mae"] < baseline["mae"] and model["rmse"] < baseline["rmse"]
+def test_the_challenger_is_the_best_candidate_refit_on_all_data(series, trained):
+    backtest = Evaluation.from_dict(trained.backtest)
+    candidates = {name: backtest.scores[name].mae for name in ("seasonal", "trees", "ensemble")}
+    assert trained.family == backtest.challenger == min(candidates, key=candidates.get)
+    assert backtest.folds == ["2000-08-23", "2000-08-24", "2000-08-25"]
+    assert set(backtest.scores) == {"seasonal", "trees", "ensemble", "naive_daily", "naive_weekly"}
+    assert backtest.challenger_scores().mae < backtest.baseline("mae")[1].mae
+    assert trained.training_data.index[-1] == series.index[-2 * DAY - 1]  # refit on every day given
+    assert all(0 <= s.coverage_80 <= s.coverage_95 <= 100 for s in backtest.scores.values())
 
 
-def test_saved_forecaster_predicts_the_same(series, trained, tmp_path):
-    forecaster, holdout = trained
-    forecaster.save(tmp_path / "model")
-    loaded = Forecaster.load(tmp_path / "model")
-    features = build_features(series, SPEC).loc[holdout]
-    np.testing.assert_allclose(loaded.predict(features), forecaster.predict(features))
-    assert loaded.spec == SPEC and loaded.params == forecaster.params
+def test_saved_forecaster_predicts_the_same_and_keeps_its_training_data(series, trained, tmp_path):
+    trained.save(tmp_path / "model")
+    loaded = Forecaster.load(tmp_path / "model", training_data=True)
+    pd.testing.assert_frame_equal(forecast(loaded, series, DAY), forecast(trained, series, DAY))
+    pd.testing.assert_frame_equal(loaded.training_data, trained.training_data)
+    assert loaded.spec == SPEC and loaded.params == trained.params and loaded.backtest == trained.backtest
+    assert Forecaster.load(tmp_path / "model").training_data is None
 
 
-def test_forecast_is_the_next_day_from_history_alone(series, trained):
-    forecaster, _ = trained
-    result = forecast(forecaster, series, horizon=DAY)
+def test_forecast_is_the_next_day_with_nested_intervals(series, trained):
+    """Nested, not centred: conformal bounds carry the backtest's bias (on three folds the
+    residuals may all have one sign)."""
+    result = forecast(trained, series, horizon=DAY)
     assert result["timestamp"].iloc[0] == series.index[-1] + pd.Timedelta("30min") and len(result) == DAY
     assert result["forecast"].between(15_000, 45_000).all()
+    assert (result["lo_95"] <= result["lo_80"]).all() and (result["lo_80"] < result["hi_80"]).all()
+    assert (result["hi_80"] <= result["hi_95"]).all()
 
 
 def test_forecast_limits(series, trained):
-    forecaster, _ = trained
     with pytest.raises(DataValidationError, match="horizon 49 is out of range; expected 1 to 48 periods"):
-        forecast(forecaster, series, horizon=49)
-    with pytest.raises(DataValidationError, match="only 100 periods of history; expected at least 431"):
-        forecast(forecaster, series.iloc[:100], horizon=1)
+        forecast(trained, series, horizon=49)
+    with pytest.raises(DataValidationError, match="only 100 periods of history; expected at least 384"):
+        forecast(trained, series.iloc[:100], horizon=1)
 
 
-def test_exogenous_model_needs_future_values(with_temperature):
+def test_known_in_advance_columns_need_future_values(with_temperature):
     spec = DataSpec(exogenous_columns=("temperature",))
     series = validate(with_temperature, spec, "with_temperature")
-    forecaster = Forecaster.train(series, spec, {"n_estimators": 20})
+    forecaster = Forecaster.train(series, spec, "trees", {"n_estimators": 20})
     with pytest.raises(DataValidationError, match="column 'temperature': no value for 2000-08-28 00:00:00"):
         forecast(forecaster, series, horizon=4)
     future = pd.DataFrame(
@@ -107,24 +125,46 @@ def test_exogenous_model_needs_future_values(with_temperature):
     assert len(result) == 4 and result["forecast"].notna().all()
 
 
-CHAMPION = {"mae": 100.0}
-BASELINE = {"mae": 120.0}
+def scores(mae: float) -> Scores:
+    return Scores(mae=mae, rmse=mae, mape=1.0, coverage_80=80.0, coverage_95=95.0, fit_seconds=0.0)
+
+
+def evaluation(challenger: float, champion: float | None, daily: float = 130.0, weekly: float = 120.0) -> Evaluation:
+    methods = {"trees": scores(challenger), "naive_daily": scores(daily), "naive_weekly": scores(weekly)}
+    result = Evaluation(["2000-08-27"], methods, "trees")
+    return result.with_champion("3", scores(champion)) if champion is not None else result
+
+
+NO_CHAMPION_WINS = "no champion yet; challenger (trees) mae 90.00 beats the naive_weekly rule 120.00 by more than 1%"
 
 
 @pytest.mark.parametrize(
-    ("challenger", "champion", "promote", "reason"),
+    ("challenger", "champion", "daily", "promote", "reason"),
     [
-        (90.0, None, True, "no champion yet; challenger mae 90.00 beats the baseline 120.00"),
-        (125.0, None, False, "challenger mae 125.00 does not beat the seasonal-naive baseline 120.00"),
-        (98.0, CHAMPION, True, "challenger mae 98.00 beats champion 100.00 by more than 1%"),
-        (99.5, CHAMPION, False, "challenger mae 99.50 is not 1% better than champion 100.00 (needs <= 99.00)"),
-        (110.0, CHAMPION, False, "challenger mae 110.00 is not 1% better than champion 100.00 (needs <= 99.00)"),
+        (90.0, None, 130.0, True, NO_CHAMPION_WINS),
+        (110.0, None, 100.0, False, "challenger (trees) mae 110.00 is not 1% better than the naive_daily rule 100.00"),
+        (119.5, None, 130.0, False, "challenger (trees) mae 119.50 is not 1% better than the naive_weekly rule 120.00"),
+        (98.0, 100.0, 130.0, True, "challenger (trees) mae 98.00 beats champion 100.00 by more than 1%"),
+        (
+            99.5,
+            100.0,
+            130.0,
+            False,
+            "challenger (trees) mae 99.50 is not 1% better than champion 100.00 (needs <= 99.00)",
+        ),
     ],
 )
-def test_gate(challenger, champion, promote, reason):
-    decision = decide({"mae": challenger}, champion, BASELINE, metric="mae", margin=0.01)
+def test_gate_against_the_better_naive_rule_and_the_champion(challenger, champion, daily, promote, reason):
+    decision = decide(evaluation(challenger, champion, daily), metric="mae", margin=0.01)
     assert (decision.promote, decision.reason) == (promote, reason)
-    assert decision.to_dict()["champion"] == (champion["mae"] if champion else None)
+    assert decision.to_dict()["champion"] == champion
+
+
+def test_an_evaluation_round_trips_through_its_file(tmp_path):
+    original = evaluation(90.0, 100.0)
+    original.save(tmp_path / "evaluation.json")
+    assert Evaluation.load(tmp_path / "evaluation.json") == original
+    assert original.champion_version == "3" and original.baseline("mae")[0] == "naive_weekly"
 
 
 def test_no_drift_against_itself_and_drift_when_demand_shifts(series):
@@ -138,5 +178,6 @@ def test_no_drift_against_itself_and_drift_when_demand_shifts(series):
 
 
 def test_integral_float_params_from_kfp_are_accepted(series):
-    forecaster = Forecaster.train(series.iloc[: 20 * DAY], SPEC, {"n_estimators": 3.0, "max_depth": 2.0})
-    assert forecaster.model.get_params()["n_estimators"] == 3 and forecaster.params["max_depth"] == 2
+    forecaster = Forecaster.train(series.iloc[: 20 * DAY], SPEC, "trees", {"n_estimators": 3.0, "max_depth": 2.0})
+    assert forecaster.params["n_estimators"] == 3 and forecaster.params["max_depth"] == 2
+    assert forecaster.booster.num_boosted_rounds() == 3

@@ -18,7 +18,7 @@ def artifacts(tmp_path):
     """The files a version holds, plus one that is not an artifact and must not be copied."""
     folder = tmp_path / "artifacts"
     folder.mkdir()
-    for name in ("model.json", "forecaster.json", "training_data.parquet"):
+    for name in ("forecaster.json", "training_data.parquet", "model.json"):  # model.json: the old layout
         (folder / name).write_text(f"{name} contents")
     (folder / "notes.txt").write_text("not an artifact")
     return folder
@@ -33,10 +33,9 @@ def test_versions_are_kept_and_the_champion_moves_only_on_promotion(tmp_path, ar
     assert registry.champion() == first and second.metrics == {"mae": 12}
     third = registry.register(artifacts, {"mae": 8}, promote=True)
     assert registry.champion() == third
-    assert (registry.fetch(third) / "model.json").read_text() == "model.json contents"
+    assert (registry.fetch(third) / "forecaster.json").read_text() == "forecaster.json contents"
     assert sorted(p.name for p in registry.fetch(third).iterdir()) == [
         "forecaster.json",
-        "model.json",
         "training_data.parquet",
         "version.json",
     ]
@@ -57,13 +56,15 @@ def test_registry_uris():
         open_registry("vertex://acme-mlops-dev/forecaster")
 
 
-@pytest.mark.parametrize("name", ["../model.json", "/etc/passwd", "sub/model.json", "notes.txt", "..", ""])
+@pytest.mark.parametrize(
+    "name", ["../forecaster.json", "/etc/passwd", "sub/forecaster.json", "model.json", "notes.txt", "..", ""]
+)
 def test_only_the_expected_artifact_names_inside_the_folder(tmp_path, name):
     from pipelines.logic.registry import RegistryError, artifact_path
 
-    with pytest.raises(RegistryError, match=r"is not one of model\.json, forecaster\.json, training_data\.parquet"):
+    with pytest.raises(RegistryError, match=r"is not one of forecaster\.json, training_data\.parquet"):
         artifact_path(tmp_path, name)
-    assert artifact_path(tmp_path, "model.json") == (tmp_path / "model.json").resolve()
+    assert artifact_path(tmp_path, "forecaster.json") == (tmp_path / "forecaster.json").resolve()
 
 
 def test_a_failed_registration_leaves_no_version_and_no_staging(tmp_path, artifacts, monkeypatch):
@@ -126,10 +127,10 @@ def test_an_incomplete_version_folder_is_ignored_then_removed(tmp_path, artifact
     registry.register(artifacts, {"mae": 10}, promote=True)
     partial = registry.root / "versions" / "2"
     partial.mkdir()
-    (partial / "model.json").write_text("half")
+    (partial / "forecaster.json").write_text("half")
     assert [v.version for v in registry.versions()] == ["1"]
     second = registry.register(artifacts, {}, promote=False)
-    assert second.version == "2" and (partial / "model.json").read_text() == "model.json contents"
+    assert second.version == "2" and (partial / "forecaster.json").read_text() == "forecaster.json contents"
     assert [v.version for v in registry.versions()] == ["1", "2"]
 
 

@@ -73,7 +73,7 @@ def vertex(monkeypatch, gcs_emulator):
 def artifacts(tmp_path):
     folder = tmp_path / "model"
     folder.mkdir()
-    for name in ("model.json", "forecaster.json", "training_data.parquet"):
+    for name in ("forecaster.json", "training_data.parquet", "model.json"):  # model.json: the old layout
         (folder / name).write_text(f"{name} contents")
     (folder / "notes.txt").write_text("not an artifact")
     return folder
@@ -92,8 +92,8 @@ def test_versions_go_to_the_model_registry_and_the_alias_moves_only_on_promotion
     assert champion.metrics == {"mae": 10.0}
     assert champion.artifacts.startswith("gs://acme-mlops-dev-models/forecaster/")
     fetched = registry.fetch(champion)
-    assert (fetched / "model.json").read_text() == "model.json contents"
-    assert sorted(p.name for p in fetched.iterdir()) == ["forecaster.json", "model.json"], "what serving needs"
+    assert (fetched / "forecaster.json").read_text() == "forecaster.json contents"
+    assert sorted(p.name for p in fetched.iterdir()) == ["forecaster.json"], "what serving needs"
     uploads = [r.json() for r in server.requests if r.path.endswith("/models:upload")]
     assert set(uploads[0]["model"]["versionAliases"]) == {"champion", "default"} and "parentModel" not in uploads[0]
     assert uploads[0]["modelId"] == "forecaster", "the model is created under its name as resource id"
@@ -127,11 +127,11 @@ def test_fetch_downloads_only_the_expected_files_from_the_models_prefix(vertex, 
     )
     prefix = version.artifacts.removeprefix("gs://acme-mlops-dev-models/")
     # (The emulator itself refuses object names with '..'; artifact_path's test covers those.)
-    for planted in ("sub/model.json", "extra.bin", "model.json.bak"):
+    for planted in ("sub/forecaster.json", "extra.bin", "forecaster.json.bak", "model.json"):
         bucket.blob(f"{prefix}/{planted}").upload_from_string("planted")
     fetched = registry.fetch(version, ARTIFACT_FILES)
-    assert sorted(p.name for p in fetched.iterdir()) == ["forecaster.json", "model.json", "training_data.parquet"]
-    assert (fetched / "model.json").read_text() == "model.json contents"
+    assert sorted(p.name for p in fetched.iterdir()) == ["forecaster.json", "training_data.parquet"]
+    assert (fetched / "forecaster.json").read_text() == "forecaster.json contents"
 
     for elsewhere in (
         "gs://other-project-models/forecaster/20261122T030000-abcd1234",

@@ -6,15 +6,14 @@ from pathlib import Path
 
 import pytest
 
+from pipelines.logic.backtest import train_challenger
 from pipelines.logic.data import DataSpec, load_reference, validate
-from pipelines.logic.evaluation import split_holdout
-from pipelines.logic.model import Forecaster
 
 
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory) -> Path:
     spec = DataSpec()
-    training, _ = split_holdout(validate(load_reference(), spec, "reference"), spec, 7)
+    training = validate(load_reference(), spec, "reference").iloc[: -7 * spec.periods_per_day]
     folder = tmp_path_factory.mktemp("model")
-    Forecaster.train(training, spec, {"n_estimators": 60}).save(folder)
+    train_challenger(training, spec, 3, {"n_estimators": 40}).save(folder)
     return folder

@@ -33,7 +33,6 @@ from typing import TYPE_CHECKING
 
 from pipelines.logic.cycle_store import CycleStore
 from pipelines.logic.data import DataSpec, load_reference, validate
-from pipelines.logic.features import build_features
 from pipelines.logic.registry import Registry, RegistryError, open_registry
 
 if TYPE_CHECKING:
@@ -138,31 +137,39 @@ def champion_history(rows: list[dict]) -> list[dict]:
 
 
 def backtest(registry: Registry, days: int = BACKTEST_DAYS) -> dict | None:
-    """The champion's forecasts of the reference data's last `days`, the actuals and the weekly
-    seasonal-naive forecasts; None without a (readable) champion."""
-    from pipelines.logic.model import Forecaster
+    """The champion's day-ahead forecasts of the reference data's last `days` (each day from the
+    data before it), the actuals and the weekly seasonal-naive forecasts; None without a
+    (readable) champion."""
+    import numpy as np
+
+    from pipelines.logic.backtest import fold_origins
+    from pipelines.logic.champion import load_champion
+    from pipelines.logic.model import Series
 
     try:
-        champion = registry.champion()
-    except RegistryError:
+        version = registry.champion()
+        if version is None:
+            return None
+        if version.artifacts not in _champions:  # a registry in the cloud downloads a version once
+            _champions[version.artifacts] = load_champion(registry, current=version)[1]
+    except (RegistryError, ValueError):
         return None
-    if champion is None:
-        return None
-    if champion.artifacts not in _champions:  # a registry in the cloud downloads a version once
-        _champions[champion.artifacts] = Forecaster.load(registry.fetch(champion))
-    forecaster = _champions[champion.artifacts]
+    forecaster = _champions[version.artifacts]
     spec: DataSpec = forecaster.spec
     series = validate(load_reference(), spec, "reference")
-    periods = days * spec.periods_per_day
-    features = build_features(series, spec).tail(periods)
+    arrays = Series.of(series, spec)
+    origins = fold_origins(arrays, spec, days)
+    per_day = spec.periods_per_day
+    forecasts = forecaster.predict_origins(arrays.y, origins, per_day, arrays.first_period(spec), arrays.known)
+    periods = (origins[:, None] + np.arange(per_day)[None, :]).reshape(-1)
     actual = series[spec.target_column]
-    week = 7 * spec.periods_per_day
+    week = 7 * per_day
     return {
-        "version": champion.version,
-        "timestamps": [t.isoformat() for t in features.index],
-        "forecast": [float(v) for v in forecaster.predict(features)],
-        "actual": [float(v) for v in actual.loc[features.index]],
-        "naive": [float(v) for v in actual.shift(week).loc[features.index]],
+        "version": version.version,
+        "timestamps": [t.isoformat() for t in series.index[periods]],
+        "forecast": [float(v) for v in forecasts.reshape(-1)],
+        "actual": [float(v) for v in actual.iloc[periods]],
+        "naive": [float(v) for v in actual.iloc[periods - week]],
     }
 
 

@@ -1,0 +1,183 @@
+"""The rolling-origin backtest: the evaluation of every candidate and baseline alike.
+
+Fold k forecasts every period of day D_k from data up to the end of day D_k - 1 (the origin, at
+midnight); the folds are the last `days` whole days of the series. Every candidate is refit on the
+data before each fold's origin (the seasonal model on its trailing window, the trees on up to a
+year) and forecasts through the same code that serves it; the naive rules read the day, or the
+day a week, before. A candidate's fit is timed in CPU seconds (on a shared machine wall time
+measures the neighbours).
+
+Intervals are conformal on the backtest's relative residuals (actual - forecast) / level, level
+being the mean of the day before the origin, per step, pooled over the steps h - POOL..h + POOL.
+The coverage a backtest reports is leave-one-fold-out: fold k's interval comes from the other
+folds' residuals, never its own. The registered model's intervals come from all folds.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from pipelines.logic.evaluation import NAIVE_RULES, Evaluation, Scores, point_scores
+from pipelines.logic.model import FAMILIES, INTERVAL_KEYS, LEVELS, Forecaster, Series
+from pipelines.logic.spec import DataSpec
+
+POOL = 2
+SELECTION_METRIC = "mae"  # the candidates are ranked on MAE, the gate's default metric
+
+
+@dataclass
+class FoldForecasts:
+    """One method's forecasts of every fold: (folds, periods_per_day) arrays."""
+
+    forecast: np.ndarray
+    actual: np.ndarray
+    level: np.ndarray  # (folds,) mean of the day before each origin
+    fit_seconds: float = 0.0
+
+    def relative_residuals(self) -> np.ndarray:
+        return (self.actual - self.forecast) / self.level[:, None]
+
+    def scores(self, intervals: dict[str, np.ndarray] | None = None) -> Scores:
+        """Point scores, and the coverage of `intervals` (fixed quantiles, e.g. a champion's) or,
+        without them, of leave-one-fold-out conformal intervals."""
+        residuals = self.relative_residuals()
+        inside = {level: [] for level in LEVELS}
+        for k in range(len(self.forecast)):
+            quantiles = intervals or conformal_quantiles(np.delete(residuals, k, axis=0))
+            for level in LEVELS:
+                low = self.forecast[k] + self.level[k] * quantiles[f"lo_{level}"][: self.forecast.shape[1]]
+                high = self.forecast[k] + self.level[k] * quantiles[f"hi_{level}"][: self.forecast.shape[1]]
+                inside[level].append((self.actual[k] >= low) & (self.actual[k] <= high))
+        coverage = {level: float(np.mean(np.concatenate(inside[level])) * 100) for level in LEVELS}
+        return Scores(
+            **point_scores(self.actual, self.forecast),
+            coverage_80=coverage[80],
+            coverage_95=coverage[95],
+            fit_seconds=self.fit_seconds,
+        )
+
+
+def conformal_quantiles(relative_residuals: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-step quantiles of relative residuals (folds, steps) for INTERVAL_KEYS, pooling steps
+    h - POOL..h + POOL, with the finite-sample correction of split conformal on each tail."""
+    residuals = np.asarray(relative_residuals, dtype=float)
+    steps = residuals.shape[1]
+    quantiles = {key: np.zeros(steps) for key in INTERVAL_KEYS}
+    for step in range(steps):
+        pooled = residuals[:, max(0, step - POOL) : step + POOL + 1].reshape(-1)
+        pooled = pooled[np.isfinite(pooled)]
+        n = len(pooled)
+        if not n:
+            continue
+        for level in LEVELS:
+            tail = (1 - level / 100) / 2
+            quantiles[f"lo_{level}"][step] = np.quantile(pooled, max(0.0, np.floor((n + 1) * tail) / n))
+            quantiles[f"hi_{level}"][step] = np.quantile(pooled, min(1.0, np.ceil((n + 1) * (1 - tail)) / n))
+    return quantiles
+
+
+def fold_origins(series: Series, spec: DataSpec, days: int) -> np.ndarray:
+    """The first index of each of the last `days` whole days."""
+    per_day = spec.periods_per_day
+    end = len(series.y) - (series.first_period(spec) + len(series.y)) % per_day
+    return end - per_day * np.arange(days, 0, -1)
+
+
+def _fold_forecasts(series: Series, spec: DataSpec, origins: np.ndarray, forecast, seconds: float) -> FoldForecasts:
+    per_day = spec.periods_per_day
+    actual = np.stack([series.y[o : o + per_day] for o in origins])
+    level = np.array([series.y[o - per_day : o].mean() for o in origins])
+    return FoldForecasts(np.asarray(forecast, dtype=float), actual, level, seconds)
+
+
+def naive_forecasts(series: Series, spec: DataSpec, origins: np.ndarray) -> dict[str, FoldForecasts]:
+    per_day = spec.periods_per_day
+    return {
+        rule: _fold_forecasts(
+            series, spec, origins, [series.y[o - days * per_day : o - (days - 1) * per_day] for o in origins], 0.0
+        )
+        for rule, days in zip(NAIVE_RULES, (1, 7), strict=True)
+    }
+
+
+def candidate_forecasts(series: Series, spec: DataSpec, origins: np.ndarray, params: dict) -> dict[str, FoldForecasts]:
+    """Every family refit on each fold's data, forecasting the fold through its serving code."""
+    per_day, first = spec.periods_per_day, series.first_period(spec)
+    forecasts = {family: [] for family in FAMILIES}
+    seconds = {family: 0.0 for family in FAMILIES}
+    for origin in origins:
+        history = series.upto(int(origin))
+        parts = {}
+        for family in ("seasonal", "trees"):
+            started = time.process_time()
+            fitted = Forecaster.fit(history, spec, family, params)
+            seconds[family] += time.process_time() - started
+            parts[family] = fitted.predict_origins(series.y, np.array([origin]), per_day, first, series.known)[0]
+        forecasts["seasonal"].append(parts["seasonal"])
+        forecasts["trees"].append(parts["trees"])
+        forecasts["ensemble"].append((parts["seasonal"] + parts["trees"]) / 2)
+    seconds["ensemble"] = seconds["seasonal"] + seconds["trees"]
+    return {
+        family: _fold_forecasts(series, spec, origins, forecasts[family], seconds[family] / len(origins))
+        for family in FAMILIES
+    }
+
+
+def champion_forecasts(
+    champion: Forecaster, series: Series, spec: DataSpec, origins: np.ndarray, challenger: Forecaster
+) -> FoldForecasts:
+    """The champion's forecast of each fold, out of sample on every fold: as registered (not
+    refit) on the days after its training data; on days it was trained on, its recipe (family and
+    settings) refit on the data before the fold, as every candidate is; these are the challenger
+    run's own candidate forecasts when the recipe is one of them."""
+    per_day, first = spec.periods_per_day, series.first_period(spec)
+    forecast = champion.predict_origins(series.y, origins, per_day, first, series.known)
+    trained_until = pd.Timestamp(champion.trained_until).as_unit("ns").value if champion.trained_until else np.inf
+    seen = series.timestamps[origins] <= trained_until
+    if seen.any():
+        if champion.params == challenger.params and champion.family in challenger.fold_forecasts:
+            forecast[seen] = challenger.fold_forecasts[champion.family][seen]
+        else:
+            for k in np.flatnonzero(seen):
+                refit = Forecaster.fit(series.upto(int(origins[k])), spec, champion.family, champion.params)
+                forecast[k] = refit.predict_origins(series.y, origins[k : k + 1], per_day, first, series.known)[0]
+    return _fold_forecasts(series, spec, origins, forecast, 0.0)
+
+
+def fold_days(series: Series, origins: np.ndarray) -> list[str]:
+    return [str(pd.Timestamp(series.timestamps[o]).date()) for o in origins]
+
+
+def train_challenger(
+    frame: pd.DataFrame, spec: DataSpec, days: int, params: dict | None = None, families=FAMILIES
+) -> Forecaster:
+    """Backtest every candidate and naive rule on the last `days` days, choose the candidate with
+    the lowest SELECTION_METRIC, refit it on all data with intervals from its backtest residuals.
+    The forecaster carries the backtest's scores (`backtest`) and its training data."""
+    series = Series.of(frame, spec)
+    origins = fold_origins(series, spec, days)
+    candidates = {k: v for k, v in candidate_forecasts(series, spec, origins, params or {}).items() if k in families}
+    methods = candidates | naive_forecasts(series, spec, origins)
+    scores = {name: forecasts.scores() for name, forecasts in methods.items()}
+    chosen = min(candidates, key=lambda family: scores[family].metric(SELECTION_METRIC))
+    evaluation = Evaluation(fold_days(series, origins), scores, chosen, extra={"chosen_on": SELECTION_METRIC})
+    forecaster = Forecaster.train(frame, spec, chosen, params)
+    forecaster.intervals = conformal_quantiles(candidates[chosen].relative_residuals())
+    forecaster.backtest = evaluation.to_dict()
+    forecaster.fold_forecasts = {family: candidates[family].forecast for family in candidates}
+    return forecaster
+
+
+def evaluate_champion(challenger: Forecaster, frame: pd.DataFrame, champion: Forecaster, version: str) -> Evaluation:
+    """The challenger's evaluation with the champion scored on the same folds, with its own intervals."""
+    spec = challenger.spec
+    evaluation = Evaluation.from_dict(challenger.backtest)
+    series = Series.of(frame, spec)
+    days = pd.DatetimeIndex(series.timestamps)
+    origins = np.array([int(days.get_loc(pd.Timestamp(day))) for day in evaluation.folds])
+    scores = champion_forecasts(champion, series, spec, origins, challenger).scores(champion.intervals)
+    return evaluation.with_champion(version, scores)

