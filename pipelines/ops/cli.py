@@ -26,7 +26,8 @@ from environments.messages import ConfigError
 from environments.naming import PIPELINES, TAG
 from environments.schema import Environment
 from pipelines.kfp_glue.definitions import LOCAL_IMAGE, build
-from pipelines.logic.parameters import check
+from pipelines.logic.model_names import MODEL, derived_model
+from pipelines.logic.parameters import DEFAULT_DATA_SPEC, DEFAULTS, check
 
 
 class UsageError(Exception):
@@ -90,21 +91,70 @@ def checked_parameters(template: dict, params: dict, defaults: dict) -> dict:
     return values
 
 
-def run_locally(pipeline: str, params: dict) -> dict:
-    """Run one pipeline with kfp.local; returns its parameters and output."""
+def local_registry(params: dict) -> Path:
+    """A local run's default registry: the run's model (model_names.derived_model), the
+    platform's model in build/registry, any other in build/registry/models/<model>."""
+    model = derived_model(params.get("source", DEFAULTS["source"]), params.get("data_spec", DEFAULT_DATA_SPEC))
+    return LOCAL_REGISTRY if model == MODEL else LOCAL_REGISTRY / "models" / model
+
+
+def run_locally(pipeline: str, params: dict, console=None) -> dict:
+    """Run one pipeline with kfp.local: one line per step on `console`, kfp.local's full output in
+    a log file; returns the parameters, the output, the run folder and the log's path."""
     from pipelines.kfp_glue import local
 
+    console = console or sys.stdout
     pipelines = build()
     definition = getattr(pipelines, pipeline)
     template = _spec_of(definition)
-    values = checked_parameters(template, params, {"registry_uri": str(LOCAL_REGISTRY)})
+    values = checked_parameters(template, params, {"registry_uri": str(local_registry(params))})
+    local.prune(LOCAL_PIPELINE_ROOT, local.KEEP_RUNS - 1)  # room for this run: KEEP_RUNS after it
     local.init(LOCAL_PIPELINE_ROOT)
-    try:
-        task = definition(**values)
-    except RuntimeError as error:  # kfp.local reports a failed task as RuntimeError
-        raise PipelineFailed(str(error)) from None
+    log = local.log_path(LOCAL_PIPELINE_ROOT, pipeline)
+    console.write(f"{pipeline}: full log in {_shown(log)}\n")
+    with local.reported(log, console) as reporter:
+        try:
+            task = definition(**values)
+        except RuntimeError:  # kfp.local reports a failed task as RuntimeError
+            failed = next((s for s in reporter.steps if s.status != "SUCCESS"), None)
+            where = f"step {failed.name}: {failed.last_line or 'failed'}" if failed else "failed before any step"
+            raise PipelineFailed(f"{where} (full log: {_shown(log)})") from None
     output = task.output
-    return {"pipeline": pipeline, "parameters": values, "output": getattr(output, "path", output)}
+    output = getattr(output, "path", output)
+    return {"pipeline": pipeline, "parameters": values, "output": output, "log": str(log), "steps": reporter.steps}
+
+
+def _shown(path: Path | str) -> str:
+    """A path relative to the repository where it is inside it."""
+    path = Path(path)
+    return str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path)
+
+
+def summary(result: dict) -> list[str]:
+    """The lines ending a successful local run: what it produced, next to what it is compared with."""
+    from pipelines.logic.registry import open_registry
+
+    output, values = result["output"], result["parameters"]
+    lines = []
+    if result["pipeline"] == "prediction":
+        lines.append(f"forecasts: {_shown(output)}")
+    elif result["pipeline"] == "monitoring":
+        retrained = any(step.name == "register" for step in result["steps"])
+        lines.append(f"drift report: {_shown(output)}")
+        lines.append("drift above the threshold: retrained" if retrained else "no drift above the threshold")
+    if result["pipeline"] == "training" or any(step.name == "register" for step in result["steps"]):
+        registry = open_registry(values["registry_uri"])
+        latest = max(registry.versions(), key=lambda v: int(v.version))
+        holdout, baseline = latest.metrics.get("holdout", {}), latest.metrics.get("baseline", {})
+        lines.append(f"version: {latest.version} in {_shown(values['registry_uri'])}")
+        lines += [
+            f"  {name:<5} {holdout[name]:10.2f}  (baseline {baseline.get(name, float('nan')):.2f})" for name in holdout
+        ]
+        decision = "promoted" if latest.metrics.get("promoted") else "not promoted"
+        lines.append(f"gate: {decision}: {latest.metrics.get('reason', '')}")
+        lines.append(f"model artifacts: {_shown(latest.artifacts)}")
+    lines.append(f"full log: {_shown(result['log'])}")
+    return lines
 
 
 def _spec_of(definition) -> dict:
@@ -224,15 +274,16 @@ def main(argv: list[str] | None = None) -> int:
                     "ENV=<environment>"
                 )
             result = run_locally(args.pipeline, params)
+            print("\n".join(summary(result)))
         else:
             result = submit_to_vertex(args.pipeline, environment, params, args.dry_run, args.team)
+            print(json.dumps(result, indent=2, default=str))
     except (ConfigError, UsageError, MissingPrerequisite) as error:
         print(error, file=sys.stderr)
         return 2
     except PipelineFailed as error:
-        print(f"run-pipeline {args.pipeline}: {error}", file=sys.stderr)
+        print(f"run-pipeline {args.pipeline} failed at {error}", file=sys.stderr)
         return 1
-    print(json.dumps(result, indent=2, default=str))
     if args.result_file:
         args.result_file.write_text(json.dumps(result, default=str))
     return 0
