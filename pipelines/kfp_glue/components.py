@@ -234,7 +234,7 @@ def detect_drift(
     report_json: Output[Artifact],
     metrics: Output[Metrics],
 ) -> bool:
-    """Evidently drift of recent inputs against the champion's training data; True above threshold."""
+    """Seasonal level drift of recent inputs against the champion's training data (drift.py); True above threshold."""
     from pathlib import Path
 
     import pandas as pd
