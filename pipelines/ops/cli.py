@@ -144,7 +144,8 @@ def summary(result: dict) -> list[str]:
         lines.append("drift above the threshold: retrained" if retrained else "no drift above the threshold")
     if result["pipeline"] == "training" or any(step.name == "register" for step in result["steps"]):
         registry = open_registry(values["registry_uri"])
-        latest = max(registry.versions(), key=lambda v: int(v.version))
+        versions = {v.version: v for v in registry.versions()}
+        latest = versions.get(output) or versions[max(versions, key=int)]  # training's output is its version
         holdout, baseline = latest.metrics.get("holdout", {}), latest.metrics.get("baseline", {})
         lines.append(f"version: {latest.version} in {_shown(values['registry_uri'])}")
         lines += [
