@@ -20,7 +20,7 @@ from pathlib import Path
 
 import yaml
 
-from environments.credentials import MissingPrerequisite, google_credentials
+from environments.credentials import MissingPrerequisite, google_credentials, refused
 from environments.loading import COMPILED_DIR, LOCAL_PIPELINE_ROOT, LOCAL_REGISTRY, REPO_ROOT, load_environment
 from environments.messages import ConfigError
 from environments.naming import PIPELINES, TAG
@@ -280,8 +280,7 @@ def main(argv: list[str] | None = None) -> int:
             result = submit_to_vertex(args.pipeline, environment, params, args.dry_run, args.team)
             print(json.dumps(result, indent=2, default=str))
     except (ConfigError, UsageError, MissingPrerequisite) as error:
-        print(error, file=sys.stderr)
-        return 2
+        return refused(error)
     except PipelineFailed as error:
         print(f"run-pipeline {args.pipeline} failed at {error}", file=sys.stderr)
         return 1

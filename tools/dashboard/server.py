@@ -14,6 +14,7 @@ from pathlib import Path
 
 import plotly
 
+from environments.credentials import refused
 from functions.serve import LOOPBACK, listen_address
 from pipelines.ops.cli import LOCAL_PIPELINE_ROOT, LOCAL_REGISTRY
 from tools.dashboard.data import Sources, gather
@@ -52,8 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         host, port, url = listen_address(args.host, args.port)
     except ValueError as error:
-        print(error, file=sys.stderr)
-        return 2
+        return refused(error)
     sources = Sources(registry=args.registry, runs=args.runs)
     render(gather(sources))  # before listening: the first view does not wait for the imports and model
     server = ThreadingHTTPServer((host, port), handler_for(sources))
