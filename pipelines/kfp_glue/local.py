@@ -23,6 +23,7 @@ from typing import TextIO
 from kfp import local
 from kfp.local.orchestrator import enhanced_dag_orchestrator
 
+MAX_REASON_LINES = 20  # a failed step's reason: the last lines it printed (every data problem)
 KEEP_RUNS = 10  # newest local run folders (and their logs) kept under the pipeline root
 LOGS = "logs"  # the run logs' folder under the pipeline root
 _COMPILED_CHANNEL = re.compile(r"inputs\.parameter_values\['(pipelinechannel--[A-Za-z0-9_\-]+)'\]")
@@ -76,7 +77,7 @@ class Step:
     name: str
     status: str
     seconds: float
-    last_line: str  # the task's last log line: on failure, its reason
+    last_lines: list[str]  # the task's last block of its own log lines: on failure, its reason
 
 
 @dataclass
@@ -89,7 +90,7 @@ class StepReporter(io.TextIOBase):
     steps: list[Step] = field(default_factory=list)
     _pending: str = ""
     _started: float = 0.0
-    _last_line: str = ""
+    _block: list[str] = field(default_factory=list)
 
     def writable(self) -> bool:
         return True
@@ -107,14 +108,15 @@ class StepReporter(io.TextIOBase):
 
     def _read(self, line: str) -> None:
         if _STARTED.search(line):
-            self._started, self._last_line = time.monotonic(), ""
+            self._started, self._block = time.monotonic(), []
         elif finished := _FINISHED.search(line):
-            step = Step(finished[1], finished[2], time.monotonic() - self._started, self._last_line)
+            step = Step(finished[1], finished[2], time.monotonic() - self._started, self._block[-MAX_REASON_LINES:])
             self.steps.append(step)
             self.console.write(f"{self._status(step.status)} {step.name:<16} {step.seconds:6.1f}s\n")
             self.console.flush()
-        elif (text := line.strip()) and line.startswith("    ") and not _EXECUTOR_LINE.search(text):
-            self._last_line = text
+        elif (text := line.strip()) and line.startswith("    "):
+            # KFP's own lines (executor JSON and messages) end the task's block of its own lines
+            self._block = [] if _EXECUTOR_LINE.search(text) else [*self._block, text]
 
     def _status(self, status: str) -> str:
         label = f"{status:<7}"

@@ -116,12 +116,22 @@ def run_locally(pipeline: str, params: dict, console=None) -> dict:
         try:
             task = definition(**values)
         except RuntimeError:  # kfp.local reports a failed task as RuntimeError
-            failed = next((s for s in reporter.steps if s.status != "SUCCESS"), None)
-            where = f"step {failed.name}: {failed.last_line or 'failed'}" if failed else "failed before any step"
-            raise PipelineFailed(f"{where} (full log: {_shown(log)})") from None
+            raise PipelineFailed(_failure(reporter.steps, log)) from None
     output = task.output
     output = getattr(output, "path", output)
     return {"pipeline": pipeline, "parameters": values, "output": output, "log": str(log), "steps": reporter.steps}
+
+
+def _failure(steps: list, log: Path) -> str:
+    """Why a run failed, its last line naming the step and the reason (every problem of a
+    multi-line reason on the lines above it)."""
+    failed = next((step for step in steps if step.status != "SUCCESS"), None)
+    if failed is None:
+        return f"before any step ran (full log: {_shown(log)})"
+    *above, last = failed.last_lines or ["no message; see the log"]
+    if above:
+        last = f"{len(above) + 1} problems, the last: {last}"
+    return "\n".join([*above, f"step {failed.name}: {last} (full log: {_shown(log)})"])
 
 
 def _shown(path: Path | str) -> str:
@@ -282,7 +292,8 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, UsageError, MissingPrerequisite) as error:
         return refused(error)
     except PipelineFailed as error:
-        print(f"run-pipeline {args.pipeline} failed at {error}", file=sys.stderr)
+        *above, last = str(error).split("\n")
+        print("\n".join([*above, f"run-pipeline {args.pipeline} failed at {last}"]), file=sys.stderr)
         return 1
     if args.result_file:
         args.result_file.write_text(json.dumps(result, default=str))

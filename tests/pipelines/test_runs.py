@@ -18,8 +18,9 @@ KFP_OUTPUT = (
     "    }\n"
     "22:00:01.000 - INFO - Task \x1b[96m'ingest'\x1b[0m finished with status \x1b[92mSUCCESS\x1b[0m\n"
     "22:00:01.001 - INFO - Executing task 'validate'\n"
+    "    [KFP Executor 2026-11-23 22:00:01,500 INFO]: Looking for component `validate`\n"
     "    invalid data: load.csv: column 'timestamp': 2 duplicate timestamps, first 2000-06-07 02:00:00\n"
-    "    [KFP Executor 2026-11-23 22:00:02,000 INFO]: done\n"
+    "    load.csv: column 'demand': 2 empty values (NaN), first at 2000-06-05 02:30:00\n"
     "22:00:02.000 - ERROR - Task \x1b[96m'validate'\x1b[0m finished with status \x1b[91mFAILURE\x1b[0m\n"
 )
 
@@ -33,9 +34,10 @@ def test_each_step_is_one_plain_line_and_everything_goes_to_the_log():
     assert [line.split()[:2] for line in lines] == [["SUCCESS", "ingest"], ["FAILURE", "validate"]]
     assert all(line.endswith("s") and "\x1b" not in line for line in lines)
     assert log.getvalue() == KFP_OUTPUT
-    assert reporter.steps[1].last_line == (
-        "invalid data: load.csv: column 'timestamp': 2 duplicate timestamps, first 2000-06-07 02:00:00"
-    )
+    assert reporter.steps[1].last_lines == [
+        "invalid data: load.csv: column 'timestamp': 2 duplicate timestamps, first 2000-06-07 02:00:00",
+        "load.csv: column 'demand': 2 empty values (NaN), first at 2000-06-05 02:30:00",
+    ]
 
 
 def test_only_the_newest_runs_and_logs_are_kept(tmp_path):
