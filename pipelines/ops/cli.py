@@ -27,7 +27,7 @@ from environments.naming import PIPELINES, TAG
 from environments.schema import Environment
 from pipelines.kfp_glue.definitions import LOCAL_IMAGE, build
 from pipelines.logic.model_names import MODEL, derived_model
-from pipelines.logic.parameters import DEFAULT_DATA_SPEC, DEFAULTS, check
+from pipelines.logic.parameters import DEFAULT_DATA_SPEC, DEFAULTS, check, shown
 
 
 class UsageError(Exception):
@@ -98,6 +98,32 @@ def local_registry(params: dict) -> Path:
     return LOCAL_REGISTRY if model == MODEL else LOCAL_REGISTRY / "models" / model
 
 
+def champion_spec_problem(registry_uri: str, data_spec: dict) -> str | None:
+    """A model's champion is only compared with (and scores, and monitors) data of its own spec:
+    a run whose spec differs is refused before any step, pointing to the run's own model."""
+    from pipelines.logic.model import Forecaster
+    from pipelines.logic.promotion import current_champion
+    from pipelines.logic.registry import open_registry
+    from pipelines.logic.spec import DataSpec
+
+    registry = open_registry(registry_uri)
+    champion = current_champion(registry)
+    if champion is None:
+        return None
+    trained_on = Forecaster.load(registry.fetch(champion)).spec
+    if trained_on == DataSpec.from_dict(DEFAULT_DATA_SPEC | data_spec):
+        return None
+    differences = ", ".join(
+        f"{key} {shown(value)} (champion: {shown(trained_on.to_dict().get(key))})"
+        for key, value in (DEFAULT_DATA_SPEC | data_spec).items()
+        if value != trained_on.to_dict().get(key)
+    )
+    return (
+        f"differs from the spec of {_shown(registry_uri)}'s champion version {champion.version}: {differences}; "
+        "expected the champion's spec, or leave registry_uri unset to use the model of this source and spec"
+    )
+
+
 def run_locally(pipeline: str, params: dict, console=None) -> dict:
     """Run one pipeline with kfp.local: one line per step on `console`, kfp.local's full output in
     a log file; returns the parameters, the output, the run folder and the log's path."""
@@ -108,6 +134,8 @@ def run_locally(pipeline: str, params: dict, console=None) -> dict:
     definition = getattr(pipelines, pipeline)
     template = _spec_of(definition)
     values = checked_parameters(template, params, {"registry_uri": str(local_registry(params))})
+    if problem := champion_spec_problem(values["registry_uri"], values["data_spec"]):
+        raise UsageError(f"PARAMS.data_spec: {problem}")
     local.prune(LOCAL_PIPELINE_ROOT, local.KEEP_RUNS - 1)  # room for this run: KEEP_RUNS after it
     local.init(LOCAL_PIPELINE_ROOT)
     log = local.log_path(LOCAL_PIPELINE_ROOT, pipeline)

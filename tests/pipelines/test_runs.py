@@ -61,3 +61,22 @@ def test_a_run_registers_into_the_model_of_its_source_and_spec():
     assert csv.startswith("forecaster-") and csv.endswith("-load-2024")
     assert derived_model("gs://acme-mlops-dev-data/uk/Load_2024.csv", {"frequency": "1h"}) != csv
     assert derived_model(["not", "a", "source"], {}) == "forecaster"
+
+
+def test_a_spec_other_than_the_champions_is_refused_before_any_step(tmp_path, series):
+    from pipelines.logic.data import DataSpec
+    from pipelines.logic.model import Forecaster
+    from pipelines.logic.registry import LocalRegistry
+    from pipelines.ops.cli import champion_spec_problem
+
+    registry_path = tmp_path / "registry"
+    assert champion_spec_problem(str(registry_path), {"target_column": "load"}) is None  # no champion yet
+    model = tmp_path / "model"
+    model.mkdir()
+    Forecaster.train(series.iloc[: 20 * 48], DataSpec(), {"n_estimators": 2, "max_depth": 1}).save(model)
+    LocalRegistry(registry_path).register(model, {}, promote=True)
+    assert champion_spec_problem(str(registry_path), {}) is None
+    assert champion_spec_problem(str(registry_path), {"frequency": "30min"}) is None
+    problem = champion_spec_problem(str(registry_path), {"target_column": "load"})
+    assert problem.startswith(f"differs from the spec of {registry_path}'s champion version 1: ")
+    assert 'target_column "load" (champion: "demand")' in problem and "frequency" not in problem
