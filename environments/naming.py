@@ -17,6 +17,10 @@ TAG = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 # The pipelines the platform ships (pipelines/kfp_glue/definitions.py builds them; schedules name them).
 PIPELINES = ("training", "prediction", "monitoring")
+MODEL = "forecaster"  # the platform's model (pipelines/logic/model_names.py names the others)
+# Vertex AI model ids. A model's resource id is its name, so it is looked up by id, never by
+# display name (anyone with aiplatform.user can create a model with any display name).
+MODEL_ID = re.compile(r"[a-z][a-z0-9_-]{0,62}")
 
 
 def bucket_name(project_id: str, purpose: str) -> str:

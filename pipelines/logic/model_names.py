@@ -10,10 +10,9 @@ import json
 import re
 from pathlib import PurePosixPath
 
-MODEL = "forecaster"
-# Vertex AI model ids. A model's resource id is its name, so it is looked up by id, never by
-# display name (anyone with aiplatform.user can create a model with any display name).
-MODEL_ID = re.compile(r"[a-z][a-z0-9_-]{0,62}")
+from environments.naming import MODEL, MODEL_ID
+
+__all__ = ["MODEL", "MODEL_ID", "artifacts_prefix", "default_registry_uri", "derived_model", "team_model"]
 TEAM_MODEL_PREFIX = f"{MODEL}-team-"
 
 
