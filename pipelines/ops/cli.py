@@ -134,7 +134,7 @@ def run_locally(pipeline: str, params: dict, console=None) -> dict:
     definition = getattr(pipelines, pipeline)
     template = _spec_of(definition)
     values = checked_parameters(template, params, {"registry_uri": str(local_registry(params))})
-    if problem := champion_spec_problem(values["registry_uri"], values["data_spec"]):
+    if problem := champion_spec_problem(values["registry_uri"], values.get("data_spec", DEFAULT_DATA_SPEC)):
         raise UsageError(f"PARAMS.data_spec: {problem}")
     local.prune(LOCAL_PIPELINE_ROOT, local.KEEP_RUNS - 1)  # room for this run: KEEP_RUNS after it
     local.init(LOCAL_PIPELINE_ROOT)
