@@ -82,8 +82,8 @@ class Step:
 
 @dataclass
 class StepReporter(io.TextIOBase):
-    """Stands in for stdout during a run: every line goes to the log file; a task's start and end
-    become one console line (colour only when the console is a terminal)."""
+    """Stands in for stdout during a run: every line goes to the log file (without colour codes); a
+    task's start and end become one console line (colour only when the console is a terminal)."""
 
     log: TextIO
     console: TextIO
@@ -96,7 +96,7 @@ class StepReporter(io.TextIOBase):
         return True
 
     def write(self, text: str) -> int:
-        self.log.write(text)
+        self.log.write(_ANSI.sub("", text))  # kfp.local colours its lines; a file gets none
         lines = (self._pending + text).split("\n")
         self._pending = lines.pop()
         for line in lines:

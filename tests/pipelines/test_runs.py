@@ -33,7 +33,9 @@ def test_each_step_is_one_plain_line_and_everything_goes_to_the_log():
     lines = console.getvalue().splitlines()
     assert [line.split()[:2] for line in lines] == [["SUCCESS", "ingest"], ["FAILURE", "validate"]]
     assert all(line.endswith("s") and "\x1b" not in line for line in lines)
-    assert log.getvalue() == KFP_OUTPUT
+    assert log.getvalue() == KFP_OUTPUT.replace("\x1b[96m", "").replace("\x1b[92m", "").replace("\x1b[91m", "").replace(
+        "\x1b[0m", ""
+    )
     assert reporter.steps[1].last_lines == [
         "invalid data: load.csv: column 'timestamp': 2 duplicate timestamps, first 2000-06-07 02:00:00",
         "load.csv: column 'demand': 2 empty values (NaN), first at 2000-06-05 02:30:00",
@@ -80,3 +82,30 @@ def test_a_spec_other_than_the_champions_is_refused_before_any_step(tmp_path, se
     problem = champion_spec_problem(str(registry_path), {"target_column": "load"})
     assert problem.startswith(f"differs from the spec of {registry_path}'s champion version 1: ")
     assert 'target_column "load" (champion: "demand")' in problem and "frequency" not in problem
+
+
+def test_a_failed_run_ends_with_the_step_and_every_problem(tmp_path, monkeypatch, capsys, reference):
+    import numpy as np
+    import pandas as pd
+
+    from pipelines.ops import cli
+
+    monkeypatch.setattr(cli, "LOCAL_PIPELINE_ROOT", tmp_path / "runs")
+    monkeypatch.setattr(cli, "LOCAL_REGISTRY", tmp_path / "registry")
+    bad = reference.copy()
+    bad.loc[[5, 9], "demand"] = np.nan
+    path = tmp_path / "load.csv"
+    pd.concat([bad, bad.iloc[[100, 200]]]).to_csv(path, index=False)
+
+    assert cli.main(["run", "training", "--params", f'{{"source": "{path}"}}']) == 1
+    out, err = capsys.readouterr()
+    steps = [line.split()[:2] for line in out.splitlines()[1:]]
+    assert steps == [["SUCCESS", "ingest"], ["FAILURE", "validate"]] and "\x1b" not in out
+    *above, last = err.strip().splitlines()
+    assert above == [f"invalid data: {path}: column 'timestamp': 2 duplicate timestamps, first 2000-06-07 02:00:00"]
+    assert last.startswith(
+        f"run-pipeline training failed at step validate: 2 problems, the last: {path}: column 'demand': 2 empty "
+        "values (NaN), first at 2000-06-05 02:30:00; expected a number in every row (full log: "
+    )
+    (log,) = (tmp_path / "runs" / "logs").iterdir()
+    assert str(log) in last and "Executing task 'validate'" in log.read_text()
