@@ -103,7 +103,8 @@ def main() -> int:
     )
     recent = DEMO_DIR / "recent.csv"
     load_reference().tail(RECENT_DAYS * 48).to_csv(recent, index=False)
-    monitoring = run_pipeline("monitoring", {"source": str(recent)})
+    # the recent window is new data for the reference's model: monitoring names that model's registry
+    monitoring = run_pipeline("monitoring", {"source": str(recent), "registry_uri": str(LOCAL_REGISTRY)})
     drift = _task_output(Path(monitoring["output"]).parent)
     done(
         started,
