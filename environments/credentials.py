@@ -26,9 +26,11 @@ def google_credentials(project_id: str):
     return credentials
 
 
-def refused(error: ConfigError | MissingPrerequisite, where: str) -> int:
-    """Print why a command cannot run (a config problem per line, or `where: what is missing`) and
-    return its exit code: 2, as for any usage error."""
-    lines = error.problems if isinstance(error, ConfigError) else [f"{where}: {error}"]
+def refused(error: Exception, where: str = "") -> int:
+    """The one way a command-line main refuses to run: print why on stderr (a config problem per
+    line, or the error's own one-line-per-problem message, after `where: ` when given), no
+    traceback, and return the exit code of a usage error: 2."""
+    message = f"{where}: {error}" if where else str(error)
+    lines = error.problems if isinstance(error, ConfigError) else [message]
     print("\n".join(lines), file=sys.stderr)
     return 2

@@ -11,7 +11,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr
 
-from environments.naming import MANAGED_BY, PIPELINES, PLATFORM_LABEL_KEYS, SOURCE_URL, TAG, ResourceNames
+from environments.naming import (
+    MANAGED_BY,
+    MODEL,
+    MODEL_ID,
+    PIPELINES,
+    PLATFORM_LABEL_KEYS,
+    SOURCE_URL,
+    TAG,
+    ResourceNames,
+)
 from environments.regions import GCP_REGIONS
 
 _PROJECT_ID = re.compile(r"[a-z][a-z0-9-]{4,28}[a-z0-9]")
@@ -187,6 +196,9 @@ class PredictSettings(FunctionSettings):
     balancer of your own."""
 
     ingress: Literal["internal", "internal-and-load-balancer", "all"] = "all"
+    model: Annotated[str, _check(MODEL_ID, "a Vertex AI model id such as forecaster")] = Field(
+        MODEL, description="the one named model whose champion predict serves (a training run's registry model)"
+    )
     invokers: list[Annotated[str, _check(_MEMBER, "an IAM member such as group:ml@acme.com")]] = Field(
         min_length=1,
         description="at least one IAM member who may call predict, e.g. [group:forecast-users@acme.com]; "

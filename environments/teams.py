@@ -18,6 +18,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
+from environments.credentials import refused
 from environments.loading import environment_names, load_teams, team_path, teams_dir
 from environments.messages import ConfigError, describe
 from environments.schema import Team
@@ -108,8 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(listing())
     except ConfigError as error:
-        print(error, file=sys.stderr)
-        return 2
+        return refused(error)
     return 0
 
 

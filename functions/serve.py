@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 
+from environments.credentials import refused
 from environments.loading import COMPILED_DIR, LOCAL_REGISTRY, REPO_ROOT, load_environment
 from environments.messages import ConfigError
 from functions.settings import ENTRY_POINTS, FUNCTIONS, deployed_settings
@@ -119,13 +120,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         host, port, url = listen_address(args.host, args.port)
     except ValueError as error:
-        print(error, file=sys.stderr)
-        return 2
+        return refused(error)
     try:
         variables = local_environment(args.function, args.env)
     except ConfigError as error:
-        print(error, file=sys.stderr)
-        return 2
+        return refused(error)
     source = REPO_ROOT / "functions" / args.function / "main.py"
     command = [
         sys.executable,

@@ -48,7 +48,8 @@ class TriggerSettings:
 
 @dataclass(frozen=True)
 class PredictSettings:
-    """The registry whose champion is served (a folder, or vertex://project/region/model), the data
+    """The registry whose champion is served (a folder, or vertex://project/region/<model>: the
+    environment's `functions.predict.model`, one named model), the data
     spec requests follow, and how long a champion lookup is trusted."""
 
     registry_uri: str
@@ -80,5 +81,9 @@ def deployed_settings(
             target=Target.of(environment, team_accounts), templates=environment.names.kfp_repository_url
         )
     if function == "predict":
-        return PredictSettings(registry_uri=default_registry_uri(environment.project_id, environment.region))
+        return PredictSettings(
+            registry_uri=default_registry_uri(
+                environment.project_id, environment.region, environment.functions.predict.model
+            )
+        )
     raise ValueError(f"unknown function {function!r}; expected one of {', '.join(FUNCTIONS)}")

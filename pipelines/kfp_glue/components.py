@@ -13,10 +13,12 @@ from kfp import dsl
 from kfp.dsl import HTML, Artifact, Dataset, Input, Metrics, Model, Output
 
 
-def ingest(source: str, raw: Output[Dataset]):
-    """Read the source (`reference`, a CSV path or gs:// URI) as it is."""
+def ingest(source: str, raw: Output[Dataset], override: str = ""):
+    """Read the source (`reference`, a CSV path or gs:// URI) as it is; `override` instead when set
+    (monitoring's `training_source`, which defaults to the run's own source)."""
     from pipelines.logic.data import DataValidationError, read_source
 
+    source = override or source
     try:
         frame = read_source(source)
     except DataValidationError as error:
@@ -216,7 +218,7 @@ def detect_drift(
     report_json: Output[Artifact],
     metrics: Output[Metrics],
 ) -> bool:
-    """Evidently drift of recent inputs against the champion's training data; True above threshold."""
+    """Seasonal level drift of recent inputs against the champion's training data (drift.py); True above threshold."""
     from pathlib import Path
 
     import pandas as pd

@@ -17,9 +17,9 @@ def build(image: str = LOCAL_IMAGE) -> SimpleNamespace:
     c = make_components(image)
 
     def train_and_register(
-        source, data_spec, holdout_days, model_params, metric, promotion_margin, registry_uri, experiment
+        source, data_spec, holdout_days, model_params, metric, promotion_margin, registry_uri, experiment, override=""
     ):
-        raw = c.ingest(source=source).set_display_name("ingest")
+        raw = c.ingest(source=source, override=override).set_display_name("ingest")
         valid = c.validate(
             raw=raw.outputs["raw"], data_spec=data_spec, purpose="training", holdout_days=holdout_days
         ).set_display_name("validate")
@@ -100,7 +100,7 @@ def build(image: str = LOCAL_IMAGE) -> SimpleNamespace:
         )
         with dsl.If(drift.outputs["Output"] == True, name="drift-above-threshold"):  # noqa: E712 - a KFP condition
             train_and_register(
-                training_source,
+                source,
                 data_spec,
                 holdout_days,
                 D["model_params"],
@@ -108,6 +108,7 @@ def build(image: str = LOCAL_IMAGE) -> SimpleNamespace:
                 promotion_margin,
                 registry_uri,
                 experiment,
+                override=training_source,
             )
         return drift.outputs["report"]
 

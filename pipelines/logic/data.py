@@ -84,28 +84,28 @@ def validate(
         )
     frame = frame[columns].copy()
 
+    problems: list[str] = []
     timestamps = pd.to_datetime(frame[spec.timestamp_column], errors="coerce")
     bad = timestamps.isna().to_numpy()
     if bad.any():
         position = int(bad.argmax())
-        raise DataValidationError(
-            source,
-            [
-                f"column {spec.timestamp_column!r}: {int(bad.sum())} values are not timestamps, first in row "
-                f"{position + 1}"
-            ],
+        problems.append(
+            f"column {spec.timestamp_column!r}: {int(bad.sum())} values are not timestamps, first in row {position + 1}"
         )
     frame[spec.timestamp_column] = timestamps
-    duplicated = timestamps[timestamps.duplicated()]
+    duplicated = timestamps[timestamps.duplicated() & timestamps.notna()]
     if len(duplicated):
-        raise DataValidationError(
-            source,
-            [f"column {spec.timestamp_column!r}: {len(duplicated)} duplicate timestamps, first {duplicated.iloc[0]}"],
+        problems.append(
+            f"column {spec.timestamp_column!r}: {len(duplicated)} duplicate timestamps, first {duplicated.iloc[0]}"
         )
+    # The remaining checks run on the rows that have a timestamp of their own, so that one pass
+    # reports every kind of problem the file has.
+    frame = frame[~bad & ~timestamps.duplicated(keep="first").to_numpy()]
     frame = frame.sort_values(spec.timestamp_column).set_index(spec.timestamp_column)
-    problems: list[str] = []
 
+    # A row whose timestamp is unreadable leaves a hole in the grid: reported once, as that row.
     expected = pd.date_range(frame.index[0], frame.index[-1], freq=spec.frequency) if len(frame) else frame.index
+    expected = frame.index if bad.any() else expected
     gaps = expected.difference(frame.index)
     off_grid = frame.index.difference(expected)
     if len(off_grid):

@@ -5,13 +5,34 @@ functions ship it.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
+from pathlib import PurePosixPath
 
-MODEL = "forecaster"
-# Vertex AI model ids. A model's resource id is its name, so it is looked up by id, never by
-# display name (anyone with aiplatform.user can create a model with any display name).
-MODEL_ID = re.compile(r"[a-z][a-z0-9_-]{0,62}")
+from environments.naming import MODEL, MODEL_ID
+
+__all__ = ["MODEL", "MODEL_ID", "artifacts_prefix", "default_registry_uri", "derived_model", "team_model"]
 TEAM_MODEL_PREFIX = f"{MODEL}-team-"
+
+
+def derived_model(source: object, data_spec: object) -> str:
+    """The model a run registers into unless it names one: one model per dataset. The reference
+    with the default spec is the platform's model (`forecaster`); any other source or spec gets
+    `forecaster-<hash of source and spec>-<the source's file name>`, so a champion is only ever
+    compared with challengers trained on the same data spec. Values that are not a source and a
+    spec (reported by the parameter checks) fall back to the platform's model."""
+    from pipelines.logic.parameters import DEFAULT_DATA_SPEC
+    from pipelines.logic.spec import REFERENCE
+
+    if not isinstance(source, str) or not isinstance(data_spec, dict):
+        return MODEL
+    spec = DEFAULT_DATA_SPEC | data_spec
+    if source == REFERENCE and spec == DEFAULT_DATA_SPEC:
+        return MODEL
+    digest = hashlib.sha256(json.dumps([source, spec], sort_keys=True).encode()).hexdigest()[:8]
+    stem = re.sub(r"[^a-z0-9]+", "-", PurePosixPath(source).stem.lower()).strip("-")[:40]
+    return f"{MODEL}-{digest}" + (f"-{stem}" if stem else "")
 
 
 def team_model(team: str) -> str:

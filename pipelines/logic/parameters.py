@@ -32,7 +32,7 @@ _TYPES = {
 }
 MAX_VALUE_CHARS = 10_000
 METRICS = ("mae", "rmse", "mape")  # what evaluation.metrics computes and the gate may compare on
-SOURCES = ("source", "training_source")  # parameters naming a series to read
+SOURCES = ("source", "training_source")  # parameters naming a series to read ("" for training_source: `source`)
 REQUIRED = object()  # no default: the caller gives it (registry_uri: the CLI and the trigger do)
 
 
@@ -76,7 +76,7 @@ DEFAULT_DATA_SPEC = DataSpec().to_dict()
 DEFAULTS: dict[str, Any] = {
     "registry_uri": REQUIRED,
     "source": REFERENCE,
-    "training_source": REFERENCE,
+    "training_source": "",  # monitoring retrains on its own `source` unless this names another
     "data_spec": DEFAULT_DATA_SPEC,
     "holdout_days": 7,
     "model_params": {},
@@ -264,7 +264,7 @@ def _non_empty(value: str, values: dict) -> list[tuple[str, str]]:
 RULES: dict[str, Callable[[Any, dict], list[tuple[str, str]]]] = {
     "registry_uri": _non_empty,  # where it may point: submission.py
     "source": _non_empty,
-    "training_source": _non_empty,
+    "training_source": lambda value, values: [],  # any string ("": the run's own source); where: submission.py
     "data_spec": _data_spec,
     "holdout_days": _in_range(Range(1, 60, integer=True)),
     "model_params": _model_params,

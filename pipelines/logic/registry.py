@@ -12,6 +12,10 @@ the champion as it is at the moment the alias would move, and records the versio
 `decide` returns (see `promotion.py`, which re-scores the challenger when the champion changed
 since evaluation).
 
+The local registry stays bounded: registering artifacts identical to an existing version's (the
+same training data and parameters train the same model) returns that version instead of adding
+one, so repeated `make demo` runs on unchanged data add nothing. Vertex AI keeps every version.
+
 A champion pointer naming no complete version (dangling or partial) makes `champion()` raise
 `BrokenChampion`: serving keeps the model it has loaded; training treats it as no champion, and
 its registration replaces the pointer (promotion) or removes it (no promotion), with a warning.
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import logging
 import os
@@ -110,8 +115,11 @@ class LocalRegistry:
     STAGING_PREFIX = ".staging-"
     TEMP_SUFFIX = ".tmp"
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, reuse_identical: bool = False) -> None:
+        """`reuse_identical`: registering artifacts identical to a version's returns that version
+        (how pipelines open a local registry, see `open_registry`)."""
         self.root = Path(root)
+        self.reuse_identical = reuse_identical
         self._versions = self.root / "versions"
 
     def versions(self) -> list[ModelVersion]:
@@ -142,6 +150,11 @@ class LocalRegistry:
         self._versions.mkdir(parents=True, exist_ok=True)
         with self._locked():
             self._remove_leftovers()
+            if self.reuse_identical and (same := self._identical(artifacts)) is not None:
+                log.info(
+                    "registry %s: version %s holds these very artifacts; not registered again", self.root, same.version
+                )
+                return same
             try:
                 current, broken = self.champion(), False
             except BrokenChampion as error:
@@ -157,6 +170,12 @@ class LocalRegistry:
                 (self.root / CHAMPION).unlink()
                 log.warning("registry %s: removed the champion pointer that named no complete version", self.root)
         return version
+
+    def _identical(self, artifacts: Path) -> ModelVersion | None:
+        """The version whose artifact files are byte for byte these (the same training data and
+        parameters train the same model), so repeated runs on unchanged data add nothing."""
+        wanted = _fingerprint(artifacts)
+        return next((v for v in self.versions() if _fingerprint(Path(v.artifacts)) == wanted), None)
 
     def fetch(self, version: ModelVersion, files: Iterable[str] = SERVING_FILES) -> Path:
         folder = Path(version.artifacts)
@@ -228,6 +247,14 @@ class LocalRegistry:
             return ModelVersion(**json.loads((folder / METADATA_FILE).read_text()))
         except (OSError, ValueError, TypeError):
             return None
+
+
+def _fingerprint(folder: Path) -> str:
+    digest = hashlib.sha256()
+    for name in ARTIFACT_FILES:
+        path = folder / name
+        digest.update(name.encode() + (path.read_bytes() if path.is_file() else b"\0missing"))
+    return digest.hexdigest()
 
 
 def _write_durably(path: Path, text: str) -> None:
@@ -388,4 +415,4 @@ def open_registry(uri: str, serving_image: str | None = None) -> Registry:
         if len(parts) != 3 or not all(parts):
             raise ValueError(f"registry {uri!r}: expected vertex://<project>/<region>/<model>")
         return VertexRegistry(*parts, serving_image=serving_image)
-    return LocalRegistry(Path(uri))
+    return LocalRegistry(Path(uri), reuse_identical=True)

@@ -20,13 +20,14 @@ from pathlib import Path
 
 import yaml
 
-from environments.credentials import MissingPrerequisite, google_credentials
+from environments.credentials import MissingPrerequisite, google_credentials, refused
 from environments.loading import COMPILED_DIR, LOCAL_PIPELINE_ROOT, LOCAL_REGISTRY, REPO_ROOT, load_environment
 from environments.messages import ConfigError
 from environments.naming import PIPELINES, TAG
 from environments.schema import Environment
 from pipelines.kfp_glue.definitions import LOCAL_IMAGE, build
-from pipelines.logic.parameters import check
+from pipelines.logic.model_names import MODEL, derived_model
+from pipelines.logic.parameters import DEFAULT_DATA_SPEC, DEFAULTS, check, shown
 
 
 class UsageError(Exception):
@@ -90,21 +91,109 @@ def checked_parameters(template: dict, params: dict, defaults: dict) -> dict:
     return values
 
 
-def run_locally(pipeline: str, params: dict) -> dict:
-    """Run one pipeline with kfp.local; returns its parameters and output."""
+def local_registry(params: dict) -> Path:
+    """A local run's default registry: the run's model (model_names.derived_model), the
+    platform's model in build/registry, any other in build/registry/models/<model>."""
+    model = derived_model(params.get("source", DEFAULTS["source"]), params.get("data_spec", DEFAULT_DATA_SPEC))
+    return LOCAL_REGISTRY if model == MODEL else LOCAL_REGISTRY / "models" / model
+
+
+def champion_spec_problem(registry_uri: str, data_spec: dict) -> str | None:
+    """A model's champion is only compared with (and scores, and monitors) data of its own spec:
+    a run whose spec differs is refused before any step, pointing to the run's own model."""
+    from pipelines.logic.model import Forecaster
+    from pipelines.logic.promotion import current_champion
+    from pipelines.logic.registry import open_registry
+    from pipelines.logic.spec import DataSpec
+
+    registry = open_registry(registry_uri)
+    champion = current_champion(registry)
+    if champion is None:
+        return None
+    trained_on = Forecaster.load(registry.fetch(champion)).spec
+    if trained_on == DataSpec.from_dict(DEFAULT_DATA_SPEC | data_spec):
+        return None
+    differences = ", ".join(
+        f"{key} {shown(value)} (champion: {shown(trained_on.to_dict().get(key))})"
+        for key, value in (DEFAULT_DATA_SPEC | data_spec).items()
+        if value != trained_on.to_dict().get(key)
+    )
+    return (
+        f"differs from the spec of {_shown(registry_uri)}'s champion version {champion.version}: {differences}; "
+        "expected the champion's spec, or leave registry_uri unset to use the model of this source and spec"
+    )
+
+
+def run_locally(pipeline: str, params: dict, console=None) -> dict:
+    """Run one pipeline with kfp.local: one line per step on `console`, kfp.local's full output in
+    a log file; returns the parameters, the output, the run folder and the log's path."""
     from pipelines.kfp_glue import local
 
+    console = console or sys.stdout
     pipelines = build()
     definition = getattr(pipelines, pipeline)
     template = _spec_of(definition)
-    values = checked_parameters(template, params, {"registry_uri": str(LOCAL_REGISTRY)})
+    values = checked_parameters(template, params, {"registry_uri": str(local_registry(params))})
+    if problem := champion_spec_problem(values["registry_uri"], values.get("data_spec", DEFAULT_DATA_SPEC)):
+        raise UsageError(f"PARAMS.data_spec: {problem}")
+    local.prune(LOCAL_PIPELINE_ROOT, local.KEEP_RUNS - 1)  # room for this run: KEEP_RUNS after it
     local.init(LOCAL_PIPELINE_ROOT)
-    try:
-        task = definition(**values)
-    except RuntimeError as error:  # kfp.local reports a failed task as RuntimeError
-        raise PipelineFailed(str(error)) from None
+    log = local.log_path(LOCAL_PIPELINE_ROOT, pipeline)
+    console.write(f"{pipeline}: full log in {_shown(log)}\n")
+    with local.reported(log, console) as reporter:
+        try:
+            task = definition(**values)
+        except RuntimeError:  # kfp.local reports a failed task as RuntimeError
+            raise PipelineFailed(_failure(reporter.steps, log)) from None
     output = task.output
-    return {"pipeline": pipeline, "parameters": values, "output": getattr(output, "path", output)}
+    output = getattr(output, "path", output)
+    return {"pipeline": pipeline, "parameters": values, "output": output, "log": str(log), "steps": reporter.steps}
+
+
+def _failure(steps: list, log: Path) -> str:
+    """Why a run failed, its last line naming the step and the reason (every problem of a
+    multi-line reason on the lines above it)."""
+    failed = next((step for step in steps if step.status != "SUCCESS"), None)
+    if failed is None:
+        return f"before any step ran (full log: {_shown(log)})"
+    *above, last = failed.last_lines or ["no message; see the log"]
+    if above:
+        last = f"{len(above) + 1} problems, the last: {last}"
+    return "\n".join([*above, f"step {failed.name}: {last} (full log: {_shown(log)})"])
+
+
+def _shown(path: Path | str) -> str:
+    """A path relative to the repository where it is inside it."""
+    path = Path(path)
+    return str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path)
+
+
+def summary(result: dict) -> list[str]:
+    """The lines ending a successful local run: what it produced, next to what it is compared with."""
+    from pipelines.logic.registry import open_registry
+
+    output, values = result["output"], result["parameters"]
+    lines = []
+    if result["pipeline"] == "prediction":
+        lines.append(f"forecasts: {_shown(output)}")
+    elif result["pipeline"] == "monitoring":
+        retrained = any(step.name == "register" for step in result["steps"])
+        lines.append(f"drift report: {_shown(output)}")
+        lines.append("drift above the threshold: retrained" if retrained else "no drift above the threshold")
+    if result["pipeline"] == "training" or any(step.name == "register" for step in result["steps"]):
+        registry = open_registry(values["registry_uri"])
+        versions = {v.version: v for v in registry.versions()}
+        latest = versions.get(output) or versions[max(versions, key=int)]  # training's output is its version
+        holdout, baseline = latest.metrics.get("holdout", {}), latest.metrics.get("baseline", {})
+        lines.append(f"version: {latest.version} in {_shown(values['registry_uri'])}")
+        lines += [
+            f"  {name:<5} {holdout[name]:10.2f}  (baseline {baseline.get(name, float('nan')):.2f})" for name in holdout
+        ]
+        decision = "promoted" if latest.metrics.get("promoted") else "not promoted"
+        lines.append(f"gate: {decision}: {latest.metrics.get('reason', '')}")
+        lines.append(f"model artifacts: {_shown(latest.artifacts)}")
+    lines.append(f"full log: {_shown(result['log'])}")
+    return lines
 
 
 def _spec_of(definition) -> dict:
@@ -224,15 +313,16 @@ def main(argv: list[str] | None = None) -> int:
                     "ENV=<environment>"
                 )
             result = run_locally(args.pipeline, params)
+            print("\n".join(summary(result)))
         else:
             result = submit_to_vertex(args.pipeline, environment, params, args.dry_run, args.team)
+            print(json.dumps(result, indent=2, default=str))
     except (ConfigError, UsageError, MissingPrerequisite) as error:
-        print(error, file=sys.stderr)
-        return 2
+        return refused(error)
     except PipelineFailed as error:
-        print(f"run-pipeline {args.pipeline}: {error}", file=sys.stderr)
+        *above, last = str(error).split("\n")
+        print("\n".join([*above, f"run-pipeline {args.pipeline} failed at {last}"]), file=sys.stderr)
         return 1
-    print(json.dumps(result, indent=2, default=str))
     if args.result_file:
         args.result_file.write_text(json.dumps(result, default=str))
     return 0

@@ -8,8 +8,8 @@ account and the labels, or raises `InvalidSubmission` with one (field, message) 
 Parameters stay inside the environment:
 - `registry_uri` is `vertex://<project>/<region>/<model>` of this environment; a team run may
   only name its own model (`vertex.team_model`), a platform run any model but a team's;
-- `source` and `training_source` are `reference` or an object in the environment's data bucket,
-  `gs://<project>-data/<path>`, under `teams/<team>/` for team runs;
+- `source` and `training_source` (empty: the run's own source) are `reference` or an object in
+  the environment's data bucket, `gs://<project>-data/<path>`, under `teams/<team>/` for team runs;
 - every value is in its range (parameters.py's table).
 A team run executes as the team's account, with its own prefix of the pipeline root.
 """
@@ -64,7 +64,7 @@ def prepare(
         known = ", ".join(sorted(target.team_accounts)) or "none are onboarded"
         raise InvalidSubmission([("team", f"{shown(team)} is not a team of this environment; expected one of {known}")])
     template = template if template is not None else table_template(pipeline)
-    values = vertex_defaults(template, target, team) | parameters
+    values = vertex_defaults(template, target, team, parameters) | parameters
     problems = check(template, values, where=where)
     problems += scope_problems(target, values, team, where, already_reported={field for field, _ in problems})
     if problems:
@@ -100,7 +100,7 @@ def scope_problems(
             problems.append((field, problem))
     for name in SOURCES:
         field = f"{where}.{name}"
-        if isinstance(values.get(name), str) and field not in already_reported:
+        if isinstance(values.get(name), str) and values[name] and field not in already_reported:
             problem = source_problem(target, values[name], team)
             if problem:
                 problems.append((field, problem))

@@ -13,7 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from pipelines.logic.model_names import MODEL, default_registry_uri, team_model
+from pipelines.logic.model_names import default_registry_uri, derived_model, team_model
+from pipelines.logic.parameters import DEFAULTS
 
 if TYPE_CHECKING:
     from environments.schema import Environment
@@ -149,10 +150,16 @@ def conflicts(existing: dict, expected: dict) -> list[str]:
     ]
 
 
-def vertex_defaults(template: dict, target: Target, team: str | None = None) -> dict:
+def vertex_defaults(template: dict, target: Target, team: str | None = None, parameters: dict | None = None) -> dict:
     """Parameters every run on Vertex AI gets unless given: the model registry (the team's model
-    for team runs) and, where the pipeline trains, the Vertex AI experiment named after the model."""
+    for team runs, else the model of the run's source and data spec, model_names.derived_model)
+    and, where the pipeline trains, the Vertex AI experiment named after the model."""
     inputs = template["root"].get("inputDefinitions", {}).get("parameters", {})
-    model = team_model(team) if team else MODEL
+    given = parameters or {}
+    model = (
+        team_model(team)
+        if team
+        else derived_model(given.get("source", DEFAULTS["source"]), given.get("data_spec", DEFAULTS["data_spec"]))
+    )
     defaults = {"registry_uri": default_registry_uri(target.project, target.region, model), "experiment": model}
     return {name: value for name, value in defaults.items() if name in inputs}

@@ -4,6 +4,7 @@ import, task structure, and runs of the DAG against local stand-ins (tests/dags/
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -34,6 +35,9 @@ def dag_report(tmp_path_factory) -> dict:
     work = tmp_path_factory.mktemp("dag")
     done = subprocess.run(
         [str(AIRFLOW_PYTHON), str(REPO_ROOT / "tests" / "dags" / "dag_check.py"), str(work)],
+        # dag.test() forks each task after the warm-up trained in the parent: one OpenMP thread, or
+        # a forked child can wait forever on a lock of the parent's thread pool.
+        env=os.environ | {"OMP_NUM_THREADS": "1"},
         capture_output=True,
         text=True,
         check=False,

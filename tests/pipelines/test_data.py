@@ -119,6 +119,15 @@ def test_bad_timestamps_duplicates_gaps_and_off_grid(reference):
     assert problems_of(shifted)[0].startswith("column 'timestamp': 1 timestamps are off the 30min grid")
 
 
+def test_a_file_with_duplicates_and_empty_values_gets_every_problem_at_once(reference):
+    frame = reference.copy()
+    frame.loc[[5, 9], "demand"] = np.nan
+    assert problems_of(pd.concat([frame, frame.iloc[[100, 200]]])) == [
+        "column 'timestamp': 2 duplicate timestamps, first 2000-06-07 02:00:00",
+        "column 'demand': 2 empty values (NaN), first at 2000-06-05 02:30:00; expected a number in every row",
+    ]
+
+
 def test_rows_come_back_sorted_whatever_the_file_order(reference, series):
     shuffled = reference.sample(frac=1, random_state=0)
     assert validate(shuffled, SPEC, "shuffled").equals(series)

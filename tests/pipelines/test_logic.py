@@ -174,7 +174,7 @@ def test_no_drift_against_itself_and_drift_when_demand_shifts(series):
     shifted["demand"] *= 1.4
     drifted = detect_drift(series.iloc[:2000], shifted, SPEC)
     assert drifted.exceeds(0.5) and "demand" in drifted.drifted
-    assert "<html" in drifted.html.lower() and '"metrics"' in drifted.json
+    assert "<html" in drifted.html.lower() and '"changes"' in drifted.json
 
 
 def test_integral_float_params_from_kfp_are_accepted(series):

@@ -106,30 +106,27 @@ def test_prediction_writes_next_day_forecasts_with_the_model_version(trained, sl
     assert frame["timestamp"].iloc[0] == "2000-06-28 00:00:00"
 
 
-def test_monitoring_reports_drift_and_retrains_above_the_threshold(trained, slice_csv):
+def test_monitoring_reports_drift_and_retrains_on_its_own_source_above_the_threshold(trained, local_runs, reference):
     registry_path, _ = trained
     registry = LocalRegistry(registry_path)
     before = len(registry.versions())
+    recent = local_runs / "recent.csv"  # one day fewer than the champion's slice: other data
+    reference.tail((SLICE_DAYS - 1) * 48).to_csv(recent, index=False)
     report = (
         build()
         .monitoring(
-            registry_uri=str(registry_path),
-            source=slice_csv,
-            drift_threshold=-1.0,
-            training_source=slice_csv,
-            holdout_days=HOLDOUT_DAYS,
+            registry_uri=str(registry_path), source=str(recent), drift_threshold=-1.0, holdout_days=HOLDOUT_DAYS
         )
         .output
     )
     html = Path(report.path).read_text()
     assert "<html" in html.lower()
     assert len(registry.versions()) == before + 1, "drift above the threshold must start retraining"
+    retrained = registry.versions()[-1]
+    training_rows = pd.read_parquet(Path(retrained.artifacts) / "training_data.parquet")
+    assert len(training_rows) == (SLICE_DAYS - 1 - HOLDOUT_DAYS) * 48, "retrained on the run's own source"
     quiet = build().monitoring(
-        registry_uri=str(registry_path),
-        source=slice_csv,
-        drift_threshold=1.0,
-        training_source=slice_csv,
-        holdout_days=HOLDOUT_DAYS,
+        registry_uri=str(registry_path), source=str(recent), drift_threshold=1.0, holdout_days=HOLDOUT_DAYS
     )
     assert Path(quiet.output.path).exists() and len(registry.versions()) == before + 1
 

@@ -41,6 +41,17 @@ def test_versions_are_kept_and_the_champion_moves_only_on_promotion(tmp_path, ar
     ]
 
 
+def test_identical_artifacts_are_not_registered_twice(tmp_path, artifacts):
+    registry = open_registry(str(tmp_path / "registry"))  # as the pipelines open it
+    first = registry.register(artifacts, {"mae": 10}, promote=True)
+    again = registry.register(artifacts, {"mae": 10}, promote=False)
+    assert again == first and [v.version for v in registry.versions()] == ["1"] and registry.champion() == first
+    (artifacts / "training_data.parquet").write_text("other training data")
+    other = registry.register(artifacts, {"mae": 9}, promote=False)
+    assert other.version == "2" and [v.version for v in registry.versions()] == ["1", "2"]
+    assert registry.champion() == first
+
+
 def test_concurrent_registrations_get_distinct_versions(tmp_path, artifacts):
     registry = LocalRegistry(tmp_path / "registry")
     with ThreadPoolExecutor(8) as pool:

@@ -233,8 +233,9 @@ def test_the_cli_and_the_trigger_send_the_same_request(monkeypatch, tmp_path, ca
     assert from_cli["body"]["runtimeConfig"]["parameterValues"] == {
         "holdout_days": 14.0,
         "source": "gs://acme-mlops-dev-data/uk/load.csv",
-        "registry_uri": "vertex://acme-mlops-dev/europe-west1/forecaster",
-        "experiment": "forecaster",
+        # the model of this source and spec (model_names.derived_model), not the reference's
+        "registry_uri": "vertex://acme-mlops-dev/europe-west1/forecaster-ef027ac4-load",
+        "experiment": "forecaster-ef027ac4-load",
     }
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import plotly
 
+from environments.credentials import refused
 from functions.serve import LOOPBACK, listen_address
 from pipelines.logic.cycle_store import LOCAL_CYCLE_ROOT
 from pipelines.logic.registry import open_registry
@@ -62,8 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         open_registry(args.registry)
         check_runs_root(args.runs)
     except ValueError as error:
-        print(error, file=sys.stderr)
-        return 2
+        return refused(error)
     sources = Sources(registry=args.registry, runs=args.runs, cycle=args.cycle)
     render(gather(sources))  # before listening: the first view does not wait for the imports and model
     server = ThreadingHTTPServer((host, port), handler_for(sources))

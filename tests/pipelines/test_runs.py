@@ -1,0 +1,111 @@
+"""How a local run reads and what it keeps: one line per step, the full log in a file, a failed
+step's reason on the last line, bounded run folders; which model a run registers into."""
+
+from __future__ import annotations
+
+import io
+import os
+
+from pipelines.kfp_glue.local import StepReporter, prune
+from pipelines.logic.model_names import derived_model
+
+KFP_OUTPUT = (
+    "22:00:00.000 - INFO - Executing task \x1b[96m'ingest'\x1b[0m\n"
+    "22:00:00.001 - INFO - Streamed logs:\n"
+    "    [KFP Executor 2026-11-23 22:00:00,100 INFO]: Looking for component `ingest`\n"
+    "    {\n"
+    '        "inputs": {}\n'
+    "    }\n"
+    "22:00:01.000 - INFO - Task \x1b[96m'ingest'\x1b[0m finished with status \x1b[92mSUCCESS\x1b[0m\n"
+    "22:00:01.001 - INFO - Executing task 'validate'\n"
+    "    [KFP Executor 2026-11-23 22:00:01,500 INFO]: Looking for component `validate`\n"
+    "    invalid data: load.csv: column 'timestamp': 2 duplicate timestamps, first 2000-06-07 02:00:00\n"
+    "    load.csv: column 'demand': 2 empty values (NaN), first at 2000-06-05 02:30:00\n"
+    "22:00:02.000 - ERROR - Task \x1b[96m'validate'\x1b[0m finished with status \x1b[91mFAILURE\x1b[0m\n"
+)
+
+
+def test_each_step_is_one_plain_line_and_everything_goes_to_the_log():
+    log, console = io.StringIO(), io.StringIO()  # a StringIO is not a terminal: no colours
+    reporter = StepReporter(log, console)
+    for piece in (KFP_OUTPUT[:50], KFP_OUTPUT[50:]):  # lines may arrive in pieces
+        reporter.write(piece)
+    lines = console.getvalue().splitlines()
+    assert [line.split()[:2] for line in lines] == [["SUCCESS", "ingest"], ["FAILURE", "validate"]]
+    assert all(line.endswith("s") and "\x1b" not in line for line in lines)
+    assert log.getvalue() == KFP_OUTPUT.replace("\x1b[96m", "").replace("\x1b[92m", "").replace("\x1b[91m", "").replace(
+        "\x1b[0m", ""
+    )
+    assert reporter.steps[1].last_lines == [
+        "invalid data: load.csv: column 'timestamp': 2 duplicate timestamps, first 2000-06-07 02:00:00",
+        "load.csv: column 'demand': 2 empty values (NaN), first at 2000-06-05 02:30:00",
+    ]
+
+
+def test_only_the_newest_runs_and_logs_are_kept(tmp_path):
+    (tmp_path / "logs").mkdir()
+    for number in range(5):
+        (tmp_path / f"training-{number}").mkdir()
+        (tmp_path / "logs" / f"training-{number}.log").write_text("log")
+        for path in (tmp_path / f"training-{number}", tmp_path / "logs" / f"training-{number}.log"):
+            os.utime(path, (1_000_000 + number, 1_000_000 + number))
+    prune(tmp_path, keep=2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["logs", "training-3", "training-4"]
+    assert sorted(p.name for p in (tmp_path / "logs").iterdir()) == ["training-3.log", "training-4.log"]
+
+
+def test_a_run_registers_into_the_model_of_its_source_and_spec():
+    assert derived_model("reference", {}) == "forecaster"
+    assert derived_model("reference", {"frequency": "30min"}) == "forecaster"  # the default, given
+    other_spec = derived_model("reference", {"target_column": "load"})
+    assert other_spec.startswith("forecaster-") and other_spec.endswith("-reference")
+    csv = derived_model("gs://acme-mlops-dev-data/uk/Load_2024.csv", {})
+    assert csv.startswith("forecaster-") and csv.endswith("-load-2024")
+    assert derived_model("gs://acme-mlops-dev-data/uk/Load_2024.csv", {"frequency": "1h"}) != csv
+    assert derived_model(["not", "a", "source"], {}) == "forecaster"
+
+
+def test_a_spec_other_than_the_champions_is_refused_before_any_step(tmp_path, series):
+    from pipelines.logic.data import DataSpec
+    from pipelines.logic.model import Forecaster
+    from pipelines.logic.registry import LocalRegistry
+    from pipelines.ops.cli import champion_spec_problem
+
+    registry_path = tmp_path / "registry"
+    assert champion_spec_problem(str(registry_path), {"target_column": "load"}) is None  # no champion yet
+    model = tmp_path / "model"
+    model.mkdir()
+    Forecaster.train(series.iloc[: 20 * 48], DataSpec(), "trees", {"n_estimators": 2, "max_depth": 1}).save(model)
+    LocalRegistry(registry_path).register(model, {}, promote=True)
+    assert champion_spec_problem(str(registry_path), {}) is None
+    assert champion_spec_problem(str(registry_path), {"frequency": "30min"}) is None
+    problem = champion_spec_problem(str(registry_path), {"target_column": "load"})
+    assert problem.startswith(f"differs from the spec of {registry_path}'s champion version 1: ")
+    assert 'target_column "load" (champion: "demand")' in problem and "frequency" not in problem
+
+
+def test_a_failed_run_ends_with_the_step_and_every_problem(tmp_path, monkeypatch, capsys, reference):
+    import numpy as np
+    import pandas as pd
+
+    from pipelines.ops import cli
+
+    monkeypatch.setattr(cli, "LOCAL_PIPELINE_ROOT", tmp_path / "runs")
+    monkeypatch.setattr(cli, "LOCAL_REGISTRY", tmp_path / "registry")
+    bad = reference.copy()
+    bad.loc[[5, 9], "demand"] = np.nan
+    path = tmp_path / "load.csv"
+    pd.concat([bad, bad.iloc[[100, 200]]]).to_csv(path, index=False)
+
+    assert cli.main(["run", "training", "--params", f'{{"source": "{path}"}}']) == 1
+    out, err = capsys.readouterr()
+    steps = [line.split()[:2] for line in out.splitlines()[1:]]
+    assert steps == [["SUCCESS", "ingest"], ["FAILURE", "validate"]] and "\x1b" not in out
+    *above, last = err.strip().splitlines()
+    assert above == [f"invalid data: {path}: column 'timestamp': 2 duplicate timestamps, first 2000-06-07 02:00:00"]
+    assert last.startswith(
+        f"run-pipeline training failed at step validate: 2 problems, the last: {path}: column 'demand': 2 empty "
+        "values (NaN), first at 2000-06-05 02:30:00; expected a number in every row (full log: "
+    )
+    (log,) = (tmp_path / "runs" / "logs").iterdir()
+    assert str(log) in last and "Executing task 'validate'" in log.read_text()
