@@ -70,9 +70,11 @@ def register(
     holdout_days: int,
     metric: str,
     margin: float,
+    recorded: dict | None = None,
 ) -> ModelVersion:
     """Register the challenger; `promote`/`reason` are the gate's decision at evaluation, kept when
-    the champion has not changed since, otherwise decided again against the new champion."""
+    the champion has not changed since, otherwise decided again against the new champion.
+    `recorded` is kept with the version's metrics (e.g. the daily cycle's day)."""
     evaluated = evaluation["champion_version"]
 
     def decide_now(current: ModelVersion | None) -> tuple[bool, dict]:
@@ -87,5 +89,5 @@ def register(
             final_reason = f"{decision.reason} (re-scored: the champion changed from {evaluated} to {now} meanwhile)"
         return final_promote, {"promoted": final_promote, "reason": final_reason, "previous_champion": now}
 
-    metrics = {"holdout": evaluation["challenger"], "baseline": evaluation["baseline"]}
+    metrics = {"holdout": evaluation["challenger"], "baseline": evaluation["baseline"]} | (recorded or {})
     return registry.register(model_dir, metrics, decide=decide_now)
