@@ -43,7 +43,8 @@ PACKAGES_GROUP = "composer-cycle"
 COMPOSER_PYTHON = "3.11.0"
 PYPI_REPOSITORY = "pypi-remote"
 # Where Composer reads pip's settings for installing the environment's PyPI packages
-# (cloud.google.com/composer/docs/composer-3/install-python-dependencies#install-ar-repo).
+# (cloud.google.com/composer/docs/composer-3/install-python-dependencies,
+# "Install from an Artifact Registry repository").
 PIP_CONF_OBJECT = "config/pip/pip.conf"
 
 
@@ -81,16 +82,17 @@ class Composer(Construct):
     creates it may act as the worker: the environment waits for all three.
 
     - **Its bucket** is `bucket`, one of the platform's (`storage_config.bucket`,
-      cloud.google.com/composer/docs/composer-3/create-environments#custom-bucket): versioned, logged
-      and CMEK-encrypted like the others, so the deploy build can be given write access on it alone
-      (`grant_dag_upload`) instead of a project role that reaches every environment's bucket.
+      registry.terraform.io/providers/hashicorp/google/latest/docs/resources/composer_environment):
+      versioned, logged and CMEK-encrypted like the others, so the deploy build can be given write
+      access on it alone (`grant_dag_upload`) instead of a project role that reaches every bucket.
     - **PyPI packages**: the cycle's packages (`cycle_packages`) in `software_config.pypi_packages`.
       With `enable_private_builds_only`, the builds that install them have no internet access
       (registry.terraform.io/providers/hashicorp/google/latest/docs/resources/composer_environment
       `enable_private_builds_only`), so they install from an Artifact Registry remote repository
-      that proxies PyPI (cloud.google.com/composer/docs/composer-3/install-python-dependencies
-      #install-ar-repo): pip's `index-url` points at it in `config/pip/pip.conf` in the environment's
-      bucket, and the worker, which Composer 3 builds as, reads the repository.
+      that proxies PyPI (cloud.google.com/composer/docs/composer-3/install-python-dependencies,
+      "Install from an Artifact Registry repository"): pip's `index-url` points at it in
+      `config/pip/pip.conf` in the environment's bucket, and the environment's service account (the
+      worker) reads the repository, as that page asks.
     """
 
     def __init__(
@@ -188,5 +190,7 @@ class Composer(Construct):
 
     def grant_dag_upload(self, grantee: Grantee) -> None:
         """Put DAGs and their code into the environment's bucket (`make deploy-dags`), and manage
-        `config/pip/pip.conf` there: object rights on this bucket only."""
+        `config/pip/pip.conf` there: object rights on this bucket only, never
+        `roles/composer.environmentAndStorageObjectAdmin`, whose object rights reach every bucket of
+        the project (cloud.google.com/composer/docs/composer-3/access-control)."""
         self.bucket.grant_object_admin(grantee)

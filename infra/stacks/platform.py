@@ -330,6 +330,15 @@ class PlatformStack(TerraformStack):
             if self.environment.cycle.enabled:  # the daily cycle's stored forecasts and scores
                 buckets.data.grant_read(self.dashboard_identity)
             self.project_roles.grant_vertex_viewer(self.dashboard_identity)
+        # Composer's worker runs the daily cycle's tasks (pipelines/logic/cycle.py): it reads the drop
+        # folder and keeps observations, forecasts, scores and checks under the data bucket's `cycle/`;
+        # it retrains in the task itself (cycle_models.retrain, no pipeline run, so never as the
+        # runner), uploading artifacts to the models bucket and the version to the Vertex AI Model
+        # Registry, and moves the champion alias through the gate (Vertex AI has no per-model IAM).
+        if self.composer and self.environment.cycle.enabled:
+            buckets.data.grant_read_write(self.composer.worker)
+            buckets.models.grant_read_write(self.composer.worker)
+            self.project_roles.grant_vertex_user(self.composer.worker)
 
     @cached_property
     def metadata_store(self) -> MetadataStore | None:
@@ -480,19 +489,7 @@ class PlatformStack(TerraformStack):
             pypi_packages=cycle_packages() if environment.cycle.enabled else {},
             encryption_key=self.encryption_key,
         )
-        if environment.cycle.enabled:
-            self._grant_cycle_tasks(composer.worker)
         return composer
-
-    def _grant_cycle_tasks(self, worker: WorkloadIdentity) -> None:
-        """What the daily cycle's tasks do as Composer's worker (pipelines/logic/cycle.py): read the
-        drop folder and keep observations, forecasts, scores and checks under the data bucket's
-        `cycle/`; retrain in the task itself (cycle_models.retrain, no pipeline run), uploading the
-        artifacts to the models bucket and the version to the Vertex AI Model Registry, and move
-        the champion alias through the gate (Vertex AI has no per-model IAM)."""
-        self.buckets.data.grant_read_write(worker)
-        self.buckets.models.grant_read_write(worker)
-        self.project_roles.grant_vertex_user(worker)
 
     @cached_property
     def billing(self) -> Billing | None:
