@@ -28,7 +28,7 @@ from infra import google_rules
 from infra.constructs.beta import GoogleBetaProvider, service_agent
 from infra.constructs.bucket import ExistingBucket, SecureBucket
 from infra.constructs.budget import Billing, PlatformBudget
-from infra.constructs.composer import Composer
+from infra.constructs.composer import Composer, cycle_packages
 from infra.constructs.cycle import BIGQUERY_API, DailyCycle
 from infra.constructs.dashboard import DashboardService
 from infra.constructs.delivery import DeliveryTriggers
@@ -330,6 +330,15 @@ class PlatformStack(TerraformStack):
             if self.environment.cycle.enabled:  # the daily cycle's stored forecasts and scores
                 buckets.data.grant_read(self.dashboard_identity)
             self.project_roles.grant_vertex_viewer(self.dashboard_identity)
+        # Composer's worker runs the daily cycle's tasks (pipelines/logic/cycle.py): it reads the drop
+        # folder and keeps observations, forecasts, scores and checks under the data bucket's `cycle/`;
+        # it retrains in the task itself (cycle_models.retrain, no pipeline run, so never as the
+        # runner), uploading artifacts to the models bucket and the version to the Vertex AI Model
+        # Registry, and moves the champion alias through the gate (Vertex AI has no per-model IAM).
+        if self.composer and self.environment.cycle.enabled:
+            buckets.data.grant_read_write(self.composer.worker)
+            buckets.models.grant_read_write(self.composer.worker)
+            self.project_roles.grant_vertex_user(self.composer.worker)
 
     @cached_property
     def metadata_store(self) -> MetadataStore | None:
@@ -452,19 +461,35 @@ class PlatformStack(TerraformStack):
         environment = self.environment
         if not environment.composer.enabled:
             return None
-        return Composer(
+        # The environment's bucket is one of the platform's, so the deploy build writes DAGs into it
+        # alone (infra/constructs/composer.py).
+        bucket = SecureBucket(
+            self,
+            "composer-bucket",
+            name=self.names.bucket("composer"),
+            location=environment.region,
+            labels=self.labels,
+            access_logs=self.buckets.access_logs,
+            noncurrent_version_retention_days=environment.storage.noncurrent_version_retention_days,
+            encryption_key=self.encryption_key,
+        )
+        composer = Composer(
             self,
             "composer",
             name=composer_environment_id(environment.name),
             worker_account_id=ResourceNames.COMPOSER_WORKER,
+            project_id=environment.project_id,
             region=environment.region,
             size=environment.composer.size,
             image_version=environment.composer.image_version,
             labels=self.labels,
             project_roles=self.project_roles,
             composer_agent=self._service_agent("composer.googleapis.com"),
+            bucket=bucket,
+            pypi_packages=cycle_packages() if environment.cycle.enabled else {},
             encryption_key=self.encryption_key,
         )
+        return composer
 
     @cached_property
     def billing(self) -> Billing | None:
@@ -593,7 +618,9 @@ class PlatformStack(TerraformStack):
         roles.grant(deployer)
         # Deploying functions, schedules, Composer and triggers means acting as their identities.
         acting = [ids.trigger, ids.serving, ids.scheduler_invoker, ids.function_builder, deployer]
-        acting += [self.composer.worker] if self.composer else []
+        if self.composer:
+            acting.append(self.composer.worker)
+            self.composer.grant_dag_upload(deployer)  # make deploy-dags, after apply (cloudbuild/deploy.yaml)
         if self.dashboard_identity:
             acting.append(self.dashboard_identity)
             # The deploy build waits until the image the dashboard runs is published (cloudbuild/deploy.yaml).

@@ -168,13 +168,15 @@ def retrain_step(config: CycleConfig, day: date) -> dict:
     if not verdict["retrain"]:
         return {"day": day.isoformat(), "retrained": False}
     registry = open_registry(config.registry_uri)
-    result = cycle_models.retrain(
+    # A retry after the version was registered but before the outcome was kept finds that version.
+    result = cycle_models.retrained_for(registry, day.isoformat()) or cycle_models.retrain(
         registry,
         history(store, config.spec, through=day),
         config.spec,
         holdout_days=config.holdout_days,
         metric=config.metric,
         margin=config.promotion_margin,
+        day=day.isoformat(),
     )
     outcome = {
         "day": day.isoformat(),

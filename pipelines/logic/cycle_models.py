@@ -53,6 +53,19 @@ class Retrained:
     reason: str
 
 
+# The metric a version retrained by the daily cycle carries: the day it was retrained for.
+CYCLE_DAY = "cycle_day"
+
+
+def retrained_for(registry: Registry, day: str) -> Retrained | None:
+    """The version the cycle registered for `day`, if any: a retried task finds it instead of
+    registering a second one (the step's outcome file is written only after registration)."""
+    for version in registry.versions():
+        if version.metrics.get(CYCLE_DAY) == day:
+            return Retrained(version.version, bool(version.metrics["promoted"]), str(version.metrics["reason"]))
+    return None
+
+
 def retrain(
     registry: Registry,
     series: pd.DataFrame,
@@ -61,9 +74,11 @@ def retrain(
     holdout_days: int,
     metric: str,
     margin: float,
+    day: str | None = None,
     params: dict | None = None,
 ) -> Retrained:
-    """Train a challenger on the series and register it; it becomes champion only through the gate."""
+    """Train a challenger on the series and register it, recording the cycle's `day` when given
+    (`retrained_for`; a warm-up has none); it becomes champion only through the gate."""
     needed = required_history(spec, "training", holdout_days)
     if len(series) < needed:
         raise ValueError(f"only {len(series)} periods collected; retraining needs at least {needed}")
@@ -81,6 +96,7 @@ def retrain(
             series=series,
             metric=metric,
             margin=margin,
+            recorded={CYCLE_DAY: day} if day else None,
         )
     finally:
         shutil.rmtree(model_dir, ignore_errors=True)

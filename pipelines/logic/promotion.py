@@ -84,10 +84,11 @@ def register(
     series: pd.DataFrame,
     metric: str,
     margin: float,
+    recorded: dict | None = None,
 ) -> ModelVersion:
     """Register the challenger; `promote`/`reason` are the gate's decision at evaluation, kept when
     the champion has not changed since, otherwise decided again with the new champion scored on the
-    same folds."""
+    same folds. `recorded` is kept with the version's metrics (e.g. the daily cycle's day)."""
 
     def decide_now(current: ModelVersion | None) -> tuple[bool, dict]:
         now = current.version if current else None
@@ -103,7 +104,7 @@ def register(
             final_promote = decision.promote
             changed = f"the champion changed from {evaluation.champion_version} to {now} meanwhile"
             final_reason = f"{decision.reason} (re-scored: {changed})"
-        recorded = version_metrics(scored, decision)
-        return final_promote, recorded | {"promoted": final_promote, "reason": final_reason, "previous_champion": now}
+        kept = {"promoted": final_promote, "reason": final_reason, "previous_champion": now} | (recorded or {})
+        return final_promote, version_metrics(scored, decision) | kept
 
     return registry.register(model_dir, {}, decide=decide_now)

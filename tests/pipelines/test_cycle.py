@@ -251,3 +251,25 @@ def test_simulate_refuses_days_out_of_range_before_any_work(argv, message, capsy
     assert exited.value.code == 2
     assert capsys.readouterr().err.strip().endswith(f"error: {message}")
     assert not (tmp_path / "cycle").exists()
+
+
+def test_a_retried_retraining_finds_the_version_it_registered_instead_of_registering_another(tmp_path):
+    from datetime import timedelta
+
+    from pipelines.logic.cycle import retrain_step
+    from pipelines.logic.data import load_reference
+    from pipelines.logic.registry import open_registry
+
+    config = CycleConfig(store_root=str(tmp_path / "store"), registry_uri=str(tmp_path / "registry"), source={})
+    source = ReplaySource(load_reference(), config.spec)
+    days = [source.days[0] + timedelta(days=n) for n in range(56)]
+    for day in days:
+        collect(config.store, source, day, config.spec)
+    first = retrain_step(config, days[-1])  # no champion yet: the check asks for retraining
+    assert first["retrained"] is True
+    # The task failed after registering, before its outcome was kept: Airflow retries it.
+    (tmp_path / "store" / "retraining" / f"day={days[-1].isoformat()}.json").unlink()
+    again = retrain_step(config, days[-1])
+    assert again == first
+    registry = open_registry(config.registry_uri)
+    assert [(v.version, v.metrics["cycle_day"]) for v in registry.versions()] == [(first["version"], "2000-07-30")]
