@@ -7,9 +7,7 @@ import json
 import pytest
 
 from functions.logs import log, logged
-from tests.functions.test_pipeline_trigger import FIRED, TEAMS
-from tests.functions.test_predict import history
-from tests.support.functions import make_app
+from tests.support.functions import FIRED, TEAMS, history, make_app
 
 
 def lines(capsys) -> list[dict]:

@@ -12,10 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.http_capture import created_pipeline_job, vertex_ai
-from tests.support.functions import json_values, make_app, serve
-
-FIRED = {"X-CloudScheduler-ScheduleTime": "2026-11-22T03:00:00Z"}
-TEAMS = {"forecasting": "team-forecasting@acme-mlops-dev.iam.gserviceaccount.com"}
+from tests.support.functions import FIRED, TEAMS, json_values, make_app, serve
 
 
 @pytest.fixture

@@ -12,19 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipelines.logic.data import load_reference
-from tests.support.functions import json_values, make_app, serve
+from tests.support.functions import HISTORY_ROWS, history, json_values, make_app, serve
 
 SHORT_HISTORY = "only 0 periods of history; expected at least 384 (8 days at 30min)"
-
-HISTORY_ROWS = 9 * 48  # enough for every feature
-
-
-def history(rows: int = HISTORY_ROWS) -> list[dict]:
-    frame = load_reference().tail(rows)
-    return [
-        {"timestamp": t.isoformat(), "demand": float(d)}
-        for t, d in zip(frame["timestamp"], frame["demand"], strict=True)
-    ]
 
 
 @pytest.fixture

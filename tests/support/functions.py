@@ -7,6 +7,19 @@ from hypothesis import strategies as st
 
 from environments.loading import REPO_ROOT
 from functions.serve import local_environment, serving
+from pipelines.logic.data import load_reference
+
+FIRED = {"X-CloudScheduler-ScheduleTime": "2026-11-22T03:00:00Z"}
+TEAMS = {"forecasting": "team-forecasting@acme-mlops-dev.iam.gserviceaccount.com"}
+HISTORY_ROWS = 9 * 48  # enough for every feature
+
+
+def history(rows: int = HISTORY_ROWS) -> list[dict]:
+    frame = load_reference().tail(rows)
+    return [
+        {"timestamp": t.isoformat(), "demand": float(d)}
+        for t, d in zip(frame["timestamp"], frame["demand"], strict=True)
+    ]
 
 
 def make_app(function: str, variables: dict[str, str], monkeypatch):

@@ -18,25 +18,12 @@ from functions.serve import serving
 from pipelines.logic.cycle_store import CycleStore
 from pipelines.logic.data import load_reference
 from pipelines.logic.registry import LocalRegistry
+from tests.support.dashboard import V1, V2
 from tools.dashboard import data
 from tools.dashboard.page import render
 from tools.dashboard.server import main
 
 SCREENSHOT = REPO_ROOT / "build" / "dashboard" / "dashboard.png"
-V1 = {
-    "holdout": {"mae": 355.9, "rmse": 460.7, "mape": 1.18},
-    "baseline": {"mae": 370.1, "rmse": 488.8, "mape": 1.22},
-    "promoted": True,
-    "reason": "no champion yet; challenger mae 355.86 beats the baseline 370.12",
-    "previous_champion": None,
-}
-V2 = {
-    "holdout": {"mae": 356.2, "rmse": 461.0, "mape": 1.19},
-    "baseline": {"mae": 370.1, "rmse": 488.8, "mape": 1.22},
-    "promoted": False,
-    "reason": "challenger mae 356.20 does not beat champion 355.86 by 1%",
-    "previous_champion": "1",
-}
 
 
 def write_task(run: Path, task: str, output: dict | None) -> None:

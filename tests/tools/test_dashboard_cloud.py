@@ -15,8 +15,8 @@ import requests
 from functions.serve import serving
 from pipelines.logic.registry import VertexRegistry
 from tests.http_capture import vertex_ai
-from tests.pipelines.test_vertex_registry import PARENT, FakeModelRegistry
-from tests.tools import test_dashboard as local
+from tests.support.dashboard import V1, V2
+from tests.support.vertex import PARENT, FakeModelRegistry
 from tools.dashboard import data
 from tools.dashboard.server import main
 
@@ -66,8 +66,8 @@ def cloud(monkeypatch, gcs_emulator, trained):
     registry = ListingModelRegistry()
     with vertex_ai(registry.respond, monkeypatch, project=PROJECT, location=REGION) as server:
         vertex = VertexRegistry(PROJECT, REGION, "forecaster", serving_image=IMAGE)
-        vertex.register(trained, local.V1, promote=True)
-        vertex.register(trained, local.V2, promote=False)
+        vertex.register(trained, V1, promote=True)
+        vertex.register(trained, V2, promote=False)
         server.requests.clear()
         yield server
 
