@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from environments.credentials import refused
 from environments.loading import REPO_ROOT
 from environments.messages import ConfigError
 
@@ -138,8 +139,7 @@ def main(argv: list[str] | None = None) -> int:
             before = synthesize_ref(args.base, Path(scratch))
             synthesize(None, outdir=Path(scratch) / "current")
         except (ConfigError, PolicyViolation) as error:
-            print(error, file=sys.stderr)
-            return 2
+            return refused(error)
         after = read_stacks(Path(scratch) / "current")
     names = sorted(before.keys() | after.keys())
     diffs = {name: diff_stacks(before.get(name, {}), after.get(name, {})) for name in names}
