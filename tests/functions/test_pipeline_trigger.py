@@ -363,7 +363,12 @@ def test_unhashable_teams_newlines_and_outside_parameters_get_400(dry_client, bo
 
 
 def test_a_daily_firing_runs_the_cycle_for_the_day_before_and_a_redelivery_is_the_same_job(dry_client):
-    body = {"pipeline": "daily", "parameters": {"source": "gs://acme-mlops-dev-data/incoming"}}
+    # As the scheduler job sends it (cycle_settings.daily_parameters): the served model's registry.
+    parameters = {
+        "source": "gs://acme-mlops-dev-data/incoming",
+        "registry_uri": "vertex://acme-mlops-dev/europe-west1/forecaster",
+    }
+    body = {"pipeline": "daily", "parameters": parameters}
     first = dry_client.post("/", json=body, headers={"X-CloudScheduler-ScheduleTime": "2026-11-22T07:00:00+01:00"})
     again = dry_client.post("/", json=body, headers={"X-CloudScheduler-ScheduleTime": "2026-11-22T06:00:00Z"})
     assert first.status_code == again.status_code == 200
