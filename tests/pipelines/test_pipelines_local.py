@@ -110,8 +110,8 @@ def test_monitoring_reports_drift_and_retrains_on_its_own_source_above_the_thres
     registry_path, _ = trained
     registry = LocalRegistry(registry_path)
     before = len(registry.versions())
-    recent = local_runs / "recent.csv"  # one day fewer than the champion's slice: other data
-    reference.tail((SLICE_DAYS - 1) * 48).to_csv(recent, index=False)
+    recent = local_runs / "recent.csv"  # the reference's last days: not the champion's slice
+    reference.tail(SLICE_DAYS * 48).to_csv(recent, index=False)
     report = (
         build()
         .monitoring(
@@ -124,7 +124,9 @@ def test_monitoring_reports_drift_and_retrains_on_its_own_source_above_the_thres
     assert len(registry.versions()) == before + 1, "drift above the threshold must start retraining"
     retrained = registry.versions()[-1]
     training_rows = pd.read_parquet(Path(retrained.artifacts) / "training_data.parquet")
-    assert len(training_rows) == (SLICE_DAYS - 1 - HOLDOUT_DAYS) * 48, "retrained on the run's own source"
+    # Retrained on the run's own source, all of it (the challenger is refit on every day it was evaluated on).
+    assert len(training_rows) == SLICE_DAYS * 48
+    assert str(training_rows.index[0]) == str(pd.to_datetime(reference["timestamp"]).iloc[-SLICE_DAYS * 48])
     quiet = build().monitoring(
         registry_uri=str(registry_path), source=str(recent), drift_threshold=1.0, holdout_days=HOLDOUT_DAYS
     )
