@@ -35,7 +35,6 @@ from pipelines.logic.collection import (
 from pipelines.logic.cycle_settings import TUNING, daily_parameters
 from pipelines.logic.cycle_store import CycleStore, store_root
 from pipelines.logic.data import load_reference
-from pipelines.logic.features import history_periods
 from pipelines.logic.registry import open_registry
 from pipelines.logic.scoring import NAIVE_RULES, NotScorable, degradation, score_day
 from pipelines.logic.spec import REFERENCE, DataSpec
@@ -138,7 +137,7 @@ def check_step(config: CycleConfig, day: date) -> dict:
         verdict |= {"drift_share": None, "drifted": [], "degraded": False, "retrain": True, "reason": "no champion"}
     else:
         series = history(store, spec, through=day)
-        window = (config.drift_window_days * spec.periods_per_day) + history_periods(spec)
+        window = config.drift_window_days * spec.periods_per_day  # drift compares levels: no feature history
         share, drifted = cycle_models.drift_share(registry, champion, series.iloc[-window:])
         worse = degradation(
             store.scores(), champion.version, ratio=config.degradation_ratio, days=config.degradation_days
