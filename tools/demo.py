@@ -131,11 +131,11 @@ def main() -> int:
         f"({len(policy.skipped)} skips with reasons in infra/policy/checkov_skips.yaml)"
     )
     print(
-        f"  model (holdout, last 7 days)   MAE {holdout['mae']:8.1f}  RMSE {holdout['rmse']:8.1f}  "
+        f"  model (backtest, 7 daily folds) MAE {holdout['mae']:7.1f}  RMSE {holdout['rmse']:8.1f}  "
         f"MAPE {holdout['mape']:5.2f} %"
     )
     print(
-        f"  seasonal-naive baseline        MAE {baseline['mae']:8.1f}  RMSE {baseline['rmse']:8.1f}  "
+        f"  better naive rule ({baseline['rule']:<12}) MAE {baseline['mae']:7.1f}  RMSE {baseline['rmse']:8.1f}  "
         f"MAPE {baseline['mape']:5.2f} %"
     )
     changed = (before.version if before else None) != (after.version if after else None)
