@@ -6,18 +6,13 @@ pandas): the stacks import it at synth.
 from __future__ import annotations
 
 from pipelines.logic.model_names import default_registry_uri
+from pipelines.logic.parameters import PIPELINE_PARAMETERS
 from pipelines.logic.spec import REFERENCE
 
-# What the environment's `cycle:` tunes, under the same names in CycleConfig and the parameters.
-TUNING = (
-    "data_spec",
-    "degradation_ratio",
-    "degradation_days",
-    "drift_threshold",
-    "drift_window_days",
-    "holdout_days",
-    "metric",
-    "promotion_margin",
+# What the environment's `cycle:` tunes, under the same names in CycleConfig and the parameters:
+# the `daily` pipeline's parameters other than what a run is about (its model, day and source).
+TUNING = tuple(
+    name for name in PIPELINE_PARAMETERS["daily"] if name not in ("registry_uri", "day", "source", "source_url")
 )
 
 
