@@ -196,14 +196,17 @@ def batch_predict(validated: Input[Dataset], registry_uri: str, horizon: int, fo
     from pipelines.logic.champion import load_champion
     from pipelines.logic.forecast import forecast
     from pipelines.logic.registry import RegistryError, champion_to_use, open_registry
+    from pipelines.logic.spec import DataValidationError
 
     registry = open_registry(registry_uri)
     try:
         champion_to_use(registry, registry_uri)
         version, forecaster = load_champion(registry)
+        result = forecast(forecaster, pd.read_parquet(validated.path), horizon)
     except RegistryError as error:
         raise SystemExit(str(error)) from None  # the reason, without a traceback
-    result = forecast(forecaster, pd.read_parquet(validated.path), horizon)
+    except DataValidationError as error:
+        raise SystemExit(f"invalid data: {error}") from None
     result["model_version"] = version.version
     result.to_csv(forecasts.path, index=False)
     forecasts.metadata.update({"model_version": version.version, "rows": len(result)})

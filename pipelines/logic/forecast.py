@@ -28,13 +28,14 @@ def short_history(observed: int, spec: DataSpec) -> str | None:
 
 
 def forecast(forecaster: Forecaster, series: pd.DataFrame, horizon: int, source: str = "input") -> pd.DataFrame:
-    """Forecast `horizon` periods after the last observed target of a validated series.
+    """Forecast `horizon` periods (0: one whole day) after the last observed target of a validated series.
 
     Rows after the last observation carry the future values of the known-in-advance columns; the
     series must hold at least `history_periods` observations before them.
     """
     spec = forecaster.spec
     limit = max_horizon(spec)
+    horizon = horizon or limit
     if not 1 <= horizon <= limit:
         raise DataValidationError(
             source, [f"horizon {horizon} is out of range; expected 1 to {limit} periods (one day at {spec.frequency})"]

@@ -83,7 +83,7 @@ DEFAULTS: dict[str, Any] = {
     "metric": "mae",
     "promotion_margin": 0.01,
     "experiment": "",
-    "horizon": 48,
+    "horizon": 0,  # 0: one whole day at the data's frequency (forecast.forecast)
     "drift_threshold": 0.5,
     "day": "",
     "source_url": "",

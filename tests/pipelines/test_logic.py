@@ -104,6 +104,10 @@ def test_forecast_is_the_next_day_with_nested_intervals(series, trained):
     assert (result["hi_80"] <= result["hi_95"]).all()
 
 
+def test_a_horizon_of_0_is_one_whole_day(series, trained):
+    assert len(forecast(trained, series, horizon=0)) == 48  # the reference is half-hourly
+
+
 def test_forecast_limits(series, trained):
     with pytest.raises(DataValidationError, match="horizon 49 is out of range; expected 1 to 48 periods"):
         forecast(trained, series, horizon=49)
