@@ -32,8 +32,7 @@ _DEPTH_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
 _NUMERIC = bytes.maketrans(b"-+.eE0123456789", b"#" * 15)
 _LONG_NUMERIC_RUN = b"#" * 19
 _NOT_STRUCTURE = bytes(sorted(set(range(256)) - set(b'[]{}"')))
-_QUOTED = re.compile(rb'"[^"]*"')
-_BYTE_DEPTH_STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
+_INNERMOST_PAIR = re.compile(rb"\{\}|\[\]")
 
 
 class BadRequest(Exception):
@@ -105,10 +104,15 @@ def _orjson_or_none(raw: bytes):
 
     if _LONG_NUMERIC_RUN in raw.translate(_NUMERIC) or b"\\" in raw:  # escapes: the checked parser counts
         return None
-    # Without escapes, a string is a quote, anything but a quote, a quote: the nesting is what is
-    # left of the brackets and quotes once quoted spans are dropped.
-    brackets = _QUOTED.sub(b"", raw.translate(None, _NOT_STRUCTURE))
-    if b'"' in brackets or max(accumulate(map(_BYTE_DEPTH_STEP.__getitem__, brackets)), default=0) > MAX_DEPTH:
+    # Without escapes, a string without brackets in it is two adjacent quotes once everything but
+    # brackets and quotes is dropped; a quote left over means brackets in a string (the checked
+    # parser counts those). What remains is the nesting: each pass removes its innermost pairs.
+    brackets = raw.translate(None, _NOT_STRUCTURE).replace(b'""', b"")
+    for _ in range(MAX_DEPTH):
+        if not brackets:
+            break
+        brackets = _INNERMOST_PAIR.sub(b"", brackets)
+    if brackets:  # deeper than MAX_DEPTH, unbalanced, or brackets inside a string
         return None
     try:
         return orjson.loads(raw)

@@ -142,3 +142,37 @@ def test_any_bytes_give_an_object_or_bad_request(raw):
         assert error.status in (400, 413) and error.field is not None
     else:
         assert isinstance(body, dict) and set(body) <= set(KEYS)
+
+
+def nesting(value) -> int:
+    """Arrays and objects inside one another, counted the plain recursive way."""
+    if isinstance(value, list):
+        return 1 + max(map(nesting, value), default=0)
+    if isinstance(value, dict):
+        return 1 + max(map(nesting, value.values()), default=0)
+    return 0
+
+
+# JSON documents whose strings hold brackets and quotes, nested up to 40 deep.
+json_documents = st.recursive(
+    st.one_of(st.text(alphabet='[]{}"\\ab:,', max_size=6), st.integers(-(10**6), 10**6), st.booleans(), st.none()),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.text(alphabet='[]{"ab', max_size=3), inner, max_size=3)
+    ),
+    max_leaves=60,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(document=json_documents, extra_depth=st.integers(min_value=0, max_value=40))
+def test_documents_parse_to_themselves_within_the_depth_limit(document, extra_depth):
+    for _ in range(extra_depth):
+        document = [document]
+    raw = json.dumps(document).encode()
+    if nesting(document) <= 32:
+        assert parse_json(raw) == document
+    else:
+        assert bad(lambda: parse_json(raw)) == (
+            {"error": "body nests arrays and objects more than 32 levels deep; expected at most 32", "field": "body"},
+            400,
+        )
