@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from dataclasses import dataclass, field
+from operator import itemgetter
 
 import numpy as np
 import pandas as pd
 
 from pipelines.logic.data import DataSpec, DataValidationError, validate
-from pipelines.logic.features import max_horizon
+from pipelines.logic.features import NANOSECONDS, max_horizon
 from pipelines.logic.forecast import OUTPUT_COLUMNS, forecast, short_history
 from pipelines.logic.model import Forecaster, step_nanoseconds
 
@@ -32,9 +32,10 @@ BODY_KEYS = ("history", "future", "horizon")
 # proportional to the request.
 SPAN_FACTOR = 2
 # The timestamps the array route reads: years 1700 to 2199 (inside what pandas and numpy's
-# nanoseconds represent), no zone, whole seconds. One regular expression over all of them.
-_CANONICAL = r"(?:1[7-9]\d\d|2[01]\d\d)-\d\d-\d\dT\d\d:\d\d:\d\d"
-_CANONICAL_LINES = re.compile(rf"(?:{_CANONICAL}\n)*{_CANONICAL}")
+# nanoseconds represent), no zone, whole seconds, written as _CANONICAL_FORM (a digit for each 0).
+_CANONICAL_FORM = b"0000-00-00T00:00:00"
+_DIGITS_AS_ZERO = bytes.maketrans(b"0123456789", b"0" * 10)
+_YEARS_SECONDS = tuple(np.datetime64(f"{year}-01-01", "s").astype(np.int64) for year in (1700, 2200))
 
 
 class InvalidRequest(ValueError):
@@ -59,8 +60,8 @@ class Request:
 def parse(body: dict, spec: DataSpec) -> Request:
     """The validated request of a body (a JSON object holding only BODY_KEYS), or InvalidRequest
     naming the field."""
-    history = _rows(body, "history", [spec.timestamp_column, spec.target_column, *spec.exogenous_columns], spec)
-    future = _rows(body, "future", [spec.timestamp_column, *spec.exogenous_columns], spec, required=False)
+    history, past = _rows(body, "history", [spec.timestamp_column, spec.target_column, *spec.exogenous_columns], spec)
+    future, ahead = _rows(body, "future", [spec.timestamp_column, *spec.exogenous_columns], spec, required=False)
     horizon = body.get("horizon", len(future) or max_horizon(spec))
     if not isinstance(horizon, int) or isinstance(horizon, bool) or not 1 <= horizon <= max_horizon(spec):
         raise InvalidRequest(
@@ -74,37 +75,50 @@ def parse(body: dict, spec: DataSpec) -> Request:
             f"{len(future)} future rows; expected {horizon}, one per forecast period, with "
             f"{', '.join(spec.exogenous_columns)}",
         )
-    request = (history and _as_arrays(history, future, horizon, spec)) or Request(
-        horizon, series=_as_series(history, future, horizon, spec) if history else None
-    )
+    arrays = history and past is not None and ahead is not None and _as_arrays(past, ahead, horizon, spec)
+    request = arrays or Request(horizon, series=_as_series(history, future, horizon, spec) if history else None)
     # Once the rows are valid, as in the batch path (validation, then the forecast's history check).
     if problem := short_history(len(history), spec):
         raise InvalidRequest("history", problem)
     return request
 
 
-def _as_arrays(history: list[dict], future: list[dict], horizon: int, spec: DataSpec) -> Request | None:
-    """The request as arrays when it is in the usual shape, else None (the DataFrame route decides)."""
-    stamps = [row[spec.timestamp_column] for row in history]
-    stamps += [row[spec.timestamp_column] for row in future]
-    if not _CANONICAL_LINES.fullmatch("\n".join(stamps)):
+def _as_arrays(past: dict[str, list], ahead: dict[str, list], horizon: int, spec: DataSpec) -> Request | None:
+    """The request as arrays when it is in the usual shape, else None (the DataFrame route decides).
+    `past` and `ahead` hold the history's and the future's values by column."""
+    stamps = past[spec.timestamp_column] + ahead[spec.timestamp_column]
+    nanoseconds = _canonical_nanoseconds(stamps)
+    if nanoseconds is None or (np.diff(nanoseconds) != step_nanoseconds(spec)).any():
         return None
-    try:
-        nanoseconds = np.array(stamps, dtype="datetime64[ns]").astype(np.int64)
-    except ValueError:  # a day or time that does not exist
-        return None
-    if (np.diff(nanoseconds) != step_nanoseconds(spec)).any():
-        return None
-    y = np.array([row[spec.target_column] for row in history], dtype=np.float64)
+    y = np.array(past[spec.target_column], dtype=np.float64)
     if (spec.target_min is not None and (y < spec.target_min).any()) or (
         spec.target_max is not None and (y > spec.target_max).any()
     ):
         return None
     known = {
-        column: np.array([row[column] for row in (*history, *future[:horizon])], dtype=np.float64)
-        for column in spec.exogenous_columns
+        column: np.array(past[column] + ahead[column][:horizon], dtype=np.float64) for column in spec.exogenous_columns
     }
-    return Request(horizon, last_ns=int(nanoseconds[len(history) - 1]), y=y, known=known)
+    return Request(horizon, last_ns=int(nanoseconds[len(y) - 1]), y=y, known=known)
+
+
+def _canonical_nanoseconds(stamps: list[str]) -> np.ndarray | None:
+    """Nanoseconds since the epoch of timestamps all written as _CANONICAL_FORM (a digit for each 0)
+    within _YEARS, or None when any is written otherwise or names a day or time that does not exist."""
+    if set(map(len, stamps)) != {len(_CANONICAL_FORM)}:
+        return None
+    try:
+        text = "".join(stamps).encode("ascii")
+    except UnicodeEncodeError:
+        return None
+    if text.translate(_DIGITS_AS_ZERO) != _CANONICAL_FORM * len(stamps):
+        return None
+    try:
+        seconds = np.array(stamps, dtype="datetime64[s]").astype(np.int64)
+    except ValueError:  # a day or time that does not exist
+        return None
+    if seconds.min() < _YEARS_SECONDS[0] or seconds.max() >= _YEARS_SECONDS[1]:
+        return None
+    return seconds * NANOSECONDS
 
 
 def _as_series(history: list[dict], future: list[dict], horizon: int, spec: DataSpec) -> pd.DataFrame:
@@ -121,12 +135,16 @@ def _as_series(history: list[dict], future: list[dict], horizon: int, spec: Data
         raise InvalidRequest("history", "; ".join(error.problems)) from None
 
 
-def _rows(body: dict, key: str, columns: list[str], spec: DataSpec, required: bool = True) -> list[dict]:
+def _rows(
+    body: dict, key: str, columns: list[str], spec: DataSpec, required: bool = True
+) -> tuple[list[dict], dict[str, list] | None]:
+    """The rows under `key`, and their values by column when every row is in the usual shape; a
+    row that is not gets InvalidRequest naming it."""
     rows = body.get(key, [] if not required else None)
     if not isinstance(rows, list):
         raise InvalidRequest(key, f"expected a list of objects with {', '.join(columns)}")
-    if _plain(rows, columns):
-        return rows
+    if (values := _plain_columns(rows, columns)) is not None:
+        return rows, values
     for index, row in enumerate(rows):
         if not isinstance(row, dict) or set(row) != set(columns):
             raise InvalidRequest(f"{key}[{index}]", f"expected an object with exactly {', '.join(columns)}")
@@ -136,22 +154,27 @@ def _rows(body: dict, key: str, columns: list[str], spec: DataSpec, required: bo
             value = row[column]
             if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
                 raise InvalidRequest(f"{key}[{index}].{column}", f"{json.dumps(value)[:40]} is not a finite number")
-    return rows
+    return rows, None
 
 
-def _plain(rows: list, columns: list[str]) -> bool:
-    """Every row an object with exactly `columns`, a string timestamp and finite numbers: the usual
-    request, checked column by column (the per-row loop then only explains a refusal)."""
-    names = set(columns)
-    if not all(type(row) is dict and row.keys() == names for row in rows):
-        return False
-    if {type(row[columns[0]]) for row in rows} - {str}:
-        return False
-    for column in columns[1:]:
-        values = [row[column] for row in rows]
-        if {type(value) for value in values} - {int, float} or not all(map(math.isfinite, values)):
-            return False
-    return True
+def _plain_columns(rows: list, columns: list[str]) -> dict[str, list] | None:
+    """The values by column when every row is an object with exactly `columns`, a string timestamp
+    and finite numbers (the usual request), else None: checked column by column at C speed, so the
+    per-row loop only explains a refusal."""
+    if not rows:
+        return {column: [] for column in columns}
+    if set(map(type, rows)) != {dict} or set(map(len, rows)) != {len(columns)}:
+        return None
+    try:  # every column present and no other key: the lengths are equal
+        values = [list(map(itemgetter(column), rows)) for column in columns]
+    except KeyError:
+        return None
+    if set(map(type, values[0])) != {str}:
+        return None
+    for column_values in values[1:]:
+        if set(map(type, column_values)) - {int, float} or not all(map(math.isfinite, column_values)):
+            return None
+    return dict(zip(columns, values, strict=True))
 
 
 def _check_span(timestamps: pd.Series, horizon: int, spec: DataSpec) -> None:
@@ -185,8 +208,7 @@ def answer(forecaster: Forecaster, version: str, request: Request) -> dict:
             raise InvalidRequest("history", "; ".join(error.problems)) from None
         values = {key: result[key].to_numpy() for key in OUTPUT_COLUMNS if key in result}
         stamps = [stamp.isoformat() for stamp in result[spec.timestamp_column]]
-    columns = {key: np.round(values[key], 3).tolist() for key in OUTPUT_COLUMNS if key in values}
-    forecasts = [
-        {"timestamp": stamp, **{key: column[i] for key, column in columns.items()}} for i, stamp in enumerate(stamps)
-    ]
+    keys = ["timestamp", *(key for key in OUTPUT_COLUMNS if key in values)]
+    columns = [np.round(values[key], 3).tolist() for key in keys[1:]]
+    forecasts = [dict(zip(keys, row, strict=True)) for row in zip(stamps, *columns, strict=True)]
     return {"model_version": version, "forecasts": forecasts}

@@ -295,7 +295,22 @@ def requests_in_many_shapes(draw) -> tuple[dict, str]:
         {"timestamp": t.isoformat(), "demand": round(float(d) * scale, 2)}
         for t, d in zip(frame["timestamp"], frame["demand"], strict=True)
     ]
-    shape = draw(st.sampled_from(["usual", "gap", "duplicate", "negative", "unsorted", "space", "zone", "off grid"]))
+    shape = draw(
+        st.sampled_from(
+            [
+                "usual",
+                "gap",
+                "duplicate",
+                "negative",
+                "unsorted",
+                "space",
+                "zone",
+                "off grid",
+                "no such day",
+                "wide digit",
+            ]
+        )
+    )
     where = draw(st.integers(1, len(history) - 2))
     if shape == "gap":
         del history[where]
@@ -311,6 +326,10 @@ def requests_in_many_shapes(draw) -> tuple[dict, str]:
         history = [row | {"timestamp": row["timestamp"] + "+00:00"} for row in history]
     elif shape == "off grid":
         history[where]["timestamp"] = history[where]["timestamp"][:-2] + "07"
+    elif shape == "no such day":  # June has 30 days
+        history[where]["timestamp"] = "2000-06-31" + history[where]["timestamp"][10:]
+    elif shape == "wide digit":  # a full-width digit: a digit to Python, not to the ISO format
+        history[where]["timestamp"] = history[where]["timestamp"][:-1] + "\uff10"
     return {"history": history, "horizon": draw(st.integers(1, 48))}, shape
 
 
