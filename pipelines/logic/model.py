@@ -22,6 +22,7 @@ reference). Serving reads only SERVING_FILES and needs numpy, scipy and xgboost.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +41,7 @@ from pipelines.logic.features import (
 )
 from pipelines.logic.parameters import MODEL_PARAMS
 from pipelines.logic.spec import SECONDS_PER_DAY, DataSpec
+from pipelines.logic.trees import TreePredictor
 
 FAMILIES = ("seasonal", "trees", "ensemble")
 LEVELS = (80, 95)
@@ -166,6 +168,10 @@ class Forecaster:
         forecaster.trained_until = frame.index[-1].isoformat()
         return forecaster
 
+    @functools.cached_property
+    def _trees(self) -> TreePredictor:
+        return TreePredictor(self.booster)
+
     def components(self, y: np.ndarray, origins: np.ndarray, horizon: int, first_period: int, known: dict) -> dict:
         """Each fitted part's (n_origins, horizon) forecasts from y[:origin]; values at or after an
         origin are never read (known-in-advance columns excepted)."""
@@ -174,7 +180,7 @@ class Forecaster:
             parts["seasonal"] = self.seasonal.forecast(y, origins, horizon, first_period, self.spec)
         if self.booster is not None:
             matrix, level, base = origin_features(y, origins, horizon, first_period, self.spec, known)
-            ratio = self.booster.inplace_predict(matrix) + base
+            ratio = self._trees(matrix) + base
             parts["trees"] = (ratio * level).reshape(len(origins), horizon)
         return parts
 

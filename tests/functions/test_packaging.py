@@ -56,6 +56,7 @@ SHIPPED = {
         "pipelines/logic/parameters.py",
         "pipelines/logic/registry.py",
         "pipelines/logic/spec.py",
+        "pipelines/logic/trees.py",
         "pipelines/ops/__init__.py",
         "pipelines/ops/vertex.py",
         "requirements.txt",
