@@ -391,3 +391,49 @@ def test_a_daily_run_outside_the_data_bucket_or_with_a_bad_day_gets_400(dry_clie
         "error": '"2026-02-30" is not a day; expected YYYY-MM-DD, or empty for the day before the run',
         "field": "parameters.day",
     }
+
+
+def test_the_cli_and_the_trigger_send_vertex_the_same_create_request(monkeypatch, tmp_path):
+    """One way to submit: the same run through `make run-pipeline ENV=dev` and through the deployed
+    trigger reaches Vertex AI (captured at the API) as the same create request: the template
+    compiled on the environment's image, root, account, labels and parameters. Only the trigger
+    label and the job id (the trigger derives it from the firing) differ."""
+    from google.auth.credentials import AnonymousCredentials
+
+    from environments.loading import load_environment
+    from pipelines.ops.cli import compile_pipelines, main
+
+    monkeypatch.setenv("IMAGE_TAG", "abc123")
+    compile_pipelines(load_environment("dev"), tmp_path)  # what `make publish` uploads for dev
+
+    def respond(request):
+        parts = request.path.strip("/").split("/")
+        if request.method == "GET" and parts[1:] == ["latest"]:  # the KFP repository's moving tag
+            return 200, yaml.safe_load((tmp_path / f"{parts[0]}.yaml").read_text())
+        return created_pipeline_job(request)
+
+    monkeypatch.setattr("google.auth.default", lambda scopes=None: (AnonymousCredentials(), "acme-mlops-dev"))
+    monkeypatch.setattr("pipelines.ops.cli.google_credentials", lambda project: AnonymousCredentials())
+    parameters = {"holdout_days": 14, "source": "gs://acme-mlops-dev-data/uk/load.csv"}
+    with vertex_ai(respond, monkeypatch) as server:
+        assert main(["run", "training", "--env", "dev", "--params", json.dumps(parameters)]) == 0
+        client = make_app("pipeline_trigger", {"TEMPLATE_REPOSITORY": server.url, "DRY_RUN": "false"}, monkeypatch)
+        answer = client.post("/", json={"pipeline": "training", "parameters": parameters}, headers=FIRED)
+        assert answer.status_code == 200, answer.get_json()
+
+    from_cli, from_trigger = [request for request in server.requests if request.method == "POST"]
+    assert from_cli.path == from_trigger.path == "/v1/projects/acme-mlops-dev/locations/europe-west1/pipelineJobs"
+    assert from_trigger.query.pop("pipelineJobId") == [answer.get_json()["job_id"]]
+    assert from_cli.query.pop("pipelineJobId")[0].startswith("training-"), "the SDK names a CLI run by its time"
+    assert from_cli.query == from_trigger.query
+    cli_body, trigger_body = from_cli.json(), from_trigger.json()
+    assert cli_body["labels"].pop("trigger") == "cli"
+    assert trigger_body["labels"].pop("trigger") == "scheduler"
+    assert cli_body == trigger_body
+    assert cli_body["serviceAccount"] == "pipelines-runner@acme-mlops-dev.iam.gserviceaccount.com"
+    assert cli_body["runtimeConfig"]["parameterValues"] == {
+        "holdout_days": 14,
+        "source": "gs://acme-mlops-dev-data/uk/load.csv",
+        "registry_uri": "vertex://acme-mlops-dev/europe-west1/forecaster-ef027ac4-load",
+        "experiment": "forecaster-ef027ac4-load",
+    }
