@@ -105,9 +105,12 @@ def evaluate(
     import pandas as pd
 
     from pipelines.logic import promotion
-    from pipelines.logic.registry import open_registry
+    from pipelines.logic.registry import RegistryError, open_registry
 
-    result = promotion.evaluate(open_registry(registry_uri), Path(model.path), pd.read_parquet(validated.path))
+    try:
+        result = promotion.evaluate(open_registry(registry_uri), Path(model.path), pd.read_parquet(validated.path))
+    except RegistryError as error:
+        raise SystemExit(str(error)) from None  # the reason, without a traceback
     result.save(Path(evaluation.path))
     for name, scores in result.scores.items():
         for metric, value in scores.__dict__.items():

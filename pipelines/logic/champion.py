@@ -7,7 +7,13 @@ import shutil
 from pathlib import Path
 
 from pipelines.logic.model import SERVING_FILES, TRAINING_DATA_FILE, Forecaster
-from pipelines.logic.registry import ModelVersion, Registry
+from pipelines.logic.parameters import shown
+from pipelines.logic.registry import ModelVersion, Registry, RegistryError
+from pipelines.logic.spec import DataSpec
+
+
+class SpecMismatch(RegistryError):
+    """A champion met data of another spec: it is only compared with (and scores) its own."""
 
 
 def load_champion(
@@ -28,3 +34,13 @@ def load_champion(
         if folder != Path(current.artifacts):
             shutil.rmtree(folder, ignore_errors=True)
     return current, forecaster
+
+
+def spec_differences(champion: DataSpec, spec: DataSpec) -> str:
+    """Each key where `spec` differs from the champion's, with both values ("" when none differs)."""
+    ours, theirs = spec.to_dict(), champion.to_dict()
+    return ", ".join(
+        f"{key} {shown(value)} (champion: {shown(theirs.get(key))})"
+        for key, value in ours.items()
+        if value != theirs.get(key)
+    )

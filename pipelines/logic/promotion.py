@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from pipelines.logic.backtest import evaluate_champion
-from pipelines.logic.champion import load_champion
+from pipelines.logic.champion import SpecMismatch, load_champion, spec_differences
 from pipelines.logic.evaluation import Evaluation
 from pipelines.logic.gate import Decision, decide
 from pipelines.logic.model import Forecaster
@@ -59,6 +59,12 @@ def evaluate(registry: Registry, model_dir: Path, series: pd.DataFrame) -> Evalu
     if champion is None:
         return Evaluation.from_dict(challenger.backtest).with_champion(None, None)
     version, forecaster = champion
+    if differences := spec_differences(forecaster.spec, challenger.spec):
+        raise SpecMismatch(
+            f"the champion (version {version.version}) was trained on another data spec: {differences}; a "
+            "champion is only compared with challengers of its own spec: expected the champion's spec, or "
+            "another model (registry_uri; left unset, it is the model of the run's source and spec)"
+        )
     return evaluate_champion(challenger, series, forecaster, version.version)
 
 

@@ -27,7 +27,7 @@ from environments.naming import PIPELINES, TAG
 from environments.schema import Environment
 from pipelines.kfp_glue.definitions import LOCAL_IMAGE, build
 from pipelines.logic.model_names import MODEL, derived_model
-from pipelines.logic.parameters import DEFAULT_DATA_SPEC, DEFAULTS, check, shown
+from pipelines.logic.parameters import DEFAULT_DATA_SPEC, DEFAULTS, check
 
 
 class UsageError(Exception):
@@ -101,6 +101,7 @@ def local_registry(params: dict) -> Path:
 def champion_spec_problem(registry_uri: str, data_spec: dict) -> str | None:
     """A model's champion is only compared with (and scores, and monitors) data of its own spec:
     a run whose spec differs is refused before any step, pointing to the run's own model."""
+    from pipelines.logic.champion import spec_differences
     from pipelines.logic.model import Forecaster
     from pipelines.logic.promotion import current_champion
     from pipelines.logic.registry import open_registry
@@ -110,14 +111,11 @@ def champion_spec_problem(registry_uri: str, data_spec: dict) -> str | None:
     champion = current_champion(registry)
     if champion is None:
         return None
-    trained_on = Forecaster.load(registry.fetch(champion)).spec
-    if trained_on == DataSpec.from_dict(DEFAULT_DATA_SPEC | data_spec):
-        return None
-    differences = ", ".join(
-        f"{key} {shown(value)} (champion: {shown(trained_on.to_dict().get(key))})"
-        for key, value in (DEFAULT_DATA_SPEC | data_spec).items()
-        if value != trained_on.to_dict().get(key)
+    differences = spec_differences(
+        Forecaster.load(registry.fetch(champion)).spec, DataSpec.from_dict(DEFAULT_DATA_SPEC | data_spec)
     )
+    if not differences:
+        return None
     return (
         f"differs from the spec of {_shown(registry_uri)}'s champion version {champion.version}: {differences}; "
         "expected the champion's spec, or leave registry_uri unset to use the model of this source and spec"

@@ -6,6 +6,8 @@ from __future__ import annotations
 import io
 import os
 
+import pytest
+
 from pipelines.kfp_glue.local import StepReporter, prune
 from pipelines.logic.model_names import derived_model
 
@@ -82,6 +84,31 @@ def test_a_spec_other_than_the_champions_is_refused_before_any_step(tmp_path, se
     problem = champion_spec_problem(str(registry_path), {"target_column": "load"})
     assert problem.startswith(f"differs from the spec of {registry_path}'s champion version 1: ")
     assert 'target_column "load" (champion: "demand")' in problem and "frequency" not in problem
+
+
+def test_evaluation_refuses_a_champion_of_another_spec_wherever_it_runs(tmp_path, series):
+    """The same rule inside the pipeline's evaluate step, which runs on Vertex AI too (where no
+    check before the steps can read the registry)."""
+    from pipelines.logic.champion import SpecMismatch
+    from pipelines.logic.data import DataSpec
+    from pipelines.logic.model import Forecaster
+    from pipelines.logic.promotion import evaluate
+    from pipelines.logic.registry import LocalRegistry
+
+    small = {"n_estimators": 2, "max_depth": 1}
+    champion, challenger = tmp_path / "champion", tmp_path / "challenger"
+    Forecaster.train(series.iloc[: 20 * 48], DataSpec(), "trees", small).save(champion)
+    LocalRegistry(tmp_path / "registry").register(champion, {}, promote=True)
+    renamed = series.iloc[: 20 * 48].rename(columns={"demand": "load"})
+    Forecaster.train(renamed, DataSpec(target_column="load"), "trees", small).save(challenger)
+
+    with pytest.raises(SpecMismatch) as raised:
+        evaluate(LocalRegistry(tmp_path / "registry"), challenger, renamed)
+    assert str(raised.value) == (
+        'the champion (version 1) was trained on another data spec: target_column "load" (champion: "demand"); '
+        "a champion is only compared with challengers of its own spec: expected the champion's spec, or another "
+        "model (registry_uri; left unset, it is the model of the run's source and spec)"
+    )
 
 
 def test_a_failed_run_ends_with_the_step_and_every_problem(tmp_path, monkeypatch, capsys, reference):
