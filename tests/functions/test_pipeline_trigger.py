@@ -393,23 +393,21 @@ def test_a_daily_run_outside_the_data_bucket_or_with_a_bad_day_gets_400(dry_clie
     }
 
 
-def test_the_cli_and_the_trigger_send_vertex_the_same_create_request(monkeypatch, tmp_path):
+def test_the_cli_and_the_trigger_send_vertex_the_same_create_request(monkeypatch):
     """One way to submit: the same run through `make run-pipeline ENV=dev` and through the deployed
     trigger reaches Vertex AI (captured at the API) as the same create request: the template
     compiled on the environment's image, root, account, labels and parameters. Only the trigger
     label and the job id (the trigger derives it from the firing) differ."""
     from google.auth.credentials import AnonymousCredentials
 
-    from environments.loading import load_environment
-    from pipelines.ops.cli import compile_pipelines, main
+    from pipelines.ops.cli import main
 
-    monkeypatch.setenv("IMAGE_TAG", "abc123")
-    compile_pipelines(load_environment("dev"), tmp_path)  # what `make publish` uploads for dev
+    published = {}  # the KFP repository: what the CLI compiled on the environment's image, as `make publish` does
 
     def respond(request):
         parts = request.path.strip("/").split("/")
-        if request.method == "GET" and parts[1:] == ["latest"]:  # the KFP repository's moving tag
-            return 200, yaml.safe_load((tmp_path / f"{parts[0]}.yaml").read_text())
+        if request.method == "GET" and parts[1:] == ["latest"]:  # the repository's moving tag
+            return 200, published[parts[0]]
         return created_pipeline_job(request)
 
     monkeypatch.setattr("google.auth.default", lambda scopes=None: (AnonymousCredentials(), "acme-mlops-dev"))
@@ -417,6 +415,7 @@ def test_the_cli_and_the_trigger_send_vertex_the_same_create_request(monkeypatch
     parameters = {"holdout_days": 14, "source": "gs://acme-mlops-dev-data/uk/load.csv"}
     with vertex_ai(respond, monkeypatch) as server:
         assert main(["run", "training", "--env", "dev", "--params", json.dumps(parameters)]) == 0
+        published["training"] = server.requests[-1].json()["pipelineSpec"]
         client = make_app("pipeline_trigger", {"TEMPLATE_REPOSITORY": server.url, "DRY_RUN": "false"}, monkeypatch)
         answer = client.post("/", json={"pipeline": "training", "parameters": parameters}, headers=FIRED)
         assert answer.status_code == 200, answer.get_json()
