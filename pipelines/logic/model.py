@@ -16,7 +16,9 @@ the training run from its backtest (backtest.py); a forecast adds level x quanti
 
 `save`/`load` own the file layout: `forecaster.json` (description, profile, intervals, the trees
 in XGBoost's UBJSON, base64) and `training_data.parquet` (the series it was fitted on: the drift
-reference). Serving reads only SERVING_FILES and needs numpy, scipy and xgboost.
+reference), which a registry version holds (ARTIFACT_FILES), and beside them `fit_seconds.json`
+(the backtest's fit times, which are the run's and not the model's: never registered). Serving
+reads only SERVING_FILES and needs numpy, scipy and xgboost.
 """
 
 from __future__ import annotations
@@ -48,6 +50,10 @@ LEVELS = (80, 95)
 INTERVAL_KEYS = tuple(f"{side}_{level}" for level in LEVELS for side in ("lo", "hi"))
 DESCRIPTION_FILE = "forecaster.json"
 TRAINING_DATA_FILE = "training_data.parquet"  # the drift reference
+# The backtest's fit times: a measurement of the training run, not of the model, so they are kept
+# beside the model (evaluation reads them, the run's metrics record them) and never registered:
+# training on the same data twice gives byte-identical artifacts, which the registry recognises.
+FIT_TIMES_FILE = "fit_seconds.json"
 SERVING_FILES = (DESCRIPTION_FILE,)  # what serving reads
 ARTIFACT_FILES = (DESCRIPTION_FILE, TRAINING_DATA_FILE)  # what a saved forecaster is
 FORMAT = 2  # the saved form's version: 1 was a plain XGBoost model on day-old lags
@@ -223,11 +229,14 @@ class Forecaster:
             else {"profile": self.seasonal.profile.tolist(), "alpha": self.seasonal.alpha},
             "trees": None if self.booster is None else base64.b64encode(self.booster.save_raw("ubj")).decode(),
             "intervals": None if self.intervals is None else {k: v.tolist() for k, v in self.intervals.items()},
-            "backtest": self.backtest,
+            "backtest": _without_fit_times(self.backtest),
             "fold_forecasts": {k: v.tolist() for k, v in self.fold_forecasts.items()},
             "trained_until": self.trained_until,
         }
         (directory / DESCRIPTION_FILE).write_text(json.dumps(description))
+        if self.backtest is not None:
+            fit_times = {name: scores["fit_seconds"] for name, scores in self.backtest["scores"].items()}
+            (directory / FIT_TIMES_FILE).write_text(json.dumps(fit_times))
         if self.training_data is not None:
             self.training_data.to_parquet(directory / TRAINING_DATA_FILE)
 
@@ -255,10 +264,26 @@ class Forecaster:
             booster=booster,
             intervals=None if intervals is None else {k: np.asarray(v) for k, v in intervals.items()},
             training_data=pd.read_parquet(directory / TRAINING_DATA_FILE) if training_data else None,
-            backtest=description["backtest"],
+            backtest=_with_fit_times(description["backtest"], directory / FIT_TIMES_FILE),
             fold_forecasts={k: np.asarray(v) for k, v in description["fold_forecasts"].items()},
             trained_until=description["trained_until"],
         )
+
+
+def _without_fit_times(backtest: dict | None) -> dict | None:
+    if backtest is None:
+        return None
+    return backtest | {"scores": {name: s | {"fit_seconds": 0.0} for name, s in backtest["scores"].items()}}
+
+
+def _with_fit_times(backtest: dict | None, fit_times_file: Path) -> dict | None:
+    """The saved backtest with the fit times kept beside it (0 where absent, e.g. a registered version)."""
+    if backtest is None or not fit_times_file.is_file():
+        return backtest
+    fit_times = json.loads(fit_times_file.read_text())
+    return backtest | {
+        "scores": {name: s | {"fit_seconds": fit_times.get(name, 0.0)} for name, s in backtest["scores"].items()}
+    }
 
 
 def _fit_trees(series: Series, spec: DataSpec, params: dict):

@@ -179,3 +179,27 @@ def test_decide_sees_the_champion_at_the_moment_the_pointer_moves(tmp_path, arti
     assert seen == [first]
     assert second.metrics == {"mae": 11, "promoted": False, "reason": "not better"}
     assert registry.champion() == first
+
+
+def test_training_twice_on_the_same_data_registers_one_version(tmp_path, series):
+    """Repeated runs on unchanged data (a second `make demo`) add nothing to the local registry:
+    the saved model is byte-identical, its fit times being kept beside it and not registered."""
+    from pathlib import Path
+
+    from pipelines.logic.backtest import train_challenger
+    from pipelines.logic.data import DataSpec
+    from pipelines.logic.model import ARTIFACT_FILES, Forecaster
+
+    registry = LocalRegistry(tmp_path / "registry", reuse_identical=True)
+    folders = [tmp_path / "first", tmp_path / "second"]
+    for folder in folders:
+        train_challenger(series.iloc[: 30 * 48], DataSpec(), 2).save(folder)
+    for name in ARTIFACT_FILES:
+        assert (folders[0] / name).read_bytes() == (folders[1] / name).read_bytes(), name
+    first, second = (registry.register(folder, {}, promote=True) for folder in folders)
+    assert [v.version for v in registry.versions()] == ["1"] and second.version == first.version
+
+    saved = Forecaster.load(folders[0]).backtest["scores"]
+    registered = Forecaster.load(Path(first.artifacts)).backtest["scores"]
+    assert all(scores["fit_seconds"] > 0 for name, scores in saved.items() if name in ("seasonal", "trees"))
+    assert {scores["fit_seconds"] for scores in registered.values()} == {0.0}, "a registered version holds no timing"
