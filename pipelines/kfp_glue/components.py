@@ -69,12 +69,12 @@ def train(
     table: Input[Dataset],
     validated: Input[Dataset],
     data_spec: dict,
-    holdout_days: int,
     model_params: dict,
+    metric: str,
     model: Output[Model],
 ):
-    """Backtest every candidate on the folds, refit the best on all data, save it with its
-    backtest, intervals and training data (the drift reference)."""
+    """Backtest every candidate on the folds, refit the best on `metric` on all data, save it with
+    its backtest, intervals and training data (the drift reference)."""
     from pathlib import Path
 
     import pandas as pd
@@ -84,7 +84,7 @@ def train(
 
     folds = pd.read_parquet(table.path)
     forecaster = train_challenger(
-        pd.read_parquet(validated.path), DataSpec.from_dict(data_spec), len(folds), model_params
+        pd.read_parquet(validated.path), DataSpec.from_dict(data_spec), len(folds), model_params, metric=metric
     )
     forecaster.save(Path(model.path))
     model.metadata.update({"family": forecaster.family, "folds": len(folds)})
@@ -93,8 +93,6 @@ def train(
 def evaluate(
     model: Input[Model],
     validated: Input[Dataset],
-    data_spec: dict,
-    holdout_days: int,
     registry_uri: str,
     evaluation: Output[Artifact],
     metrics: Output[Metrics],
@@ -141,8 +139,6 @@ def register(
     model: Input[Model],
     evaluation: Input[Artifact],
     validated: Input[Dataset],
-    data_spec: dict,
-    holdout_days: int,
     metric: str,
     margin: float,
     promote: bool,

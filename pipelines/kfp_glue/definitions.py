@@ -28,23 +28,17 @@ def build(image: str = LOCAL_IMAGE) -> SimpleNamespace:
             table=table.outputs["table"],
             validated=valid.outputs["validated"],
             data_spec=data_spec,
-            holdout_days=holdout_days,
             model_params=model_params,
+            metric=metric,
         )
         scored = c.evaluate(
-            model=model.outputs["model"],
-            validated=valid.outputs["validated"],
-            data_spec=data_spec,
-            holdout_days=holdout_days,
-            registry_uri=registry_uri,
+            model=model.outputs["model"], validated=valid.outputs["validated"], registry_uri=registry_uri
         )
         decision = c.gate(evaluation=scored.outputs["evaluation"], metric=metric, margin=promotion_margin)
         return c.register(
             model=model.outputs["model"],
             evaluation=scored.outputs["evaluation"],
             validated=valid.outputs["validated"],
-            data_spec=data_spec,
-            holdout_days=holdout_days,
             metric=metric,
             margin=promotion_margin,
             promote=decision.outputs["promote"],

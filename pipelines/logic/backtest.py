@@ -23,10 +23,10 @@ import pandas as pd
 
 from pipelines.logic.evaluation import NAIVE_RULES, Evaluation, Scores, point_scores
 from pipelines.logic.model import FAMILIES, INTERVAL_KEYS, LEVELS, Forecaster, Series
+from pipelines.logic.parameters import DEFAULTS
 from pipelines.logic.spec import DataSpec
 
 POOL = 2
-SELECTION_METRIC = "mae"  # the candidates are ranked on MAE, the gate's default metric
 
 
 @dataclass
@@ -153,18 +153,25 @@ def fold_days(series: Series, origins: np.ndarray) -> list[str]:
 
 
 def train_challenger(
-    frame: pd.DataFrame, spec: DataSpec, days: int, params: dict | None = None, families=FAMILIES
+    frame: pd.DataFrame,
+    spec: DataSpec,
+    days: int,
+    params: dict | None = None,
+    families=FAMILIES,
+    *,
+    metric: str = DEFAULTS["metric"],
 ) -> Forecaster:
     """Backtest every candidate and naive rule on the last `days` days, choose the candidate with
-    the lowest SELECTION_METRIC, refit it on all data with intervals from its backtest residuals.
+    the lowest `metric` (the one the gate then judges it on), refit it on all data with intervals
+    from its backtest residuals.
     The forecaster carries the backtest's scores (`backtest`) and its training data."""
     series = Series.of(frame, spec)
     origins = fold_origins(series, spec, days)
     candidates = {k: v for k, v in candidate_forecasts(series, spec, origins, params or {}).items() if k in families}
     methods = candidates | naive_forecasts(series, spec, origins)
     scores = {name: forecasts.scores() for name, forecasts in methods.items()}
-    chosen = min(candidates, key=lambda family: scores[family].metric(SELECTION_METRIC))
-    evaluation = Evaluation(fold_days(series, origins), scores, chosen, extra={"chosen_on": SELECTION_METRIC})
+    chosen = min(candidates, key=lambda family: scores[family].metric(metric))
+    evaluation = Evaluation(fold_days(series, origins), scores, chosen, extra={"chosen_on": metric})
     forecaster = Forecaster.train(frame, spec, chosen, params)
     forecaster.intervals = conformal_quantiles(candidates[chosen].relative_residuals())
     forecaster.backtest = evaluation.to_dict()

@@ -84,7 +84,7 @@ def retrain(
         raise ValueError(f"only {len(series)} periods collected; retraining needs at least {needed}")
     model_dir = Path(tempfile.mkdtemp(prefix="cycle-model-"))
     try:
-        train_challenger(series, spec, holdout_days, params).save(model_dir)
+        train_challenger(series, spec, holdout_days, params, metric=metric).save(model_dir)
         evaluation = promotion.evaluate(registry, model_dir, series)
         decision = decide(evaluation, metric=metric, margin=margin)
         version = promotion.register(

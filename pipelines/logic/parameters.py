@@ -266,7 +266,8 @@ RULES: dict[str, Callable[[Any, dict], list[tuple[str, str]]]] = {
     "source": _non_empty,
     "training_source": lambda value, values: [],  # any string ("": the run's own source); where: submission.py
     "data_spec": _data_spec,
-    "holdout_days": _in_range(Range(1, 60, integer=True)),
+    # Two folds at least: a fold's interval coverage is measured on the other folds' residuals.
+    "holdout_days": _in_range(Range(2, 60, integer=True)),
     "model_params": _model_params,
     "metric": _one_of(METRICS),
     "promotion_margin": _in_range(Range(0, 0.5)),

@@ -26,7 +26,7 @@ def test_schedules_are_checked_like_the_trigger_checks_them(environments_dir):
         "parameters: {registry_uri: 'vertex://fixture-dev/europe-west4/forecaster'}}\n"
     )
     assert schedule_problems(load_environment("dev")) == [
-        "environments/dev.yaml: schedules[0].parameters.holdout_days: -5 is out of range; expected 1 to 60",
+        "environments/dev.yaml: schedules[0].parameters.holdout_days: -5 is out of range; expected 2 to 60",
         'environments/dev.yaml: schedules[1].parameters.source: "gs://x/y.csv" is outside this environment\'s '
         "data; expected 'reference' or gs://fixture-dev-data/<path>",
         "environments/teams/forecasting.yaml: schedules[0].parameters.registry_uri: "

@@ -185,3 +185,13 @@ def test_integral_float_params_from_kfp_are_accepted(series):
     forecaster = Forecaster.train(series.iloc[: 20 * DAY], SPEC, "trees", {"n_estimators": 3.0, "max_depth": 2.0})
     assert forecaster.params["n_estimators"] == 3 and forecaster.params["max_depth"] == 2
     assert forecaster.booster.num_boosted_rounds() == 3
+
+
+@pytest.mark.parametrize("metric", ["rmse", "mape"])
+def test_the_challenger_is_the_candidate_best_on_the_runs_metric(series, metric):
+    from pipelines.logic.model import FAMILIES
+
+    forecaster = train_challenger(series.iloc[: 30 * DAY], SPEC, 2, {"n_estimators": 20}, metric=metric)
+    scores = forecaster.backtest["scores"]
+    assert forecaster.backtest["extra"] == {"chosen_on": metric}
+    assert forecaster.family == min(FAMILIES, key=lambda family: scores[family][metric])

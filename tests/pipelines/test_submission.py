@@ -104,7 +104,7 @@ def problems(target, pipeline, parameters, team=None) -> list[tuple[str, str]]:
                     "parameters.experiment",
                     '"Has Spaces" is not an experiment name; expected lowercase letters, digits and hyphens',
                 ),
-                ("parameters.holdout_days", "-5 is out of range; expected 1 to 60"),
+                ("parameters.holdout_days", "-5 is out of range; expected 2 to 60"),
                 ("parameters.metric", '"r2" is not one of mae, rmse, mape'),
                 ("parameters.promotion_margin", "0.9 is out of range; expected 0 to 0.5"),
                 ("parameters.model_params.n_estimators", "1000000000.0 is out of range; expected 1 to 2000"),
@@ -243,7 +243,7 @@ def test_the_cli_refuses_out_of_range_parameters_with_exit_2(capsys):
     code = main(["run", "training", "--env", "dev", "--dry-run", "--params", '{"holdout_days": -5, "metric": "r2"}'])
     assert code == 2
     assert capsys.readouterr().err == (
-        'PARAMS.holdout_days: -5 is out of range; expected 1 to 60\nPARAMS.metric: "r2" is not one of mae, rmse, mape\n'
+        'PARAMS.holdout_days: -5 is out of range; expected 2 to 60\nPARAMS.metric: "r2" is not one of mae, rmse, mape\n'
     )
-    assert main(["run", "training", "--params", '{"holdout_days": 0}']) == 2, "local runs check ranges too"
-    assert capsys.readouterr().err == "PARAMS.holdout_days: 0 is out of range; expected 1 to 60\n"
+    assert main(["run", "training", "--params", '{"holdout_days": 1}']) == 2, "local runs check ranges too"
+    assert capsys.readouterr().err == "PARAMS.holdout_days: 1 is out of range; expected 2 to 60\n"
