@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from pipelines.logic.evaluation import NAIVE_RULES, Evaluation, Scores, point_scores
-from pipelines.logic.model import FAMILIES, INTERVAL_KEYS, LEVELS, Forecaster, Series
+from pipelines.logic.model import FAMILIES, INTERVAL_KEYS, LEVELS, Forecaster, Series, ensemble_of
 from pipelines.logic.parameters import DEFAULTS
 from pipelines.logic.spec import DataSpec
 
@@ -119,7 +119,7 @@ def candidate_forecasts(series: Series, spec: DataSpec, origins: np.ndarray, par
             parts[family] = fitted.predict_origins(series.y, np.array([origin]), per_day, first, series.known)[0]
         forecasts["seasonal"].append(parts["seasonal"])
         forecasts["trees"].append(parts["trees"])
-        forecasts["ensemble"].append((parts["seasonal"] + parts["trees"]) / 2)
+        forecasts["ensemble"].append(ensemble_of(parts["seasonal"], parts["trees"]))
     seconds["ensemble"] = seconds["seasonal"] + seconds["trees"]
     return {
         family: _fold_forecasts(series, spec, origins, forecasts[family], seconds[family] / len(origins))

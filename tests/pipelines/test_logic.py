@@ -195,3 +195,19 @@ def test_the_challenger_is_the_candidate_best_on_the_runs_metric(series, metric)
     scores = forecaster.backtest["scores"]
     assert forecaster.backtest["extra"] == {"chosen_on": metric}
     assert forecaster.family == min(FAMILIES, key=lambda family: scores[family][metric])
+
+
+@pytest.mark.parametrize(("level", "expected"), [("random walk", (1.0,)), ("constant", (0.002, 0.005, 0.01))])
+def test_the_level_is_smoothed_as_the_series_level_moves(level, expected):
+    """The smoothing constant is what ETS would estimate: a level that wanders (a random walk) is
+    followed step by step; a constant level under noise is averaged over a long stretch."""
+    from pipelines.logic.model import Seasonal, Series
+
+    rng = np.random.default_rng(3)
+    periods = 35 * DAY
+    shape = 1000 * np.sin(np.arange(periods) * 2 * np.pi / DAY) + 300 * (np.arange(periods) // DAY % 7 >= 5)
+    moves = rng.normal(scale=50.0, size=periods)
+    series = shape + 20_000 + (np.cumsum(moves) if level == "random walk" else moves)
+    timestamps = np.arange(periods, dtype=np.int64) * (1800 * 10**9)
+    seasonal = Seasonal.fit(Series(timestamps, series, {}), SPEC)
+    assert seasonal.alpha in expected
