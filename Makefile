@@ -59,11 +59,16 @@ requirements: | $(UV) ## Write functions/<function>/requirements.txt from uv.loc
 check-requirements: | $(UV) ## Fail when a function's requirements.txt is not what `make requirements` writes
 	$(foreach f,$(FUNCTION_NAMES),$(call function-requirements,$(f)) | diff -u 'functions/$(f)/requirements.txt' -;)
 
-test: setup setup-browser setup-airflow ## Run the whole test suite
-	$(PY) -m pytest
+# One pytest worker per core (pytest-xdist); a file's tests stay on one worker, so a module's
+# fixtures (a trained model, a kfp.local run) are built once.
+test: setup setup-browser setup-airflow ## Run the whole test suite, one worker per core
+	@started=$$(date +%s); $(PY) -m pytest -n auto --dist loadfile; status=$$?; \
+	echo "test suite: $$(( $$(date +%s) - started )) s (one-time installs above are not included)"; exit $$status
 
 setup-browser: ## Install Chromium from Debian's packages when missing (the dashboard's browser test; needs root)
-	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+	@command -v chromium >/dev/null || (echo "One-time install of Chromium from Debian's packages ..."; \
+	started=$$(date +%s); apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium && \
+	echo "Chromium installed in $$(( $$(date +%s) - started )) s")
 
 # Airflow for the DAG tests, apart from .venv (it would slow `make setup` for everyone): the version of
 # the Composer image, pinned in pipelines/dags/requirements-airflow.txt.
