@@ -89,6 +89,7 @@ def main() -> int:
         raise SystemExit("policy failed: run `make policy` for the findings")
 
     before = current_champion(registry)  # a broken pointer counts as none; training heals it
+    held_before = {version.version for version in registry.versions()}
     started = step(3, total, "training pipeline: ingest, validate, features, train, evaluate, gate, register")
     training = run_pipeline("training")
     done(started, f"registered version {training['output']}")
@@ -139,10 +140,14 @@ def main() -> int:
         f"MAPE {baseline['mape']:5.2f} %"
     )
     changed = (before.version if before else None) != (after.version if after else None)
+    reason = (
+        f"this run trained the very model version {registered.version} holds, so nothing was registered"
+        if registered.version in held_before
+        else registered.metrics["reason"]
+    )
     print(
         f"  champion: version {after.version if after else 'none'} "
-        f"({'changed from ' + (before.version if before else 'none') if changed else 'unchanged'}: "
-        f"{registered.metrics['reason']})"
+        f"({'changed from ' + (before.version if before else 'none') if changed else 'unchanged'}: {reason})"
     )
     print(f"  registry: {_shown(LOCAL_REGISTRY)} ({len(registry.versions())} versions)")
     print(
