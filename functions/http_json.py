@@ -107,11 +107,16 @@ def _orjson_or_none(raw: bytes):
     # Without escapes, a string without brackets in it is two adjacent quotes once everything but
     # brackets and quotes is dropped; a quote left over means brackets in a string (the checked
     # parser counts those). What remains is the nesting: each pass removes its innermost pairs.
+    # Usual bodies are wide, not deep, so each pass at least halves them; a body that does not
+    # halve goes to the checked parser, which keeps this path's work under two passes' worth.
     brackets = raw.translate(None, _NOT_STRUCTURE).replace(b'""', b"")
     for _ in range(MAX_DEPTH):
         if not brackets:
             break
-        brackets = _INNERMOST_PAIR.sub(b"", brackets)
+        inner = _INNERMOST_PAIR.sub(b"", brackets)
+        if len(inner) > len(brackets) // 2:
+            return None
+        brackets = inner
     if brackets:  # deeper than MAX_DEPTH, unbalanced, or brackets inside a string
         return None
     try:
