@@ -21,6 +21,7 @@ SOURCE_URL = re.compile(r"https?://[^\s]{1,2000}")
 # The pipelines the platform ships (pipelines/kfp_glue/definitions.py builds them; schedules name them).
 # `daily` runs one day of the daily cycle (pipelines/logic/cycle.py) where Composer is off.
 PIPELINES = ("training", "prediction", "monitoring", "daily")
+LOCAL_COMPONENTS_IMAGE = "mlops-platform/python-components:local"  # what local runs and compiles name
 MODEL = "forecaster"  # the platform's model (pipelines/logic/model_names.py names the others)
 # Vertex AI model ids. A model's resource id is its name, so it is looked up by id, never by
 # display name (anyone with aiplatform.user can create a model with any display name).

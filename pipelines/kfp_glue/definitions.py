@@ -7,13 +7,12 @@ from types import SimpleNamespace
 
 from kfp import dsl
 
+from environments.naming import LOCAL_COMPONENTS_IMAGE
 from pipelines.kfp_glue.components import make_components
 from pipelines.logic.parameters import DEFAULTS as D
 
-LOCAL_IMAGE = "mlops-platform/python-components:local"
 
-
-def build(image: str = LOCAL_IMAGE) -> SimpleNamespace:
+def build(image: str = LOCAL_COMPONENTS_IMAGE) -> SimpleNamespace:
     c = make_components(image)
 
     def train_and_register(

@@ -23,9 +23,8 @@ import yaml
 from environments.credentials import MissingPrerequisite, google_credentials, refused
 from environments.loading import COMPILED_DIR, LOCAL_PIPELINE_ROOT, LOCAL_REGISTRY, REPO_ROOT, load_environment
 from environments.messages import ConfigError
-from environments.naming import PIPELINES, TAG
+from environments.naming import LOCAL_COMPONENTS_IMAGE, PIPELINES, TAG
 from environments.schema import Environment
-from pipelines.kfp_glue.definitions import LOCAL_IMAGE, build
 from pipelines.logic.model_names import MODEL, derived_model
 from pipelines.logic.parameters import DEFAULT_DATA_SPEC, DEFAULTS, check
 
@@ -51,12 +50,14 @@ def git_commit() -> str:
 def components_image(environment: Environment | None) -> str:
     """The image components run on: ENV's repository tagged with IMAGE_TAG (default: the commit)."""
     if environment is None:
-        return LOCAL_IMAGE
+        return LOCAL_COMPONENTS_IMAGE
     return f"{environment.names.components_image}:{os.environ.get('IMAGE_TAG') or git_commit()}"
 
 
 def compile_pipelines(environment: Environment | None, outdir: Path = COMPILED_DIR) -> dict[str, Path]:
     from kfp import compiler
+
+    from pipelines.kfp_glue.definitions import build  # kfp: only where pipelines are built
 
     pipelines = build(components_image(environment))
     outdir.mkdir(parents=True, exist_ok=True)
@@ -126,6 +127,7 @@ def run_locally(pipeline: str, params: dict, console=None) -> dict:
     """Run one pipeline with kfp.local: one line per step on `console`, kfp.local's full output in
     a log file; returns the parameters, the output, the run folder and the log's path."""
     from pipelines.kfp_glue import local
+    from pipelines.kfp_glue.definitions import build
 
     console = console or sys.stdout
     pipelines = build()
