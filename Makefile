@@ -45,7 +45,7 @@ help: ## List the targets
 setup: $(VENV)/.synced ## Create .venv with every locked dependency (needs only python3 >= 3.11 and make)
 
 $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
-	$(UV) sync --frozen --python python3
+	$(UV) sync --frozen --python python3 --compile-bytecode
 	$(PY) -c "import infra.app" # loads the provider bundle once: warms the jsii package cache
 	@touch $@
 
