@@ -9,7 +9,6 @@ from cdktn import App
 
 from environments.schema import Environment
 from infra import INFRA_DIR
-from infra.deployed import function_archives
 from infra.stacks.platform import PlatformStack
 
 
@@ -18,10 +17,10 @@ def cdktf_context() -> dict:
     return json.loads((INFRA_DIR / "cdktf.json").read_text())["context"]
 
 
-def build_app(environments: list[Environment], outdir: Path) -> App:
+def build_app(environments: list[Environment], outdir: Path, archives: dict[str, Path]) -> App:
+    """One stack per environment, written into `outdir`; every stack deploys the same function
+    `archives` (`infra.deployed.function_archives`)."""
     app = App(outdir=str(outdir), context=cdktf_context())
-    # The same code in every environment: packaged once, next to the stacks that upload it.
-    archives = function_archives(outdir / "archives")
     for environment in environments:
         PlatformStack(app, environment, archives=archives)
     return app

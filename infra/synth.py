@@ -11,17 +11,20 @@ from __future__ import annotations
 import argparse
 import contextlib
 import fcntl
+import importlib
 import json
 import os
 import shutil
 import sys
 import tempfile
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from environments.loading import load_environments
 from environments.messages import ConfigError
 from infra import INFRA_DIR, OUT_DIR
+from infra.deployed import function_archives
 from infra.schedules import schedule_problems
 
 ANNOTATION_ERRORS = 'Encountered Annotations with level "ERROR":'
@@ -49,15 +52,20 @@ def synthesize(names: list[str] | None = None, outdir: Path = OUT_DIR) -> dict[s
     problems = [problem for environment in environments for problem in schedule_problems(environment)]
     if problems:
         raise ConfigError(problems)
-    from infra.app import build_app  # imported here: config errors never pay the jsii start-up
-
     outdir = Path(outdir).absolute()
     outdir.parent.mkdir(parents=True, exist_ok=True)
+    # Only now, with the config valid, the provider bundle loads: seconds in jsii's node process,
+    # while the loading thread waits on a pipe and this one builds the function archives.
+    loader = ThreadPoolExecutor(max_workers=1)
+    app_module = loader.submit(importlib.import_module, "infra.app")
+    loader.shutdown(wait=False)
     with _exclusive(outdir.parent / f"{STAGING_PREFIX}{outdir.name}.lock"):
         _remove_unpublished(outdir)
         staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{outdir.name}-", dir=outdir.parent))
         try:
-            app = build_app(environments, staging)
+            # The same code in every environment: packaged once, next to the stacks that upload it.
+            archives = function_archives(staging / "archives")
+            app = app_module.result().build_app(environments, staging, archives)
             try:
                 app.synth()
             except RuntimeError as error:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tomllib
+from functools import cache
 from typing import Literal
 
 from cdktn_provider_google.artifact_registry_repository import (
@@ -48,9 +49,10 @@ PYPI_REPOSITORY = "pypi-remote"
 PIP_CONF_OBJECT = "config/pip/pip.conf"
 
 
+@cache  # the same for every environment: read once per synth
 def cycle_packages() -> dict[str, str]:
     """`PACKAGES_GROUP`'s packages at their uv.lock versions, as `software_config.pypi_packages` wants
-    them (name -> "==version")."""
+    them (name -> "==version"). Shared between callers: not to be changed."""
     group = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["dependency-groups"][PACKAGES_GROUP]
     locked = _locked_packages(set(group))
     python = {"python_full_version": COMPOSER_PYTHON, "python_version": COMPOSER_PYTHON.rsplit(".", 1)[0]}

@@ -5,6 +5,8 @@ floor:     a fresh process that only imports the google provider and synthesizes
 0 teams:   a fresh process that synthesizes the committed environments (`make synth`'s work)
 10 teams:  the same environments with 10 teams onboarded in both (two owners and one schedule each)
 
+Every case runs Python with -O, as `make synth` does (SYNTH_PY in the Makefile).
+
 The teams are written to a copy of `environments/` (PLATFORM_ENVIRONMENTS_DIR), never into the
 source tree. Each case runs once to warm up (Python's bytecode cache, as on a user's second synth;
 it is written even where PYTHONDONTWRITEBYTECODE is set), then RUNS times in a new process (the first
@@ -25,7 +27,8 @@ import time
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-RUNS = 3
+PYTHON = (sys.executable, "-O")  # as `make synth` runs
+RUNS = 5
 TEAMS = 10
 
 FLOOR = """
@@ -82,7 +85,7 @@ def measure(code: str, environments: Path | None) -> tuple[float, float]:
     env |= {"PLATFORM_ENVIRONMENTS_DIR": str(environments)} if environments else {}
     with tempfile.TemporaryDirectory() as outdir:
         started = time.perf_counter()
-        process = subprocess.Popen([sys.executable, "-c", code.format(outdir=outdir)], cwd=REPO_ROOT, env=env)
+        process = subprocess.Popen([*PYTHON, "-c", code.format(outdir=outdir)], cwd=REPO_ROOT, env=env)
         peak = 0
         while process.poll() is None:
             peak = max(peak, tree_rss_kib(process.pid))
