@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
+from itertools import repeat
 from operator import itemgetter
 
 import numpy as np
@@ -83,21 +84,19 @@ def parse(body: dict, spec: DataSpec) -> Request:
     return request
 
 
-def _as_arrays(past: dict[str, list], ahead: dict[str, list], horizon: int, spec: DataSpec) -> Request | None:
+def _as_arrays(past: dict, ahead: dict, horizon: int, spec: DataSpec) -> Request | None:
     """The request as arrays when it is in the usual shape, else None (the DataFrame route decides).
-    `past` and `ahead` hold the history's and the future's values by column."""
+    `past` and `ahead` hold the history's and the future's values by column (`_plain_columns`)."""
     stamps = past[spec.timestamp_column] + ahead[spec.timestamp_column]
     nanoseconds = _canonical_nanoseconds(stamps)
     if nanoseconds is None or (np.diff(nanoseconds) != step_nanoseconds(spec)).any():
         return None
-    y = np.array(past[spec.target_column], dtype=np.float64)
+    y = past[spec.target_column]
     if (spec.target_min is not None and (y < spec.target_min).any()) or (
         spec.target_max is not None and (y > spec.target_max).any()
     ):
         return None
-    known = {
-        column: np.array(past[column] + ahead[column][:horizon], dtype=np.float64) for column in spec.exogenous_columns
-    }
+    known = {column: np.concatenate((past[column], ahead[column][:horizon])) for column in spec.exogenous_columns}
     return Request(horizon, last_ns=int(nanoseconds[len(y) - 1]), y=y, known=known)
 
 
@@ -137,7 +136,7 @@ def _as_series(history: list[dict], future: list[dict], horizon: int, spec: Data
 
 def _rows(
     body: dict, key: str, columns: list[str], spec: DataSpec, required: bool = True
-) -> tuple[list[dict], dict[str, list] | None]:
+) -> tuple[list[dict], dict | None]:
     """The rows under `key`, and their values by column when every row is in the usual shape; a
     row that is not gets InvalidRequest naming it."""
     rows = body.get(key, [] if not required else None)
@@ -157,24 +156,29 @@ def _rows(
     return rows, None
 
 
-def _plain_columns(rows: list, columns: list[str]) -> dict[str, list] | None:
+def _plain_columns(rows: list, columns: list[str]) -> dict[str, list | np.ndarray] | None:
     """The values by column when every row is an object with exactly `columns`, a string timestamp
     and finite numbers (the usual request), else None: checked column by column at C speed, so the
-    per-row loop only explains a refusal."""
+    per-row loop only explains a refusal. Timestamps come as a list, numbers as float arrays."""
     if not rows:
-        return {column: [] for column in columns}
-    if set(map(type, rows)) != {dict} or set(map(len, rows)) != {len(columns)}:
-        return None
-    try:  # every column present and no other key: the lengths are equal
+        return {columns[0]: [], **{column: np.empty(0) for column in columns[1:]}}
+    try:  # every row sized like `columns` and holding each of them: exactly `columns`
+        if set(map(len, rows)) != {len(columns)}:
+            return None
         values = [list(map(itemgetter(column), rows)) for column in columns]
-    except KeyError:
+    except (KeyError, TypeError):  # a row without one of them, or not an object
         return None
     if set(map(type, values[0])) != {str}:
         return None
+    numbers = []
     for column_values in values[1:]:
-        if set(map(type, column_values)) - {int, float} or not all(map(math.isfinite, column_values)):
+        if set(map(type, column_values)) - {int, float}:
             return None
-    return dict(zip(columns, values, strict=True))
+        array = np.array(column_values, dtype=np.float64)
+        if not np.isfinite(array).all():
+            return None
+        numbers.append(array)
+    return dict(zip(columns, [values[0], *numbers], strict=True))
 
 
 def _check_span(timestamps: pd.Series, horizon: int, spec: DataSpec) -> None:
@@ -209,6 +213,6 @@ def answer(forecaster: Forecaster, version: str, request: Request) -> dict:
         values = {key: result[key].to_numpy() for key in OUTPUT_COLUMNS if key in result}
         stamps = [stamp.isoformat() for stamp in result[spec.timestamp_column]]
     keys = ["timestamp", *(key for key in OUTPUT_COLUMNS if key in values)]
-    columns = [np.round(values[key], 3).tolist() for key in keys[1:]]
-    forecasts = [dict(zip(keys, row, strict=True)) for row in zip(stamps, *columns, strict=True)]
+    columns = np.round(np.stack([values[key] for key in keys[1:]]), 3).tolist()
+    forecasts = list(map(dict, map(zip, repeat(keys), zip(stamps, *columns, strict=True))))
     return {"model_version": version, "forecasts": forecasts}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 
 REFERENCE = "reference"  # the `source` that names the reference dataset
 REFERENCE_FREQUENCY = "30min"
@@ -47,7 +48,7 @@ class DataSpec:
     target_min: float | None = 0.0  # demand, sales and loads are never negative; None to allow any
     target_max: float | None = None
 
-    @property
+    @cached_property  # read many times per forecast; the fields never change
     def periods_per_day(self) -> int:
         seconds = frequency_seconds(self.frequency)
         if seconds is None:
