@@ -55,7 +55,9 @@ def test_hostile_values_reach_programs_as_arguments_never_as_code(tmp_path):
     assert run_recipe("onboard-team", f"TEAM=$$(touch {marker})", "OWNERS=user:a@b.co'\"") == [
         "-m", "environments.teams", "onboard", "--team", f"$$(touch {marker})", "--owners", "user:a@b.co'\""
     ]  # fmt: skip
-    assert run_recipe("synth", f"ENV=dev $(touch {marker})") == ["-m", "infra.synth", "--env", f"dev $(touch {marker})"]
+    assert run_recipe("synth", f"ENV=dev $(touch {marker})") == [
+        "-O", "-m", "infra.synth", "--env", f"dev $(touch {marker})"
+    ]  # fmt: skip
     assert not marker.exists()
 
 
