@@ -196,3 +196,15 @@ def test_a_stray_yaml_file_is_refused_never_read_as_an_environment(environments_
         f"environments/dev.backup.yaml: {expected}",
         f"environments/values.yml: {expected}",
     ]
+
+
+@settings(max_examples=300, deadline=None)
+@given(document=st.dictionaries(st.text(max_size=10), yaml_values, max_size=4), flow=st.booleans())
+def test_libyaml_and_pyyaml_read_any_document_alike(document: dict, flow: bool):
+    """Environment files are parsed by libyaml (fast) and refusals re-read by PyYAML (its messages):
+    both must read every document to the same values."""
+    from environments.loading import _CheckedLoader, _FastLoader
+
+    assert yaml.CSafeLoader in _FastLoader.__mro__  # libyaml is what the fast path uses here
+    text = yaml.safe_dump(document, default_flow_style=flow, allow_unicode=True)
+    assert yaml.load(text, Loader=_FastLoader) == yaml.load(text, Loader=_CheckedLoader)  # noqa: S506
