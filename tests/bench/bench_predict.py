@@ -1,7 +1,9 @@
 """Load benchmark: the predict function on loopback, next to a hello-world function (the floor:
 functions-framework itself) measured in the same run; then malformed requests next to valid ones.
 
-Each server runs under functions-framework as `make serve` runs it. wrk (installed with apt-get
+Each server runs under functions-framework as `make serve` runs it. Beside the floor, a function
+that reads predict's request body and writes an answer of predict's size with no work in between
+shows what the sizes alone cost. wrk (installed with apt-get
 when missing and running as root; it takes little CPU from the server) keeps 1 or 8 persistent
 connections busy for DURATION seconds after a warm-up, and reports requests per second, p50/p99
 latency, the errors and the ratio to the floor; without wrk a Python load generator stands in. The
@@ -192,12 +194,13 @@ def malformed_requests(wrk: str, url: str, valid: bytes) -> None:
 def main() -> None:
     registry = REPO_ROOT / "build" / "bench-registry"
     family = ensure_champion(registry)
+    floors = str(Path(__file__).parent / "hello" / "main.py")
+    body = predict_body()
     servers = {
-        "hello-world (floor)": (
-            ["functions_framework", "--source", str(Path(__file__).parent / "hello" / "main.py"), "--target", "hello"],
-            b"{}",
-        ),
-        f"predict ({family})": (["functions.serve", "--function", "predict"], predict_body()),
+        "hello-world (floor)": (["functions_framework", "--source", floors, "--target", "hello"], b"{}"),
+        # Predict's bytes in and out with no work between: what the request's size alone costs.
+        "same bytes, no work": (["functions_framework", "--source", floors, "--target", "same_bytes"], body),
+        f"predict ({family})": (["functions.serve", "--function", "predict"], body),
     }
     wrk = ensure_wrk()
     generator = "wrk" if wrk else "a Python load generator (wrk is not installed)"
