@@ -16,7 +16,8 @@ os.environ.setdefault(
     "JSII_RUNTIME_PACKAGE_CACHE_ROOT", str(Path(__file__).resolve().parent.parent / ".cache" / "jsii")
 )
 # Every token cdktn makes would otherwise record the stack it was made in (a JavaScript stack
-# trace, for error messages about that token): a tenth of a synth. Set it to 0 to debug a token.
+# trace, for error messages about that token): about 0.15 s of node's time in a synth of dev and
+# prod. Set it to 0 to debug a token.
 os.environ.setdefault("CDKTN_DISABLE_CREATION_STACK", "1")
 # Synth runs non-interactively: no "new version available" banners from the jsii runtime.
 os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
