@@ -17,6 +17,7 @@ Settings: `functions.settings.PredictSettings` (set by the stack; `make serve` s
 from __future__ import annotations
 
 import functools
+import gc
 import math
 import threading
 import time
@@ -122,3 +123,9 @@ def predict(request, fields: dict):
         return answer(forecaster, version, parsed), 200
     except InvalidRequest as invalid:
         return {"error": invalid.error, "field": invalid.field}, 400
+
+
+# What is loaded by now (numpy, pandas, scipy, flask: about 120,000 objects) lives as long as the
+# instance: moved out of the collector's reach, a full collection no longer walks it (a pause of
+# about 65 ms every few thousand requests, felt by every request in flight).
+gc.freeze()
