@@ -14,6 +14,7 @@ custom-container contract (cloud.google.com/vertex-ai/docs/predictions/custom-co
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import tempfile
@@ -89,6 +90,10 @@ def serve(request):
         return bad.response()
     except InvalidRequest as invalid:
         return {"error": invalid.error, "field": invalid.field}, 400
+
+
+# Full collections skip what is imported by now, as in the predict function (functions/predict/main.py).
+gc.freeze()
 
 
 def main() -> int:
