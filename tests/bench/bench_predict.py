@@ -2,8 +2,8 @@
 functions-framework itself) measured in the same run; then malformed requests next to valid ones.
 
 Each server runs under functions-framework as `make serve` runs it. Beside the floor, a function
-that reads predict's request body and writes an answer of predict's size with no work in between
-shows what the sizes alone cost. wrk (installed with apt-get
+that reads predict's request and writes predict's own answer to it (computed beforehand) with no
+work in between shows what the bytes alone cost. wrk (installed with apt-get
 when missing and running as root; it takes little CPU from the server) keeps 1 or 8 persistent
 connections busy for DURATION seconds after a warm-up, and reports requests per second, p50/p99
 latency, the errors and the ratio to the floor; without wrk a Python load generator stands in. The
@@ -85,22 +85,31 @@ def predict_body() -> bytes:
     return json.dumps({"history": rows, "horizon": 48}).encode()
 
 
-def ensure_champion(registry: Path) -> str:
-    """A champion the current code reads (trained as the pipeline trains: backtest, then refit); its family."""
+def ensure_champion(registry: Path):
+    """The champion version and forecaster of the benchmark's registry, trained first when there is
+    none the current code reads (as the pipeline trains: backtest, then refit)."""
     from pipelines.logic.backtest import train_challenger
     from pipelines.logic.data import DataSpec, load_reference, validate
     from pipelines.logic.promotion import readable_champion
     from pipelines.logic.registry import LocalRegistry
 
-    champion = readable_champion(LocalRegistry(registry))
-    if champion is None:
+    if readable_champion(LocalRegistry(registry)) is None:
         spec = DataSpec()
         forecaster = train_challenger(validate(load_reference(), spec, "reference"), spec, 7)
         folder = registry.parent / "bench-model"
         forecaster.save(folder)
         LocalRegistry(registry).register(folder, {"note": "benchmark"}, promote=True)
-        return forecaster.family
-    return champion[1].family
+    return readable_champion(LocalRegistry(registry))
+
+
+def predict_answer(champion, body: bytes) -> bytes:
+    """The champion's answer to `body`, in the bytes the predict function writes (fast_json)."""
+    import orjson
+
+    from pipelines.logic.online import answer, parse
+
+    version, forecaster = champion
+    return orjson.dumps(answer(forecaster, version.version, parse(json.loads(body), forecaster.spec)))
 
 
 def malformed_bodies(valid: bytes) -> dict[str, bytes]:
@@ -193,14 +202,23 @@ def malformed_requests(wrk: str, url: str, valid: bytes) -> None:
 
 def main() -> None:
     registry = REPO_ROOT / "build" / "bench-registry"
-    family = ensure_champion(registry)
+    champion = ensure_champion(registry)
     floors = str(Path(__file__).parent / "hello" / "main.py")
     body = predict_body()
+    answer_file = registry.parent / "bench-answer.json"
+    answer_file.write_bytes(predict_answer(champion, body))
+    # As deployed, the champion alias is checked once a minute (`make serve` checks on every request).
+    deployed = deployed_settings("predict", load_environment("dev"), team_accounts={}).to_env()
+    predict_env = {"REGISTRY_URI": str(registry), "CHAMPION_CHECK_SECONDS": deployed["CHAMPION_CHECK_SECONDS"]}
     servers = {
-        "hello-world (floor)": (["functions_framework", "--source", floors, "--target", "hello"], b"{}"),
-        # Predict's bytes in and out with no work between: what the request's size alone costs.
-        "same bytes, no work": (["functions_framework", "--source", floors, "--target", "same_bytes"], body),
-        f"predict ({family})": (["functions.serve", "--function", "predict"], body),
+        "hello-world (floor)": (["functions_framework", "--source", floors, "--target", "hello"], b"{}", {}),
+        # Predict's request in, its answer out, no work between: what the bytes alone cost.
+        "same bytes, no work": (
+            ["functions_framework", "--source", floors, "--target", "same_bytes"],
+            body,
+            {"SAME_BYTES_ANSWER": str(answer_file)},
+        ),
+        f"predict ({champion[1].family})": (["functions.serve", "--function", "predict"], body, predict_env),
     }
     wrk = ensure_wrk()
     generator = "wrk" if wrk else "a Python load generator (wrk is not installed)"
@@ -208,15 +226,7 @@ def main() -> None:
     print(f"warm-up, loopback, {os.cpu_count()} cores")
     print(f"{'function':<22} {'conns':>5} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'x floor':>8}")
     floor: dict[int, float] = {}
-    # As deployed, the champion alias is checked once a minute (`make serve` checks on every request).
-    deployed = deployed_settings("predict", load_environment("dev"), team_accounts={}).to_env()
-    champion_check = deployed["CHAMPION_CHECK_SECONDS"]
-    for name, (arguments, body) in servers.items():
-        env = (
-            {"REGISTRY_URI": str(registry), "CHAMPION_CHECK_SECONDS": champion_check}
-            if arguments[0] == "functions.serve"
-            else {}
-        )
+    for name, (arguments, body, env) in servers.items():
         with serving(arguments, env) as url:
             load(url, body, 1, 2.0)  # warm-up: model load, first-request costs
             for connections in CONNECTIONS:
