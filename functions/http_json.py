@@ -44,9 +44,19 @@ class BadRequest(Exception):
 
 def json_object(request, keys: tuple[str, ...], max_bytes: int) -> dict:
     """The POSTed body as a JSON object holding only `keys`, or BadRequest naming what is wrong."""
+    return object_of(post_body(request, max_bytes), keys)
+
+
+def post_body(request, max_bytes: int) -> bytes:
+    """The POSTed body (`read_body`), or BadRequest (405) for any other method."""
     if request.method != "POST":
         raise BadRequest("method", f"{request.method} is not allowed; expected POST", 405)
-    body = parse_json(read_body(request, max_bytes))
+    return read_body(request, max_bytes)
+
+
+def object_of(raw: bytes, keys: tuple[str, ...]) -> dict:
+    """A body as a JSON object holding only `keys`, or BadRequest naming what is wrong."""
+    body = parse_json(raw)
     if not isinstance(body, dict):
         raise BadRequest("body", f"expected a JSON object with keys {', '.join(keys)}")
     unknown = sorted(set(body) - set(keys))
@@ -98,10 +108,32 @@ def parse_json(raw: bytes):
         raise BadRequest("body", f"body is not valid JSON: {error}") from None
 
 
+def typed_json(raw: bytes, decoder):
+    """What a msgspec `decoder` makes of `raw`, or None when it refuses it or `parse_json` might read
+    it otherwise; then `parse_json` decides, and explains any refusal.
+
+    For a body of a known shape: msgspec checks the types as it parses, at C speed, and nests no
+    deeper than its type does. What is left to check here is the numbers: a numeric run that could
+    be a number past MAX_NUMBER_CHARS or an integer past 64 bits sends the body to `parse_json`.
+    """
+    import msgspec
+
+    if _long_numeric_run(raw):
+        return None
+    try:
+        return decoder.decode(raw)
+    except msgspec.MsgspecError:
+        return None
+
+
+def _long_numeric_run(raw: bytes) -> bool:
+    return _LONG_NUMERIC_RUN in raw.translate(_NUMERIC)
+
+
 def _orjson_or_none(raw: bytes):
     import orjson
 
-    if _LONG_NUMERIC_RUN in raw.translate(_NUMERIC) or b"\\" in raw:  # escapes: the checked parser counts
+    if _long_numeric_run(raw) or b"\\" in raw:  # escapes: the checked parser counts
         return None
     # Without escapes, a string without brackets in it is two adjacent quotes once everything but
     # brackets and quotes is dropped; a quote left over means brackets in a string (the checked

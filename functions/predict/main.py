@@ -24,13 +24,14 @@ import time
 
 import functions_framework
 
-from functions.http_json import BadRequest, fast_json, json_object
+from functions.http_json import BadRequest, fast_json, object_of, post_body, typed_json
 from functions.logs import log, logged
 from functions.settings import PredictSettings
 from pipelines.logic.champion import load_champion
 from pipelines.logic.model import Forecaster
-from pipelines.logic.online import BODY_KEYS, InvalidRequest, answer, parse
+from pipelines.logic.online import BODY_KEYS, InvalidRequest, Request, answer, parse, parse_usual, usual_body
 from pipelines.logic.registry import Registry, open_registry
+from pipelines.logic.spec import DataSpec
 
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -100,7 +101,7 @@ def _settings() -> PredictSettings:
 def predict(request, fields: dict):
     spec = _settings().data_spec
     try:
-        parsed = parse(json_object(request, BODY_KEYS, MAX_BODY_BYTES), spec)
+        parsed = read_request(post_body(request, MAX_BODY_BYTES), spec)
     except BadRequest as bad:
         return bad.response()
     except InvalidRequest as invalid:
@@ -123,6 +124,13 @@ def predict(request, fields: dict):
         return answer(forecaster, version, parsed), 200
     except InvalidRequest as invalid:
         return {"error": invalid.error, "field": invalid.field}, 400
+
+
+def read_request(raw: bytes, spec: DataSpec) -> Request:
+    """The validated request in a body: straight from its bytes when it is in the usual shape
+    (typed_json and parse_usual), else through the checked parse and `parse`, with their messages."""
+    usual = typed_json(raw, usual_body(spec))
+    return (usual is not None and parse_usual(usual, spec)) or parse(object_of(raw, BODY_KEYS), spec)
 
 
 # What is loaded by now (numpy, pandas, scipy, flask: about 120,000 objects) lives as long as the

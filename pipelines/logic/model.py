@@ -137,12 +137,21 @@ class Seasonal:
         week, length = len(self.profile), history_periods(spec)
         positions = origins[:, None] - length + np.arange(length)[None, :]
         deseasonalised = y[positions] - self.profile[(first_period + positions) % week]
-        start = deseasonalised[:, : spec.periods_per_day].mean(axis=1, keepdims=True)
-        smoothed, _ = lfilter(
-            [self.alpha], [1.0, self.alpha - 1.0], deseasonalised, axis=1, zi=(1 - self.alpha) * start
-        )
+        level = deseasonalised @ level_weights(self.alpha, length, spec.periods_per_day)
         targets = origins[:, None] + np.arange(horizon)[None, :]
-        return smoothed[:, -1:] + self.profile[(first_period + targets) % week]
+        return level[:, None] + self.profile[(first_period + targets) % week]
+
+
+@functools.cache
+def level_weights(alpha: float, length: int, start_periods: int) -> np.ndarray:
+    """The smoothed level after `length` values as weights of those values. The level starts at the
+    mean of the first `start_periods` values and moves by `alpha` towards each value in turn
+    (level = alpha * value + (1 - alpha) * level), which unrolls into one weighted sum: a dot
+    product per forecast instead of a filter over the history."""
+    weights = alpha * (1 - alpha) ** np.arange(length - 1, -1, -1)
+    weights[:start_periods] += (1 - alpha) ** length / start_periods
+    weights.flags.writeable = False  # shared by every caller
+    return weights
 
 
 @dataclass
@@ -214,7 +223,7 @@ class Forecaster:
         mean = self.predict_origins(y, np.array([length]), horizon, first, known)[0]
         result = {"forecast": mean}
         if self.intervals is not None:
-            level = y[-per_day:].mean()
+            level = y[-per_day:].sum() / per_day  # the last day's mean
             for key in INTERVAL_KEYS:
                 result[key] = mean + level * self.intervals[key][:horizon]
         return result

@@ -9,16 +9,23 @@ one every period, in order, values within the spec's bounds) is read straight in
 no DataFrame, no pandas parsing. Anything else takes the batch path's own validation
 (data.validate on a DataFrame), so a refusal carries exactly the batch path's message. Both routes
 end in `Forecaster.predict`; a test compares them on generated requests.
+
+The predict function reads a usual body straight from its bytes: msgspec decodes it into typed
+rows (`usual_body`, checked as it parses) and `parse_usual` makes the arrays. Any body that does
+not fit takes `parse` after the checked JSON parse, for its messages; a test checks that both read
+every body alike.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from dataclasses import dataclass, field
 from itertools import repeat
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 
+import msgspec
 import numpy as np
 import pandas as pd
 
@@ -36,6 +43,8 @@ SPAN_FACTOR = 2
 # nanoseconds represent), no zone, whole seconds, written as _CANONICAL_FORM (a digit for each 0).
 _CANONICAL_FORM = b"0000-00-00T00:00:00"
 _DIGITS_AS_ZERO = bytes.maketrans(b"0123456789", b"0" * 10)
+# Structs that refuse unknown keys, and that the garbage collector need not track (no cycles).
+_STRICT = {"forbid_unknown_fields": True, "gc": False}
 _YEARS_SECONDS = tuple(np.datetime64(f"{year}-01-01", "s").astype(np.int64) for year in (1700, 2200))
 
 
@@ -61,21 +70,9 @@ class Request:
 def parse(body: dict, spec: DataSpec) -> Request:
     """The validated request of a body (a JSON object holding only BODY_KEYS), or InvalidRequest
     naming the field."""
-    history, past = _rows(body, "history", [spec.timestamp_column, spec.target_column, *spec.exogenous_columns], spec)
-    future, ahead = _rows(body, "future", [spec.timestamp_column, *spec.exogenous_columns], spec, required=False)
-    horizon = body.get("horizon", len(future) or max_horizon(spec))
-    if not isinstance(horizon, int) or isinstance(horizon, bool) or not 1 <= horizon <= max_horizon(spec):
-        raise InvalidRequest(
-            "horizon",
-            f"{json.dumps(horizon)[:40]} is not a horizon; expected an integer from 1 to "
-            f"{max_horizon(spec)} (one day at {spec.frequency})",
-        )
-    if spec.exogenous_columns and len(future) < horizon:
-        raise InvalidRequest(
-            "future",
-            f"{len(future)} future rows; expected {horizon}, one per forecast period, with "
-            f"{', '.join(spec.exogenous_columns)}",
-        )
+    history, past = _rows(body, "history", _history_columns(spec), spec)
+    future, ahead = _rows(body, "future", _future_columns(spec), spec, required=False)
+    horizon = _checked_horizon(body.get("horizon", len(future) or max_horizon(spec)), len(future), spec)
     arrays = history and past is not None and ahead is not None and _as_arrays(past, ahead, horizon, spec)
     request = arrays or Request(horizon, series=_as_series(history, future, horizon, spec) if history else None)
     # Once the rows are valid, as in the batch path (validation, then the forecast's history check).
@@ -84,12 +81,83 @@ def parse(body: dict, spec: DataSpec) -> Request:
     return request
 
 
+@functools.cache
+def usual_body(spec: DataSpec) -> msgspec.json.Decoder:
+    """A decoder of bodies in the usual shape, for `functions.http_json.typed_json`: rows with exactly
+    the spec's columns, a string timestamp and numbers (integers read as floats) under history and
+    future, and an integer horizon. msgspec checks all of it while it parses."""
+
+    def row(name: str, columns: list[str]) -> type:
+        fields = [f"column_{index}" for index in range(len(columns))]
+        types = [str] + [float] * (len(columns) - 1)
+        return msgspec.defstruct(
+            name, list(zip(fields, types, strict=True)), rename=dict(zip(fields, columns, strict=True)), **_STRICT
+        )
+
+    body = msgspec.defstruct(
+        "UsualBody",
+        [
+            ("history", list[row("HistoryRow", _history_columns(spec))]),
+            ("future", list[row("FutureRow", _future_columns(spec))], msgspec.field(default_factory=list)),
+            ("horizon", int | msgspec.UnsetType, msgspec.UNSET),
+        ],
+        **_STRICT,
+    )
+    return msgspec.json.Decoder(body)
+
+
+def parse_usual(body, spec: DataSpec) -> Request | None:
+    """What `parse` makes of a body that `usual_body` decoded, when that is an arrays Request; else
+    None, and `parse` decides (with its messages). The same checks on the same arrays: msgspec has
+    checked the types, and it refuses a number that overflows a float, so every number is finite."""
+    past = _struct_columns(body.history, _history_columns(spec))
+    ahead = _struct_columns(body.future, _future_columns(spec))
+    horizon = len(body.future) or max_horizon(spec) if body.horizon is msgspec.UNSET else body.horizon
+    try:
+        horizon = _checked_horizon(horizon, len(body.future), spec)
+    except InvalidRequest:
+        return None
+    if short_history(len(body.history), spec):
+        return None
+    return _as_arrays(past, ahead, horizon, spec)
+
+
+def _struct_columns(rows: list, columns: list[str]) -> dict[str, list | np.ndarray]:
+    """The values by column of `usual_body`'s rows: timestamps as a list, numbers as float arrays."""
+    getters = [attrgetter(f"column_{index}") for index in range(len(columns))]
+    values = [list(map(getters[0], rows))] + [np.array(list(map(get, rows)), dtype=np.float64) for get in getters[1:]]
+    return dict(zip(columns, values, strict=True))
+
+
+def _history_columns(spec: DataSpec) -> list[str]:
+    return [spec.timestamp_column, spec.target_column, *spec.exogenous_columns]
+
+
+def _future_columns(spec: DataSpec) -> list[str]:
+    return [spec.timestamp_column, *spec.exogenous_columns]
+
+
+def _checked_horizon(horizon: object, future_rows: int, spec: DataSpec) -> int:
+    if not isinstance(horizon, int) or isinstance(horizon, bool) or not 1 <= horizon <= max_horizon(spec):
+        raise InvalidRequest(
+            "horizon",
+            f"{json.dumps(horizon)[:40]} is not a horizon; expected an integer from 1 to "
+            f"{max_horizon(spec)} (one day at {spec.frequency})",
+        )
+    if spec.exogenous_columns and future_rows < horizon:
+        raise InvalidRequest(
+            "future",
+            f"{future_rows} future rows; expected {horizon}, one per forecast period, with "
+            f"{', '.join(spec.exogenous_columns)}",
+        )
+    return horizon
+
+
 def _as_arrays(past: dict, ahead: dict, horizon: int, spec: DataSpec) -> Request | None:
     """The request as arrays when it is in the usual shape, else None (the DataFrame route decides).
     `past` and `ahead` hold the history's and the future's values by column (`_plain_columns`)."""
-    stamps = past[spec.timestamp_column] + ahead[spec.timestamp_column]
-    nanoseconds = _canonical_nanoseconds(stamps)
-    if nanoseconds is None or (np.diff(nanoseconds) != step_nanoseconds(spec)).any():
+    nanoseconds = _regular_nanoseconds(past[spec.timestamp_column] + ahead[spec.timestamp_column], spec)
+    if nanoseconds is None:
         return None
     y = past[spec.target_column]
     if (spec.target_min is not None and (y < spec.target_min).any()) or (
@@ -100,24 +168,29 @@ def _as_arrays(past: dict, ahead: dict, horizon: int, spec: DataSpec) -> Request
     return Request(horizon, last_ns=int(nanoseconds[len(y) - 1]), y=y, known=known)
 
 
-def _canonical_nanoseconds(stamps: list[str]) -> np.ndarray | None:
-    """Nanoseconds since the epoch of timestamps all written as _CANONICAL_FORM (a digit for each 0)
-    within _YEARS, or None when any is written otherwise or names a day or time that does not exist."""
-    if set(map(len, stamps)) != {len(_CANONICAL_FORM)}:
+def _regular_nanoseconds(stamps: list[str], spec: DataSpec) -> np.ndarray | None:
+    """Nanoseconds since the epoch of timestamps all written as _CANONICAL_FORM (a digit for each 0),
+    one every period of the spec, within _YEARS; or None when any is written otherwise, names a day
+    or time that does not exist, or breaks the rhythm."""
+    form = len(_CANONICAL_FORM)
+    text = "".join(stamps)
+    # None longer than the form, and all of them as long as that many forms: each exactly as long.
+    if not stamps or len(text) != form * len(stamps) or max(map(len, stamps)) > form:
         return None
     try:
-        text = "".join(stamps).encode("ascii")
+        data = text.encode("ascii")
     except UnicodeEncodeError:
         return None
-    if text.translate(_DIGITS_AS_ZERO) != _CANONICAL_FORM * len(stamps):
+    if data.translate(_DIGITS_AS_ZERO) != _CANONICAL_FORM * len(stamps):
         return None
     try:
-        seconds = np.array(stamps, dtype="datetime64[s]").astype(np.int64)
+        seconds = np.frombuffer(data, dtype=f"S{form}").astype("datetime64[s]").astype(np.int64)
     except ValueError:  # a day or time that does not exist
         return None
-    if seconds.min() < _YEARS_SECONDS[0] or seconds.max() >= _YEARS_SECONDS[1]:
+    if seconds[0] < _YEARS_SECONDS[0] or seconds[-1] >= _YEARS_SECONDS[1]:
         return None
-    return seconds * NANOSECONDS
+    nanoseconds = seconds * NANOSECONDS
+    return None if (np.diff(nanoseconds) != step_nanoseconds(spec)).any() else nanoseconds
 
 
 def _as_series(history: list[dict], future: list[dict], horizon: int, spec: DataSpec) -> pd.DataFrame:

@@ -356,27 +356,35 @@ def batch_answer(forecaster, body: dict) -> tuple[str, object]:
 @given(case=requests_in_many_shapes())
 def test_the_online_routes_answer_exactly_as_the_batch_path(champion_artifacts, case):
     """Forecasts equal to the last bit and refusals word for word, whichever route a request takes."""
+    from functions.predict.main import read_request
     from pipelines.logic.forecast import OUTPUT_COLUMNS
     from pipelines.logic.model import Forecaster
     from pipelines.logic.online import InvalidRequest, answer, parse
 
     forecaster = Forecaster.load(champion_artifacts)
     body, shape = case
-    try:
-        request = parse(body, forecaster.spec)
-        assert (request.series is None) == (shape == "usual")  # the array route takes the usual shape only
-        served = answer(forecaster, "1", request)["forecasts"]
-        online = (
-            "answered",
-            {
-                "timestamps": [row["timestamp"] for row in served],
-                **{key: [row[key] for row in served] for key in OUTPUT_COLUMNS},
-            },
-        )
-    except InvalidRequest as invalid:
-        assert invalid.field == "history"
-        online = "refused", invalid.error
-    assert online == batch_answer(forecaster, body)
+    batch = batch_answer(forecaster, body)
+    # What the function reads (the body's bytes) and what the Vertex AI container reads (a parsed body).
+    readers = {
+        "bytes": lambda: read_request(json.dumps(body).encode(), forecaster.spec),
+        "parsed": lambda: parse(body, forecaster.spec),
+    }
+    for reader, read in readers.items():
+        try:
+            request = read()
+            assert (request.series is None) == (shape == "usual"), reader  # arrays for the usual shape only
+            served = answer(forecaster, "1", request)["forecasts"]
+            online = (
+                "answered",
+                {
+                    "timestamps": [row["timestamp"] for row in served],
+                    **{key: [row[key] for row in served] for key in OUTPUT_COLUMNS},
+                },
+            )
+        except InvalidRequest as invalid:
+            assert invalid.field == "history"
+            online = "refused", invalid.error
+        assert online == batch, reader
 
 
 @pytest.mark.parametrize("module", ["functions.predict.main", "functions.vertex_serving"])
@@ -393,3 +401,78 @@ def test_a_full_collection_never_walks_what_the_server_imported(module):
     result = subprocess.run([sys.executable, "-c", probe], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
     frozen, collectable = map(int, result.stdout.split())
     assert frozen > 100_000 and collectable < frozen // 100
+
+
+NUMBER_SPELLINGS = {
+    "shortest": repr,
+    "integer": lambda value: str(round(value)),
+    "exponent": lambda value: f"{value:.6e}",
+    "trailing zeros": lambda value: f"{value:.10f}",
+    "negative zero": lambda value: "-0",
+    "long": lambda value: f"{value:.40f}",  # a numeric run of 45 characters: the checked parser reads it
+}
+
+
+@st.composite
+def usual_bodies_spelled_many_ways(draw) -> tuple[bytes, bool]:
+    """A body of the usual shape whose JSON text spells some values and keys in other ways JSON
+    allows (number forms, escapes, key order, repeated keys, spacing), and whether it has a number
+    too long for the typed route."""
+    rows = history()
+    spelled = draw(
+        st.dictionaries(st.integers(0, len(rows) - 1), st.sampled_from(sorted(NUMBER_SPELLINGS)), max_size=4)
+    )
+    layouts = draw(
+        st.dictionaries(
+            st.integers(0, len(rows) - 1), st.sampled_from(["reversed", "repeated", "escaped", "spaced"]), max_size=3
+        )
+    )
+    texts = []
+    for index, row in enumerate(rows):
+        demand = NUMBER_SPELLINGS[spelled.get(index, "shortest")](row["demand"])
+        stamp = json.dumps(row["timestamp"])
+        layout = layouts.get(index)
+        if layout == "escaped":  # \u0032 is "2"
+            stamp = stamp.replace("2", "\\u0032", 1)
+        pairs = [f'"timestamp":{stamp}', f'"demand":{demand}']
+        if layout == "reversed":
+            pairs.reverse()
+        elif layout == "repeated":  # the last value of a repeated key counts, in both parsers
+            pairs.insert(0, '"demand":-1')
+        texts.append(("{ " + " , ".join(pairs) + " }") if layout == "spaced" else "{" + ",".join(pairs) + "}")
+    top = [f'"history":[{",".join(texts)}]']
+    top += draw(st.sampled_from([[], ['"horizon":48'], ['"horizon":7'], ['"horizon":48.0'], ['"future":[]']]))
+    return "{" + ",".join(draw(st.permutations(top))) + "}", "long" in spelled.values()
+
+
+@settings(max_examples=150, deadline=None)
+@given(case=usual_bodies_spelled_many_ways())
+def test_the_typed_route_reads_exactly_what_the_checked_parse_reads(case):
+    """Whatever the spelling, the typed route (msgspec straight from the bytes) yields the request
+    the checked parse and `parse` yield, bit for bit; it takes every body those read as arrays,
+    except one with a number too long for it, and it never takes a body they refuse."""
+    import numpy as np
+
+    from functions.http_json import BadRequest, object_of, typed_json
+    from pipelines.logic.online import BODY_KEYS, InvalidRequest, parse, parse_usual, usual_body
+    from pipelines.logic.spec import DataSpec
+
+    text, long_number = case
+    raw, spec = text.encode(), DataSpec()
+    usual = typed_json(raw, usual_body(spec))
+    typed = usual and parse_usual(usual, spec)
+    try:
+        checked = parse(object_of(raw, BODY_KEYS), spec)
+    except (BadRequest, InvalidRequest):
+        checked = None
+    if checked is None or checked.series is not None:
+        assert not typed
+        return
+    assert bool(typed) == (not long_number)
+    if typed:
+        assert (typed.horizon, typed.last_ns, typed.y.tobytes()) == (
+            checked.horizon,
+            checked.last_ns,
+            checked.y.tobytes(),
+        )
+        assert typed.y.dtype == checked.y.dtype == np.float64 and typed.known == checked.known == {}

@@ -211,3 +211,16 @@ def test_the_level_is_smoothed_as_the_series_level_moves(level, expected):
     timestamps = np.arange(periods, dtype=np.int64) * (1800 * 10**9)
     seasonal = Seasonal.fit(Series(timestamps, series, {}), SPEC)
     assert seasonal.alpha in expected
+
+
+@pytest.mark.parametrize("alpha", [0.002, 0.05, 0.5, 1.0])
+def test_the_level_weights_give_the_smoothed_level_step_by_step(alpha):
+    """The dot product with level_weights is the level that exponential smoothing reaches, started
+    at the first day's mean and moved by alpha towards each value in turn (written out here)."""
+    from pipelines.logic.model import level_weights
+
+    values = np.random.default_rng(5).normal(20_000, 3_000, size=8 * DAY)
+    level = values[:DAY].mean()
+    for value in values:
+        level = alpha * value + (1 - alpha) * level
+    assert values @ level_weights(alpha, len(values), DAY) == pytest.approx(level, rel=1e-12)
