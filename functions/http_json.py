@@ -185,7 +185,7 @@ def _constant(name: str):
 
 def fast_json(handler):
     """Answer a handler's `(body, status)` as JSON written by orjson (Flask's encoder sorts keys
-    and costs more than the forecast itself)."""
+    and costs more than the forecast itself); a body of bytes is JSON already, and sent as it is."""
     import functools
 
     import flask
@@ -194,6 +194,7 @@ def fast_json(handler):
     @functools.wraps(handler)
     def respond(request):
         body, status = handler(request)
-        return flask.Response(orjson.dumps(body), status=status, mimetype="application/json")
+        data = body if isinstance(body, bytes) else orjson.dumps(body)
+        return flask.Response(data, status=status, mimetype="application/json")
 
     return respond

@@ -22,7 +22,7 @@ from typing import Any
 
 SEVERITIES = ("DEBUG", "INFO", "NOTICE", "WARNING", "ERROR", "CRITICAL")
 
-Handler = Callable[[Any, dict], tuple[dict, int]]
+Handler = Callable[[Any, dict], tuple[dict | bytes, int]]
 
 
 def log(severity: str, message: str, **fields: Any) -> None:
@@ -37,13 +37,13 @@ def severity_of(status: int) -> str:
     return "ERROR" if status >= 500 else "WARNING" if status >= 400 else "INFO"
 
 
-def logged(function: str) -> Callable[[Handler], Callable[[Any], tuple[dict, int]]]:
+def logged(function: str) -> Callable[[Handler], Callable[[Any], tuple[dict | bytes, int]]]:
     """Wrap a handler `(request, fields) -> (body, status)` that records what it learns about the
     request in `fields`, into an HTTP handler that logs one line per answered request."""
 
-    def wrap(handler: Handler) -> Callable[[Any], tuple[dict, int]]:
+    def wrap(handler: Handler) -> Callable[[Any], tuple[dict | bytes, int]]:
         @functools.wraps(handler)
-        def handle(request) -> tuple[dict, int]:
+        def handle(request) -> tuple[dict | bytes, int]:
             started = time.monotonic()
             fields: dict[str, Any] = {}
             try:
@@ -53,8 +53,8 @@ def logged(function: str) -> Callable[[Handler], Callable[[Any], tuple[dict, int
                 raise
             if status >= 400:
                 outcome = {"error": body.get("error"), "field": body.get("field")}
-            else:  # the trigger's "submitted", "already_submitted" or "dry_run"
-                outcome = {"outcome": body.get("status")}
+            else:  # the trigger's "submitted", "already_submitted" or "dry_run" (predict answers JSON bytes)
+                outcome = {"outcome": body.get("status") if isinstance(body, dict) else None}
             log(
                 severity_of(status),
                 f"{function} answered {status}",

@@ -29,7 +29,7 @@ from functions.logs import log, logged
 from functions.settings import PredictSettings
 from pipelines.logic.champion import load_champion
 from pipelines.logic.model import Forecaster
-from pipelines.logic.online import BODY_KEYS, InvalidRequest, Request, answer, parse, parse_usual, usual_body
+from pipelines.logic.online import BODY_KEYS, InvalidRequest, Request, answer_json, parse, parse_usual, usual_body
 from pipelines.logic.registry import Registry, open_registry
 from pipelines.logic.spec import DataSpec
 
@@ -121,7 +121,7 @@ def predict(request, fields: dict):
             "field": None,
         }, 503
     try:
-        return answer(forecaster, version, parsed), 200
+        return answer_json(forecaster, version, parsed), 200
     except InvalidRequest as invalid:
         return {"error": invalid.error, "field": invalid.field}, 400
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 
+import orjson
 import pandas as pd
 import pytest
 import requests
@@ -308,6 +309,7 @@ def requests_in_many_shapes(draw) -> tuple[dict, str]:
                 "off grid",
                 "no such day",
                 "wide digit",
+                "shifted",
             ]
         )
     )
@@ -330,6 +332,10 @@ def requests_in_many_shapes(draw) -> tuple[dict, str]:
         history[where]["timestamp"] = "2000-06-31" + history[where]["timestamp"][10:]
     elif shape == "wide digit":  # a full-width digit: a digit to Python, not to the ISO format
         history[where]["timestamp"] = history[where]["timestamp"][:-1] + "\uff10"
+    elif shape == "shifted":  # one character moved to the timestamp before: the same text, joined
+        following = history[where + 1]["timestamp"]
+        history[where]["timestamp"] += following[0]
+        history[where + 1]["timestamp"] = following[1:]
     return {"history": history, "horizon": draw(st.integers(1, 48))}, shape
 
 
@@ -359,7 +365,7 @@ def test_the_online_routes_answer_exactly_as_the_batch_path(champion_artifacts, 
     from functions.predict.main import read_request
     from pipelines.logic.forecast import OUTPUT_COLUMNS
     from pipelines.logic.model import Forecaster
-    from pipelines.logic.online import InvalidRequest, answer, parse
+    from pipelines.logic.online import InvalidRequest, answer, answer_json, parse
 
     forecaster = Forecaster.load(champion_artifacts)
     body, shape = case
@@ -373,7 +379,10 @@ def test_the_online_routes_answer_exactly_as_the_batch_path(champion_artifacts, 
         try:
             request = read()
             assert (request.series is None) == (shape == "usual"), reader  # arrays for the usual shape only
-            served = answer(forecaster, "1", request)["forecasts"]
+            answered = answer(forecaster, "1", request)
+            # What the function sends: the same answer, written straight as JSON.
+            assert answer_json(forecaster, "1", request) == orjson.dumps(answered)
+            served = answered["forecasts"]
             online = (
                 "answered",
                 {
