@@ -5,8 +5,12 @@ Each server runs under functions-framework as `make serve` runs it. Beside the f
 that reads predict's request and writes predict's own answer to it (computed beforehand) with no
 work in between shows what the bytes alone cost. wrk (installed with apt-get
 when missing and running as root; it takes little CPU from the server) keeps 1 or 8 persistent
-connections busy for DURATION seconds after a warm-up, and reports requests per second, p50/p99
-latency, the errors and the ratio to the floor; without wrk a Python load generator stands in. The
+connections busy for DURATION seconds per function after a warm-up, split into ROUNDS rounds that
+visit the functions in turn, so that each function is measured next to its floor while the
+machine's speed drifts (on a shared machine it drifts by a fifth within minutes). It reports
+requests per second, p50/p99 latency (medians over the rounds), the errors and the ratio to the
+floor (the median of each round's ratio, with the lowest and highest); without wrk a Python load
+generator stands in. The
 malformed-request run also uses wrk: each finding of issue 17 alone on one connection, then all of
 them in turn on 8 connections next to valid requests, with the answers counted by status.
 Figures are printed, never asserted. Requests only go to 127.0.0.1.
@@ -14,6 +18,7 @@ Figures are printed, never asserted. Requests only go to 127.0.0.1.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -32,7 +37,8 @@ from functions.serve import serving
 from functions.settings import deployed_settings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-DURATION = float(os.environ.get("BENCH_SECONDS", "10"))
+DURATION = float(os.environ.get("BENCH_SECONDS", "10"))  # per function and connection count
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
 CONNECTIONS = (1, 8)
 SCRIPT = str(Path(__file__).with_name("malformed.lua"))
 
@@ -210,6 +216,7 @@ def main() -> None:
     # As deployed, the champion alias is checked once a minute (`make serve` checks on every request).
     deployed = deployed_settings("predict", load_environment("dev"), team_accounts={}).to_env()
     predict_env = {"REGISTRY_URI": str(registry), "CHAMPION_CHECK_SECONDS": deployed["CHAMPION_CHECK_SECONDS"]}
+    predict_name = f"predict ({champion[1].family})"
     servers = {
         "hello-world (floor)": (["functions_framework", "--source", floors, "--target", "hello"], b"{}", {}),
         # Predict's request in, its answer out, no work between: what the bytes alone cost.
@@ -218,31 +225,47 @@ def main() -> None:
             body,
             {"SAME_BYTES_ANSWER": str(answer_file)},
         ),
-        f"predict ({champion[1].family})": (["functions.serve", "--function", "predict"], body, predict_env),
+        predict_name: (["functions.serve", "--function", "predict"], body, predict_env),
     }
     wrk = ensure_wrk()
     generator = "wrk" if wrk else "a Python load generator (wrk is not installed)"
-    print(f"predict load benchmark: 9 days of history, 48 periods; {generator}, {DURATION:.0f} s per run after a 2 s")
-    print(f"warm-up, loopback, {os.cpu_count()} cores")
-    print(f"{'function':<22} {'conns':>5} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'x floor':>8}")
-    floor: dict[int, float] = {}
-    for name, (arguments, body, env) in servers.items():
-        with serving(arguments, env) as url:
-            load(url, body, 1, 2.0)  # warm-up: model load, first-request costs
-            for connections in CONNECTIONS:
-                result = (
-                    wrk_load(wrk, url, body, connections, DURATION) if wrk else load(url, body, connections, DURATION)
-                )
-                floor.setdefault(connections, result["rps"])
+    print(f"predict load benchmark: 9 days of history, 48 periods; {generator}, loopback, {os.cpu_count()} cores.")
+    print(f"{ROUNDS} rounds of {DURATION / ROUNDS:g} s per function and connection count, the functions in turn within")
+    print("each round (the machine's speed drifts): medians over the rounds; `x floor` is the median of each")
+    print("round's ratio to the floor, with the lowest and highest round")
+    print(
+        f"{'function':<22} {'conns':>5} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'x floor':>8} "
+        f"{'rounds':>11}"
+    )
+    with contextlib.ExitStack() as stack:
+        urls = {name: stack.enter_context(serving(arguments, env)) for name, (arguments, _, env) in servers.items()}
+        for name, url in urls.items():
+            load(url, servers[name][1], 1, 2.0)  # warm-up: model load, first-request costs
+        for connections in CONNECTIONS:
+            results: dict[str, list[dict]] = {name: [] for name in servers}
+            for _ in range(ROUNDS):
+                for name, url in urls.items():
+                    body, seconds = servers[name][1], DURATION / ROUNDS
+                    run = (
+                        wrk_load(wrk, url, body, connections, seconds) if wrk else load(url, body, connections, seconds)
+                    )
+                    results[name].append(run)
+            floor = [run["rps"] for run in results["hello-world (floor)"]]
+            for name, runs in results.items():
+                ratios = [run["rps"] / floor_rps for run, floor_rps in zip(runs, floor, strict=True)]
                 print(
-                    f"{name:<22} {connections:>5} {result['rps']:>8.1f} {result['p50_ms']:>8.2f} "
-                    f"{result['p99_ms']:>8.2f} {result['errors']:>7} {result['rps'] / floor[connections]:>7.2f}x"
+                    f"{name:<22} {connections:>5} {median(runs, 'rps'):>8.1f} {median(runs, 'p50_ms'):>8.2f} "
+                    f"{median(runs, 'p99_ms'):>8.2f} {sum(run['errors'] for run in runs):>7} "
+                    f"{statistics.median(ratios):>7.2f}x {min(ratios):>5.2f}-{max(ratios):.2f}"
                 )
-            if arguments[0] == "functions.serve":
-                if wrk:
-                    malformed_requests(wrk, url, body)
-                else:
-                    print("wrk is not installed (apt-get install wrk): malformed-request run skipped")
+        if wrk:
+            malformed_requests(wrk, urls[predict_name], servers[predict_name][1])
+        else:
+            print("wrk is not installed (apt-get install wrk): malformed-request run skipped")
+
+
+def median(runs: list[dict], key: str) -> float:
+    return statistics.median(run[key] for run in runs)
 
 
 if __name__ == "__main__":
