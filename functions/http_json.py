@@ -19,6 +19,7 @@ import re
 from itertools import accumulate
 
 MAX_DEPTH = 32
+READ_CHUNK_BYTES = 64 * 1024  # a body without a declared length is read this much at a time
 # Longer than any float's shortest repr (at most 24 characters) or any int a parameter needs.
 MAX_NUMBER_CHARS = 100
 
@@ -70,9 +71,12 @@ def read_body(request, max_bytes: int) -> bytes:
     declared = request.content_length
     if declared is not None and declared > max_bytes:
         raise BadRequest("body", f"body is {declared} bytes; expected at most {max_bytes}", 413)
+    wanted = max_bytes + 1 if declared is None else declared
     chunks, size = [], 0
-    while size <= max_bytes:
-        chunk = request.stream.read(max_bytes + 1 - size)
+    while size < wanted:
+        # werkzeug's request stream allocates the size asked for before it reads (io.RawIOBase):
+        # ask for the declared length, or READ_CHUNK_BYTES at a time, never for the whole limit.
+        chunk = request.stream.read(wanted - size if declared is not None else min(wanted - size, READ_CHUNK_BYTES))
         if not chunk:
             break
         chunks.append(chunk)

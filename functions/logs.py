@@ -23,6 +23,8 @@ from typing import Any
 SEVERITIES = ("DEBUG", "INFO", "NOTICE", "WARNING", "ERROR", "CRITICAL")
 
 Handler = Callable[[Any, dict], tuple[dict | bytes, int]]
+# One encoder for every line: json.dumps(line, default=str) would build a new one each time.
+_ENCODER = json.JSONEncoder(default=str)
 
 
 def log(severity: str, message: str, **fields: Any) -> None:
@@ -30,7 +32,7 @@ def log(severity: str, message: str, **fields: Any) -> None:
     if severity not in SEVERITIES:
         raise ValueError(f"severity {severity!r} is not one of {', '.join(SEVERITIES)}")
     line = {"severity": severity, "message": message} | {k: v for k, v in fields.items() if v is not None}
-    print(json.dumps(line, default=str), file=sys.stderr, flush=True)
+    print(_ENCODER.encode(line), file=sys.stderr, flush=True)
 
 
 def severity_of(status: int) -> str:

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from functions.http_json import BadRequest, json_object, parse_json, read_body
+from functions.http_json import READ_CHUNK_BYTES, BadRequest, json_object, parse_json, read_body
 
 KEYS = ("a", "b")
 
@@ -60,6 +60,28 @@ def test_without_a_declared_length_reads_the_limit_plus_one_byte_and_no_further(
         413,
     )
     assert stream.consumed == 1001
+
+
+def test_reads_ask_for_the_declared_length_or_a_chunk_never_for_the_whole_limit():
+    """werkzeug's request stream allocates what a read asks for before reading: a 1 MB limit must
+    not cost a 1 MB buffer per request."""
+
+    class RecordedReads(io.BytesIO):
+        def __init__(self, data: bytes):
+            super().__init__(data)
+            self.asked: list[int] = []
+
+        def read(self, size=-1):
+            self.asked.append(size)
+            return super().read(size)
+
+    body = json.dumps({"a": "x" * 200_000}).encode()
+    declared = RecordedReads(body)
+    assert read_body(FakeRequest(declared, content_length=len(body)), 1_000_000) == body
+    assert declared.asked == [len(body)]
+    undeclared = RecordedReads(body)
+    assert read_body(FakeRequest(undeclared, content_length=None), 1_000_000) == body
+    assert max(undeclared.asked) == READ_CHUNK_BYTES and len(undeclared.asked) == len(body) // READ_CHUNK_BYTES + 2
 
 
 def test_a_body_within_the_limit_is_read_whole_from_short_reads():
