@@ -135,11 +135,11 @@ class Seasonal:
     def forecast(self, y: np.ndarray, origins: np.ndarray, horizon: int, first_period: int, spec: DataSpec):
         """(n_origins, horizon) forecasts from the HISTORY_DAYS before each origin."""
         week, length = len(self.profile), history_periods(spec)
-        positions = origins[:, None] - length + np.arange(length)[None, :]
+        positions = origins[:, None] + np.arange(-length, 0)
         deseasonalised = y[positions] - self.profile[(first_period + positions) % week]
         level = deseasonalised @ level_weights(self.alpha, length, spec.periods_per_day)
-        targets = origins[:, None] + np.arange(horizon)[None, :]
-        return level[:, None] + self.profile[(first_period + targets) % week]
+        targets = first_period + origins[:, None] + np.arange(horizon)
+        return level[:, None] + self.profile[targets % week]
 
 
 @functools.cache
@@ -224,8 +224,8 @@ class Forecaster:
         result = {"forecast": mean}
         if self.intervals is not None:
             level = y[-per_day:].sum() / per_day  # the last day's mean
-            for key in INTERVAL_KEYS:
-                result[key] = mean + level * self.intervals[key][:horizon]
+            quantiles = np.array([self.intervals[key][:horizon] for key in INTERVAL_KEYS])
+            result.update(zip(INTERVAL_KEYS, mean + level * quantiles, strict=True))
         return result
 
     def save(self, directory: Path) -> None:

@@ -91,7 +91,7 @@ def usual_body(spec: DataSpec) -> msgspec.json.Decoder:
     future, and an integer horizon. msgspec checks all of it while it parses."""
 
     def row(name: str, columns: list[str]) -> type:
-        fields = [f"column_{index}" for index in range(len(columns))]
+        fields = [_column_field(index) for index in range(len(columns))]
         types = [str] + [float] * (len(columns) - 1)
         return msgspec.defstruct(
             name, list(zip(fields, types, strict=True)), rename=dict(zip(fields, columns, strict=True)), **_STRICT
@@ -113,8 +113,6 @@ def parse_usual(body, spec: DataSpec) -> Request | None:
     """What `parse` makes of a body that `usual_body` decoded, when that is an arrays Request; else
     None, and `parse` decides (with its messages). The same checks on the same arrays: msgspec has
     checked the types, and it refuses a number that overflows a float, so every number is finite."""
-    past = _struct_columns(body.history, _history_columns(spec))
-    ahead = _struct_columns(body.future, _future_columns(spec))
     horizon = len(body.future) or max_horizon(spec) if body.horizon is msgspec.UNSET else body.horizon
     try:
         horizon = _checked_horizon(horizon, len(body.future), spec)
@@ -122,14 +120,27 @@ def parse_usual(body, spec: DataSpec) -> Request | None:
         return None
     if short_history(len(body.history), spec):
         return None
+    past = _struct_columns(body.history, _history_columns(spec))
+    ahead = _struct_columns(body.future, _future_columns(spec))
     return _as_arrays(past, ahead, horizon, spec)
 
 
 def _struct_columns(rows: list, columns: list[str]) -> dict[str, list | np.ndarray]:
     """The values by column of `usual_body`'s rows: timestamps as a list, numbers as float arrays."""
-    getters = [attrgetter(f"column_{index}") for index in range(len(columns))]
-    values = [list(map(getters[0], rows))] + [np.array(list(map(get, rows)), dtype=np.float64) for get in getters[1:]]
+    getters = _column_getters(len(columns))
+    values = [list(map(getters[0], rows))]
+    values += [np.fromiter(map(get, rows), np.float64, len(rows)) for get in getters[1:]]
     return dict(zip(columns, values, strict=True))
+
+
+def _column_field(index: int) -> str:
+    """The field of `usual_body`'s rows that holds a row's `index`-th column."""
+    return f"column_{index}"
+
+
+@functools.cache
+def _column_getters(count: int) -> tuple[attrgetter, ...]:
+    return tuple(attrgetter(_column_field(index)) for index in range(count))
 
 
 def _history_columns(spec: DataSpec) -> list[str]:
@@ -184,13 +195,13 @@ def _regular_nanoseconds(stamps: list[str], spec: DataSpec) -> np.ndarray | None
     if not stamps or text.translate(_DIGITS_AS_ZERO) != _CANONICAL_FORM_AND_COMMA * len(stamps):
         return None
     try:
-        seconds = np.frombuffer(text, dtype=_STAMP_AND_COMMA)["stamp"].astype("datetime64[s]").astype(np.int64)
+        seconds = np.frombuffer(text, dtype=_STAMP_AND_COMMA)["stamp"].astype("datetime64[s]").view(np.int64)
     except ValueError:  # a day or time that does not exist
         return None
     if seconds[0] < _YEARS_SECONDS[0] or seconds[-1] >= _YEARS_SECONDS[1]:
         return None
     nanoseconds = seconds * NANOSECONDS
-    return None if (np.diff(nanoseconds) != step_nanoseconds(spec)).any() else nanoseconds
+    return None if (nanoseconds[1:] - nanoseconds[:-1] != step_nanoseconds(spec)).any() else nanoseconds
 
 
 def _as_series(history: list[dict], future: list[dict], horizon: int, spec: DataSpec) -> pd.DataFrame:
@@ -275,7 +286,7 @@ def answer(forecaster: Forecaster, version: str, request: Request) -> dict:
     """`{"model_version", "forecasts": [{"timestamp", "forecast", "lo_80", "hi_80", "lo_95", "hi_95"}, ...]}`."""
     if request.series is None:
         stamps, keys, values = _arrays_answer(forecaster, request)
-        stamps, columns = stamps.astype(str).tolist(), values.T.tolist()
+        stamps, columns = stamps.astype(str).tolist(), values.tolist()
     else:
         try:
             result = forecast(forecaster, request.series, request.horizon, source="request")
@@ -298,24 +309,25 @@ def answer_json(forecaster: Forecaster, version: str, request: Request) -> bytes
     if request.series is not None:
         return orjson.dumps(answer(forecaster, version, request))
     stamps, keys, values = _arrays_answer(forecaster, request)
-    numbers = orjson.dumps(values, option=orjson.OPT_SERIALIZE_NUMPY)  # [[a, b, ...], ...] by period
-    width = len(keys) + 1
-    cells: list[bytes] = [b""] * (width * request.horizon)
+    horizon, width = request.horizon, len(keys) + 1
+    cells: list[bytes] = [b""] * (width * horizon)
     cells[::width] = stamps.astype(f"S{len(_CANONICAL_FORM)}").tolist()
+    numbers = orjson.dumps(values, option=orjson.OPT_SERIALIZE_NUMPY)  # [[key 1's], [key 2's], ...]
     numbers_by_key = numbers.replace(b"[", b"").replace(b"]", b"").split(b",")
     for index in range(len(keys)):
-        cells[index + 1 :: width] = numbers_by_key[index :: len(keys)]
-    return _answer_template(tuple(keys), request.horizon) % (orjson.dumps(version), *cells)
+        cells[index + 1 :: width] = numbers_by_key[index * horizon : (index + 1) * horizon]
+    return _answer_template(tuple(keys), horizon) % (orjson.dumps(version), *cells)
 
 
 def _arrays_answer(forecaster: Forecaster, request: Request) -> tuple[np.ndarray, list[str], np.ndarray]:
     """The array route's forecast: its timestamps (datetime64 in seconds), the keys of its values
-    (OUTPUT_COLUMNS that the model gives) and the values rounded, one row per period."""
+    (OUTPUT_COLUMNS that the model gives) and the values rounded, one row per key."""
     values = forecaster.predict(request.last_ns, request.y, request.horizon, request.known)
     keys = [key for key in OUTPUT_COLUMNS if key in values]
     step = step_nanoseconds(forecaster.spec)
-    stamps = ((request.last_ns + step * np.arange(1, request.horizon + 1)) // NANOSECONDS).astype("datetime64[s]")
-    return stamps, keys, np.round(np.column_stack([values[key] for key in keys]), ANSWER_DECIMALS)
+    first, stop = request.last_ns + step, request.last_ns + step * (request.horizon + 1)
+    stamps = np.arange(first, stop, step).astype("datetime64[ns]").astype("datetime64[s]")  # whole seconds
+    return stamps, keys, np.array([values[key] for key in keys]).round(ANSWER_DECIMALS)
 
 
 @functools.cache
