@@ -129,7 +129,8 @@ def predict(request, fields: dict):
 def read_request(raw: bytes, spec: DataSpec) -> Request:
     """The validated request in a body: straight from its bytes when it is in the usual shape
     (typed_json and parse_usual), else through the checked parse and `parse`, with their messages."""
-    usual = typed_json(raw, usual_body(spec))
+    decoder = usual_body(spec)
+    usual = typed_json(raw, decoder) if decoder else None
     return (usual is not None and parse_usual(usual, spec)) or parse(object_of(raw, BODY_KEYS), spec)
 
 

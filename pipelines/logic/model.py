@@ -137,7 +137,9 @@ class Seasonal:
         week, length = len(self.profile), history_periods(spec)
         positions = origins[:, None] + np.arange(-length, 0)
         deseasonalised = y[positions] - self.profile[(first_period + positions) % week]
-        level = deseasonalised @ level_weights(self.alpha, length, spec.periods_per_day)
+        # Not `@`: BLAS picks its kernel by the number of rows, so one origin alone and the same
+        # origin among a backtest's would differ in the last bits; numpy's own sum is per row.
+        level = (deseasonalised * level_weights(self.alpha, length, spec.periods_per_day)).sum(axis=1)
         targets = first_period + origins[:, None] + np.arange(horizon)
         return level[:, None] + self.profile[targets % week]
 
@@ -146,8 +148,8 @@ class Seasonal:
 def level_weights(alpha: float, length: int, start_periods: int) -> np.ndarray:
     """The smoothed level after `length` values as weights of those values. The level starts at the
     mean of the first `start_periods` values and moves by `alpha` towards each value in turn
-    (level = alpha * value + (1 - alpha) * level), which unrolls into one weighted sum: a dot
-    product per forecast instead of a filter over the history."""
+    (level = alpha * value + (1 - alpha) * level), which unrolls into one weighted sum per forecast
+    instead of a filter over the history."""
     weights = alpha * (1 - alpha) ** np.arange(length - 1, -1, -1)
     weights[:start_periods] += (1 - alpha) ** length / start_periods
     weights.flags.writeable = False  # shared by every caller

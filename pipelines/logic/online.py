@@ -85,10 +85,13 @@ def parse(body: dict, spec: DataSpec) -> Request:
 
 
 @functools.cache
-def usual_body(spec: DataSpec) -> msgspec.json.Decoder:
+def usual_body(spec: DataSpec) -> msgspec.json.Decoder | None:
     """A decoder of bodies in the usual shape, for `functions.http_json.typed_json`: rows with exactly
     the spec's columns, a string timestamp and numbers (integers read as floats) under history and
-    future, and an integer horizon. msgspec checks all of it while it parses."""
+    future, and an integer horizon. msgspec checks all of it while it parses. None for a spec that
+    names one column twice (data_spec_problems refuses those): `parse` alone reads its bodies."""
+    if len(set(_history_columns(spec))) < len(_history_columns(spec)):
+        return None
 
     def row(name: str, columns: list[str]) -> type:
         fields = [_column_field(index) for index in range(len(columns))]

@@ -182,6 +182,8 @@ def data_spec_problems(value: dict) -> list[tuple[str, str]]:
             problems += [(f"exogenous_columns[{i}]", p) for i, c in enumerate(columns) if (p := _column(c))]
             if not problems and len(set(columns)) < len(columns):
                 problems.append(("exogenous_columns", "a column is named twice; expected distinct names"))
+    if not problems:
+        problems += _shared_columns(value)
     if "frequency" in value and frequency_seconds(value["frequency"]) is None:
         problems.append(
             ("frequency", f"{shown(value['frequency'])} is not a frequency that divides a day; expected e.g. 30min, 1h")
@@ -192,6 +194,19 @@ def data_spec_problems(value: dict) -> list[tuple[str, str]]:
     low, high = value.get("target_min"), value.get("target_max")
     if not problems and isinstance(low, int | float) and isinstance(high, int | float) and low >= high:
         problems.append(("target_max", f"{shown(high)} is not above target_min {shown(low)}"))
+    return problems
+
+
+def _shared_columns(value: dict) -> list[tuple[str, str]]:
+    """A column named for two roles (timestamp, target, exogenous): each must be a column of its own."""
+    roles = [(key, value.get(key, getattr(DataSpec, key))) for key in ("timestamp_column", "target_column")]
+    roles += [(f"exogenous_columns[{i}]", column) for i, column in enumerate(value.get("exogenous_columns", []))]
+    first_role: dict[str, str] = {}
+    problems = []
+    for key, column in roles:
+        if column in first_role:
+            problems.append((key, f"{shown(column)} is already {first_role[column]}; expected a column of its own"))
+        first_role.setdefault(column, key)
     return problems
 
 

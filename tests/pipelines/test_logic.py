@@ -224,3 +224,17 @@ def test_the_level_weights_give_the_smoothed_level_step_by_step(alpha):
     for value in values:
         level = alpha * value + (1 - alpha) * level
     assert values @ level_weights(alpha, len(values), DAY) == pytest.approx(level, rel=1e-12)
+
+
+def test_a_seasonal_forecast_is_the_same_alone_or_among_a_backtests_origins():
+    """Each origin's forecast has the same bits whether it is computed alone (predict, batch
+    prediction) or with many others (the backtest): the fold scores are those of the served model."""
+    from pipelines.logic.model import Seasonal
+
+    rng = np.random.default_rng(11)
+    y = 20_000 + rng.normal(scale=500.0, size=40 * DAY)
+    seasonal = Seasonal(profile=rng.normal(scale=1_000.0, size=7 * DAY), alpha=0.3)
+    origins = np.arange(9 * DAY, 40 * DAY, 7)
+    together = seasonal.forecast(y, origins, DAY, 5, SPEC)
+    alone = np.concatenate([seasonal.forecast(y, origins[i : i + 1], DAY, 5, SPEC) for i in range(len(origins))])
+    assert together.tobytes() == alone.tobytes()

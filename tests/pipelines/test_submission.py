@@ -131,6 +131,26 @@ def problems(target, pipeline, parameters, team=None) -> list[tuple[str, str]]:
         ),
         (
             "prediction",
+            {"data_spec": {"target_column": "load", "exogenous_columns": ["temperature", "load"]}, "horizon": 1},
+            [
+                (
+                    "parameters.data_spec.exogenous_columns[1]",
+                    '"load" is already target_column; expected a column of its own',
+                )
+            ],
+        ),
+        (
+            "prediction",
+            {"data_spec": {"timestamp_column": "demand"}, "horizon": 1},
+            [
+                (
+                    "parameters.data_spec.target_column",
+                    '"demand" is already timestamp_column; expected a column of its own',
+                )
+            ],
+        ),
+        (
+            "prediction",
             {"data_spec": {"frequency": "half-hour"}, "horizon": 1},
             [
                 (
