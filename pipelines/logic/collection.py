@@ -167,7 +167,7 @@ def collect(store: CycleStore, source: Source, day: date, spec: DataSpec) -> Col
             f"{source.name}: no observations for {day} yet; the stored series is unchanged", late=True
         )
     checked = check_day(rows, spec, day, source.name)
-    store.write_frame(path, checked[[spec.timestamp_column, spec.target_column, *spec.exogenous_columns]])
+    store.write_frame(path, checked[spec.columns])
     return Collected(day, len(checked), already=False)
 
 

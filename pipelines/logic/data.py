@@ -74,7 +74,7 @@ def validate(
     `min_history`: the fewest observed rows the caller needs. `allow_future_rows`: trailing rows
     without a target (future periods whose exogenous values are known) are kept, for prediction.
     """
-    columns = [spec.timestamp_column, spec.target_column, *spec.exogenous_columns]
+    columns = spec.columns
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise DataValidationError(

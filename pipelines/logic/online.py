@@ -73,7 +73,7 @@ class Request:
 def parse(body: dict, spec: DataSpec) -> Request:
     """The validated request of a body (a JSON object holding only BODY_KEYS), or InvalidRequest
     naming the field."""
-    history, past = _rows(body, "history", _history_columns(spec), spec)
+    history, past = _rows(body, "history", spec.columns, spec)
     future, ahead = _rows(body, "future", _future_columns(spec), spec, required=False)
     horizon = _checked_horizon(body.get("horizon", len(future) or max_horizon(spec)), len(future), spec)
     arrays = history and past is not None and ahead is not None and _as_arrays(past, ahead, horizon, spec)
@@ -90,7 +90,7 @@ def usual_body(spec: DataSpec) -> msgspec.json.Decoder | None:
     the spec's columns, a string timestamp and numbers (integers read as floats) under history and
     future, and an integer horizon. msgspec checks all of it while it parses. None for a spec that
     names one column twice (data_spec_problems refuses those): `parse` alone reads its bodies."""
-    if len(set(_history_columns(spec))) < len(_history_columns(spec)):
+    if len(set(spec.columns)) < len(spec.columns):
         return None
 
     def row(name: str, columns: list[str]) -> type:
@@ -103,7 +103,7 @@ def usual_body(spec: DataSpec) -> msgspec.json.Decoder | None:
     body = msgspec.defstruct(
         "UsualBody",
         [
-            ("history", list[row("HistoryRow", _history_columns(spec))]),
+            ("history", list[row("HistoryRow", spec.columns)]),
             ("future", list[row("FutureRow", _future_columns(spec))], msgspec.field(default_factory=list)),
             ("horizon", int | msgspec.UnsetType, msgspec.UNSET),
         ],
@@ -123,7 +123,7 @@ def parse_usual(body, spec: DataSpec) -> Request | None:
         return None
     if short_history(len(body.history), spec):
         return None
-    past = _struct_columns(body.history, _history_columns(spec))
+    past = _struct_columns(body.history, spec.columns)
     ahead = _struct_columns(body.future, _future_columns(spec))
     return _as_arrays(past, ahead, horizon, spec)
 
@@ -144,10 +144,6 @@ def _column_field(index: int) -> str:
 @functools.cache
 def _column_getters(count: int) -> tuple[attrgetter, ...]:
     return tuple(attrgetter(_column_field(index)) for index in range(count))
-
-
-def _history_columns(spec: DataSpec) -> list[str]:
-    return [spec.timestamp_column, spec.target_column, *spec.exogenous_columns]
 
 
 def _future_columns(spec: DataSpec) -> list[str]:
@@ -172,7 +168,8 @@ def _checked_horizon(horizon: object, future_rows: int, spec: DataSpec) -> int:
 
 def _as_arrays(past: dict, ahead: dict, horizon: int, spec: DataSpec) -> Request | None:
     """The request as arrays when it is in the usual shape, else None (the DataFrame route decides).
-    `past` and `ahead` hold the history's and the future's values by column (`_plain_columns`)."""
+    `past` and `ahead` hold the history's and the future's values by column (`_plain_columns` or
+    `_struct_columns`)."""
     nanoseconds = _regular_nanoseconds(past[spec.timestamp_column] + ahead[spec.timestamp_column], spec)
     if nanoseconds is None:
         return None

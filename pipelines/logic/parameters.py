@@ -180,8 +180,6 @@ def data_spec_problems(value: dict) -> list[tuple[str, str]]:
             problems.append(("exogenous_columns", f"{len(columns)} columns; expected at most {MAX_EXOGENOUS_COLUMNS}"))
         else:
             problems += [(f"exogenous_columns[{i}]", p) for i, c in enumerate(columns) if (p := _column(c))]
-            if not problems and len(set(columns)) < len(columns):
-                problems.append(("exogenous_columns", "a column is named twice; expected distinct names"))
     if not problems:
         problems += _shared_columns(value)
     if "frequency" in value and frequency_seconds(value["frequency"]) is None:
@@ -198,7 +196,7 @@ def data_spec_problems(value: dict) -> list[tuple[str, str]]:
 
 
 def _shared_columns(value: dict) -> list[tuple[str, str]]:
-    """A column named for two roles (timestamp, target, exogenous): each must be a column of its own."""
+    """A column named twice (as timestamp, target or exogenous): each must be a column of its own."""
     roles = [(key, value.get(key, getattr(DataSpec, key))) for key in ("timestamp_column", "target_column")]
     roles += [(f"exogenous_columns[{i}]", column) for i, column in enumerate(value.get("exogenous_columns", []))]
     first_role: dict[str, str] = {}

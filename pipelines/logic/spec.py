@@ -48,6 +48,11 @@ class DataSpec:
     target_min: float | None = 0.0  # demand, sales and loads are never negative; None to allow any
     target_max: float | None = None
 
+    @property
+    def columns(self) -> list[str]:
+        """Every column a series holds: timestamp, target, then the exogenous ones."""
+        return [self.timestamp_column, self.target_column, *self.exogenous_columns]
+
     @cached_property  # read many times per forecast; the fields never change
     def periods_per_day(self) -> int:
         seconds = frequency_seconds(self.frequency)

@@ -141,6 +141,16 @@ def problems(target, pipeline, parameters, team=None) -> list[tuple[str, str]]:
         ),
         (
             "prediction",
+            {"data_spec": {"exogenous_columns": ["temperature", "temperature"]}, "horizon": 1},
+            [
+                (
+                    "parameters.data_spec.exogenous_columns[1]",
+                    '"temperature" is already exogenous_columns[0]; expected a column of its own',
+                )
+            ],
+        ),
+        (
+            "prediction",
             {"data_spec": {"timestamp_column": "demand"}, "horizon": 1},
             [
                 (
