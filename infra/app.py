@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from cdktn import App
-
 from environments.schema import Environment
 from infra import INFRA_DIR
+from infra.stack_checks import CheckedApp
 from infra.stacks.platform import PlatformStack
 
 
@@ -17,10 +16,10 @@ def cdktf_context() -> dict:
     return json.loads((INFRA_DIR / "cdktf.json").read_text())["context"]
 
 
-def build_app(environments: list[Environment], outdir: Path, archives: dict[str, Path]) -> App:
+def build_app(environments: list[Environment], outdir: Path, archives: dict[str, Path]) -> CheckedApp:
     """One stack per environment, written into `outdir`; every stack deploys the same function
     `archives` (`infra.deployed.function_archives`)."""
-    app = App(outdir=str(outdir), context=cdktf_context())
+    app = CheckedApp(outdir=str(outdir), context=cdktf_context())
     for environment in environments:
         PlatformStack(app, environment, archives=archives)
     return app

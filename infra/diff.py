@@ -129,7 +129,8 @@ def _git(*args: str, check: bool = True) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from infra.synth import PolicyViolation, synthesize
+    from infra.policy import PolicyViolation
+    from infra.synth import synthesize
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base", default="origin/main")

@@ -27,8 +27,8 @@ from collections.abc import Callable, Iterable
 
 from cdktn import TerraformDataSource, TerraformResource, TerraformStack
 
-from infra import stack_aspects
-from infra.stack_aspects import StackDocument, add_stack_check
+from infra import stack_checks
+from infra.stack_checks import StackDocument, add_stack_check
 
 # Enabling APIs goes through Service Usage, and reading the project (data.google_project, project
 # IAM) through Resource Manager: both must be on before the first plan, so `make bootstrap`
@@ -121,36 +121,30 @@ def _rules_of(stack: TerraformStack) -> CreateOrder:
     if rules is None:
         rules = CreateOrder()
         stack._create_order = rules
-        add_stack_check(stack, rules.check)  # once per synth, after every construct exists
+        add_stack_check(stack, rules.check)  # on the written stack: after every construct exists
     return rules
 
 
 class CreateOrder:
-    """Adds each resource's API and grant prerequisites to its `depends_on`.
-
-    What each resource waits for is worked out from the stack's document and written back with one
-    override of the stack per section (cdktn appends an override's list to the one a resource
-    already has, so only the prerequisites it lacks are written, sorted)."""
+    """Adds each resource's API and grant prerequisites to its `depends_on` in the stack's document:
+    the prerequisites it lacks, sorted, after those it already has."""
 
     def __init__(self) -> None:
         self.enabled: dict[str, TerraformResource] = {}
         self.lazy: list[tuple[TerraformResource | TerraformDataSource, LazyDependencies]] = []
-        # What the stack's overrides hold: a stack override replaces the previous one of its section.
-        self.written: dict[str, dict] = {}
 
     def check(self, stack: StackDocument) -> None:
         known: dict[int, str] = {}  # an identity's grants are awaited by several resources: each address read once
 
         def address(element: TerraformResource | TerraformDataSource) -> str:
             if id(element) not in known:
-                known[id(element)] = stack_aspects.address(element)
+                known[id(element)] = stack_checks.address(element)
             return known[id(element)]
 
         enabled = {api: address(service) for api, service in self.enabled.items()}
         waits: dict[str, set[str]] = {}
         for resource, producer in self.lazy:
             waits.setdefault(address(resource), set()).update(map(address, producer()))
-        overrides = self.written
         for section in ("resource", "data"):
             prefix = "data." if section == "data" else ""
             for element_type, logical_id, attributes in stack.elements(section):
@@ -174,9 +168,7 @@ class CreateOrder:
                 needed = {enabled[api] for api in apis if api in enabled} | waits.get(f"{kind}.{logical_id}", set())
                 lacking = sorted(needed - set(attributes.get("depends_on", [])))
                 if lacking:
-                    overrides.setdefault(section, {}).setdefault(element_type, {})[logical_id] = {"depends_on": lacking}
-        for section, values in overrides.items():
-            stack.stack.add_override(section, values)
+                    stack.add_depends_on(attributes, lacking)
 
 
 # --- The same rules, checked on a synthesized stack (tests, and old stacks for comparison) -------

@@ -1,8 +1,8 @@
 """The platform's own rules, checked on every resource of a stack while it synthesizes.
 
-A violation is an error annotation on the offending resource, so synth fails with the resource's
-path, the rule and what was expected. The rules are not suppressible: fix the resource. They read
-the stack's document once per synth (infra/stack_aspects.py), not each construct through jsii.
+A violation refuses the synth with a line naming the offending resource's construct path, the
+rule and what was expected. The rules are not suppressible: fix the resource. They read
+the document synth wrote for the stack (infra/stack_checks.py), not each construct through jsii.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 
 from cdktn import TerraformStack
 
-from infra.stack_aspects import StackDocument, add_stack_check
+from infra.stack_checks import StackDocument, add_stack_check
 
 REQUIRED_LABELS = ("env", "managed-by")
 # Resource types whose `labels` attribute is configuration, with the attribute that holds their labels.
@@ -95,7 +95,6 @@ class PlatformPolicy:
 
     @classmethod
     def attach(cls, stack: TerraformStack) -> None:
-        # Checks run per stack: one added to the App would never see the stacks' resources.
         add_stack_check(stack, cls.check)
 
     @staticmethod

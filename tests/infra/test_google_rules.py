@@ -169,3 +169,62 @@ def test_the_order_the_stack_builds_its_parts_in_changes_nothing(fixture_environ
     reordered = synthesized(list(fixture_environments.values()), tmp_path, order=tuple(reversed(PARTS)))
     for name, stack in fixture_stacks.items():
         assert json.dumps(reordered[name], sort_keys=True) == json.dumps(stack, sort_keys=True), name
+
+
+def order_test_stack(tmp_path, name: str):
+    """A stack of its own that enables only the IAM API, with the create-order rules attached."""
+    from cdktn import TerraformStack
+    from cdktn_provider_google.provider import GoogleProvider
+
+    from infra.constructs.project import ProjectServices
+    from infra.stack_checks import CheckedApp
+
+    app = CheckedApp(outdir=str(tmp_path))
+    stack = TerraformStack(app, name)
+    GoogleProvider(stack, "google", project="order-test", region="europe-west1")
+    ProjectServices(stack, "apis", project_id="order-test", apis=["iam.googleapis.com"])
+    return app, stack
+
+
+def test_synth_writes_each_resource_waiting_for_the_apis_it_calls(tmp_path):
+    from cdktn_provider_google.service_account import ServiceAccount
+
+    app, stack = order_test_stack(tmp_path, "ordered")
+    ServiceAccount(stack, "runner", account_id="runner")
+    app.synth()
+    written = json.loads((tmp_path / "stacks" / "ordered" / "cdk.tf.json").read_text())
+    (service,) = written["resource"]["google_project_service"]
+    ((_, account),) = written["resource"]["google_service_account"].items()
+    assert account["depends_on"] == [f"google_project_service.{service}"]
+
+
+def test_synth_refuses_a_resource_whose_apis_are_unknown_or_not_enabled(tmp_path):
+    from cdktn_provider_google.pubsub_topic import PubsubTopic
+    from cdktn_provider_google.storage_bucket import StorageBucket
+
+    from infra.policy import PolicyViolation
+
+    app, stack = order_test_stack(tmp_path, "unordered")
+    StorageBucket(stack, "data", name="data", location="EU")
+    PubsubTopic(stack, "events", name="events")
+    with pytest.raises(PolicyViolation) as refused:
+        app.synth()
+    assert sorted(refused.value.problems) == [
+        "[unordered/data] [apis-before-use] google_storage_bucket needs storage.googleapis.com, which this stack "
+        "does not enable; expected every API a resource calls to be enabled by the stack",
+        "[unordered/events] [apis-before-use] google_pubsub_topic is not in infra/google_rules.py API_OF; expected "
+        "every resource type to name the APIs its create call goes to",
+    ]
+
+
+def test_an_error_annotation_of_any_construct_refuses_synth_naming_it(tmp_path):
+    from cdktn import Annotations
+    from cdktn_provider_google.service_account import ServiceAccount
+
+    from infra.policy import PolicyViolation
+
+    app, stack = order_test_stack(tmp_path, "annotated")
+    Annotations.of(ServiceAccount(stack, "runner", account_id="runner")).add_error("no runner here")
+    with pytest.raises(PolicyViolation) as refused:
+        app.synth()
+    assert refused.value.problems == ["[annotated/runner] no runner here"]

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from environments.loading import REPO_ROOT
+from infra.policy import PolicyViolation, rules
 from infra.synth import synthesize
 from tests.support.environments import write_environments
 
@@ -52,6 +53,25 @@ def test_a_failed_swap_leaves_the_previous_output_and_no_staging(published, monk
     monkeypatch.setattr("infra.synth.os.replace", refuse)
     with pytest.raises(OSError, match="No space left"):
         synthesize(["nothing"], outdir=published)
+    assert os.readlink(published) == target and snapshot(published) == before
+    assert staged(published.parent) == [target]
+
+
+def test_a_policy_violation_leaves_the_previous_output_and_no_staging(published, monkeypatch):
+    """The checks read the stacks synth wrote into the staged folder: refused, it is never published."""
+    before, target = snapshot(published), os.readlink(published)
+
+    def every_bucket(resource_class, resource_type, attributes):
+        if resource_type == "google_storage_bucket":
+            yield "is refused by this test"
+
+    monkeypatch.setattr(rules, "RULES", (rules.Rule("test-rule", "refuses buckets", every_bucket),))
+    with pytest.raises(PolicyViolation) as refused:
+        synthesize(["nothing"], outdir=published)
+    assert refused.value.problems and all(
+        line.startswith("[nothing/") and line.endswith("[test-rule] google_storage_bucket is refused by this test")
+        for line in refused.value.problems
+    )
     assert os.readlink(published) == target and snapshot(published) == before
     assert staged(published.parent) == [target]
 

@@ -29,13 +29,12 @@ def account_of(member: str) -> str:
 
 def synthesized(environments: list, outdir: Path, **stack_options) -> dict[str, dict]:
     """Synthesize stacks of `environments` in this process; their parsed cdk.tf.json by name."""
-    from cdktn import App
-
     from infra.app import cdktf_context
     from infra.deployed import function_archives
+    from infra.stack_checks import CheckedApp
     from infra.stacks.platform import PlatformStack
 
-    app = App(outdir=str(outdir), context=cdktf_context())
+    app = CheckedApp(outdir=str(outdir), context=cdktf_context())
     archives = function_archives(outdir / "archives")
     for environment in environments:
         PlatformStack(app, environment, archives=archives, **stack_options)
