@@ -134,7 +134,7 @@ def read_request(raw: bytes, spec: DataSpec) -> Request:
     return (usual is not None and parse_usual(usual, spec)) or parse(object_of(raw, BODY_KEYS), spec)
 
 
-# What is loaded by now (numpy, pandas, scipy, flask: about 120,000 objects) lives as long as the
+# What is loaded by now (numpy, pandas, flask: about 80,000 objects) lives as long as the
 # instance: moved out of the collector's reach, a full collection no longer walks it (a pause of
 # about 65 ms every few thousand requests, felt by every request in flight).
 gc.freeze()

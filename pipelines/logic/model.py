@@ -3,10 +3,11 @@
 Families (`FAMILIES`), all forecasting up to one day after the end of the history they are given:
 - `seasonal`: statsforecast's MSTL (daily and weekly seasons) fitted at training time on the last
   SEASONAL_WINDOW_DAYS; its seasonal components over the last week are stored as a profile by
-  period of the week. A forecast removes that profile from the last eight days, smooths the level
-  exponentially (the smoothing constant chosen on the training window by one-step-ahead error, as
-  MSTL's own ETS trend forecaster chooses it) and adds the profile back:
-  a few microseconds, no refit per request, and statsforecast is needed only to train.
+  period of the week, with the smoothing parameters of the model MSTL's own trend forecaster
+  (AutoETS) chose for the rest: a level alone, or a level with a (damped) trend. A forecast removes
+  the profile from the history, runs that model's smoothing over it and adds the profile back to
+  the model's forecast: a few microseconds, no refit per request, and statsforecast is needed only
+  to train.
 - `trees`: XGBoost on the origin-relative features of features.py, learning the level-normalised
   target minus the same period yesterday; one model for every step of the day ahead.
 - `ensemble`: ENSEMBLE_TREES_WEIGHT x trees + the rest x seasonal.
@@ -19,7 +20,7 @@ the training run from its backtest (backtest.py); a forecast adds level x quanti
 in XGBoost's UBJSON, base64) and `training_data.parquet` (the series it was fitted on: the drift
 reference), which a registry version holds (ARTIFACT_FILES), and beside them `fit_seconds.json`
 (the backtest's fit times, which are the run's and not the model's: never registered). Serving
-reads only SERVING_FILES and needs numpy, scipy and xgboost.
+reads only SERVING_FILES and needs numpy and xgboost.
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.signal import lfilter
 
 from pipelines.logic.features import (
     HISTORY_DAYS,
@@ -57,13 +57,15 @@ TRAINING_DATA_FILE = "training_data.parquet"  # the drift reference
 FIT_TIMES_FILE = "fit_seconds.json"
 SERVING_FILES = (DESCRIPTION_FILE,)  # what serving reads
 ARTIFACT_FILES = (DESCRIPTION_FILE, TRAINING_DATA_FILE)  # what a saved forecaster is
-FORMAT = 2  # the saved form's version: 1 was a plain XGBoost model on day-old lags
+# The saved form's version: 1 was a plain XGBoost model on day-old lags; 2 had no trend in the
+# seasonal family, and is read as beta 0 and phi 1 (the forecasts it gave).
+FORMAT = 3
+READABLE_FORMATS = (2, FORMAT)
 
 # The trees' share of the ensemble, chosen on the reference's days 57-70 (the folds before the
 # accuracy benchmark's last 14 days; 0.3-0.5 were within 0.5 % of each other there).
 ENSEMBLE_TREES_WEIGHT = 0.4
 SEASONAL_WINDOW_DAYS = 56  # MSTL's fitting window: eight weekly seasons
-SMOOTHING_CHOICES = (0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9, 1.0)
 TREE_WINDOW_DAYS = 365
 ORIGINS_PER_DAY = 4  # training origins every six hours: requests may end at any time of day
 DEFAULT_PARAMS = {"n_estimators": 150, "max_depth": 5, "learning_rate": 0.1, "subsample": 0.9}
@@ -96,10 +98,14 @@ class Series:
 
 @dataclass(frozen=True)
 class Seasonal:
-    """MSTL's seasonal profile by period of the week and the level's smoothing constant."""
+    """MSTL's seasonal profile by period of the week, and the smoothing of its trend model: the
+    level moves by `alpha` of each one-step error, the trend by `beta` (0: no trend), and the trend
+    is damped by `phi` per step (1: not damped)."""
 
     profile: np.ndarray  # (7 * periods_per_day,), indexed by period number modulo a week
     alpha: float
+    beta: float = 0.0
+    phi: float = 1.0
 
     @classmethod
     def fit(cls, series: Series, spec: DataSpec) -> Seasonal:
@@ -107,7 +113,8 @@ class Seasonal:
 
         per_day, week = spec.periods_per_day, 7 * spec.periods_per_day
         start = max(0, len(series.y) - SEASONAL_WINDOW_DAYS * per_day)
-        fitted = MSTL(season_length=[per_day, week]).fit(series.y[start:]).model_
+        model = MSTL(season_length=[per_day, week]).fit(series.y[start:])
+        fitted = model.model_
         # As MSTL forecasts: the daily component of the last day plus the weekly one of the last week.
         periods = series.first_period(spec) + np.arange(len(series.y) - week, len(series.y))
         daily = fitted[f"seasonal{per_day}"].to_numpy()[-per_day:]
@@ -115,45 +122,60 @@ class Seasonal:
         profile[periods % week] = (
             fitted[f"seasonal{week}"].to_numpy()[-week:] + daily[periods % per_day - periods[0] % per_day]
         )
-        return cls(profile, cls._choose_alpha(profile, series, spec))
-
-    @staticmethod
-    def _choose_alpha(profile: np.ndarray, series: Series, spec: DataSpec) -> float:
-        """The smoothing constant with the lowest one-step-ahead squared error of the level over
-        the fitting window, the way ETS (MSTL's own trend forecaster) estimates it."""
-        per_day, week = spec.periods_per_day, len(profile)
-        start = max(0, len(series.y) - SEASONAL_WINDOW_DAYS * per_day)
-        periods = series.first_period(spec) + np.arange(start, len(series.y))
-        deseasonalised = series.y[start:] - profile[periods % week]
-        errors = []
-        for alpha in SMOOTHING_CHOICES:
-            zi = [(1 - alpha) * deseasonalised[:per_day].mean()]
-            level, _ = lfilter([alpha], [1.0, alpha - 1.0], deseasonalised, zi=zi)
-            errors.append(np.sum((deseasonalised[1:] - level[:-1]) ** 2))
-        return SMOOTHING_CHOICES[int(np.argmin(errors))]
+        return cls(profile, *trend_smoothing(model.trend_forecaster.model_))
 
     def forecast(self, y: np.ndarray, origins: np.ndarray, horizon: int, first_period: int, spec: DataSpec):
         """(n_origins, horizon) forecasts from the HISTORY_DAYS before each origin."""
         week, length = len(self.profile), history_periods(spec)
         positions = origins[:, None] + np.arange(-length, 0)
         deseasonalised = y[positions] - self.profile[(first_period + positions) % week]
+        level_weights, trend_weights = smoothing_weights(self.alpha, self.beta, self.phi, length, spec.periods_per_day)
         # Not `@`: BLAS picks its kernel by the number of rows, so one origin alone and the same
         # origin among a backtest's would differ in the last bits; numpy's own sum is per row.
-        level = (deseasonalised * level_weights(self.alpha, length, spec.periods_per_day)).sum(axis=1)
+        outlook = (deseasonalised * level_weights).sum(axis=1)[:, None]
+        if self.beta:
+            steps = np.cumsum(self.phi ** np.arange(1, horizon + 1))  # phi + phi^2 + ... per step ahead
+            outlook = outlook + (deseasonalised * trend_weights).sum(axis=1)[:, None] * steps
         targets = first_period + origins[:, None] + np.arange(horizon)
-        return level[:, None] + self.profile[targets % week]
+        return outlook + self.profile[targets % week]
+
+
+def trend_smoothing(ets: dict) -> tuple[float, float, float]:
+    """(alpha, beta, phi) of a fitted statsforecast ETS model without seasons, as Seasonal keeps
+    them: its components read error, trend (N or A: AutoETS allows no multiplicative trend unless
+    asked), season, damping (D or N); `par` holds alpha, beta, gamma, phi. The error's type changes
+    the likelihood the parameters were chosen by, not the forecasts they give."""
+    _, trend, _, damping = ets["components"]
+    alpha, beta, _, phi = (float(value) for value in ets["par"][:4])
+    if trend == "N":
+        return alpha, 0.0, 1.0
+    return alpha, beta, phi if damping == "D" else 1.0
 
 
 @functools.cache
-def level_weights(alpha: float, length: int, start_periods: int) -> np.ndarray:
-    """The smoothed level after `length` values as weights of those values. The level starts at the
-    mean of the first `start_periods` values and moves by `alpha` towards each value in turn
-    (level = alpha * value + (1 - alpha) * level), which unrolls into one weighted sum per forecast
-    instead of a filter over the history."""
-    weights = alpha * (1 - alpha) ** np.arange(length - 1, -1, -1)
-    weights[:start_periods] += (1 - alpha) ** length / start_periods
-    weights.flags.writeable = False  # shared by every caller
-    return weights
+def smoothing_weights(alpha: float, beta: float, phi: float, length: int, start_periods: int):
+    """The level and the trend after smoothing `length` values, as weights of those values.
+
+    The level starts at the mean of the first `start_periods` values and the trend at 0; for each
+    value, the one-step forecast is level + phi * trend, and with its error e the level becomes
+    level + phi * trend + alpha * e and the trend phi * trend + beta * e (ETS's error-correction
+    form). That is linear in the values, so it unrolls into one weighted sum each per forecast
+    instead of a recursion over the history."""
+    # The state (level, trend) moves by `transition` and takes `gain` of each value.
+    transition = np.array([[1.0 - alpha, phi * (1.0 - alpha)], [-beta, phi * (1.0 - beta)]])
+    gain = np.array([alpha, beta])
+    weights = np.empty((length, 2))
+    carried = gain
+    for position in range(length - 1, -1, -1):
+        weights[position] = carried
+        carried = transition @ carried
+    # The start state (the mean of the first values, no trend) reaches the end as the first column
+    # of transition^length, shared by the values it is the mean of.
+    start = np.linalg.matrix_power(transition, length)[:, 0]
+    weights[:start_periods] += start / start_periods
+    level, trend = np.ascontiguousarray(weights[:, 0]), np.ascontiguousarray(weights[:, 1])
+    level.flags.writeable = trend.flags.writeable = False  # shared by every caller
+    return level, trend
 
 
 @dataclass
@@ -241,7 +263,12 @@ class Forecaster:
             "features": feature_names(self.spec),
             "seasonal": None
             if self.seasonal is None
-            else {"profile": self.seasonal.profile.tolist(), "alpha": self.seasonal.alpha},
+            else {
+                "profile": self.seasonal.profile.tolist(),
+                "alpha": self.seasonal.alpha,
+                "beta": self.seasonal.beta,
+                "phi": self.seasonal.phi,
+            },
             "trees": None if self.booster is None else base64.b64encode(self.booster.save_raw("ubj")).decode(),
             "intervals": None if self.intervals is None else {k: v.tolist() for k, v in self.intervals.items()},
             "backtest": _without_fit_times(self.backtest),
@@ -259,9 +286,10 @@ class Forecaster:
     def load(cls, directory: Path, *, training_data: bool = False) -> Forecaster:
         """The forecaster saved in `directory`; with `training_data`, its drift reference too."""
         description = json.loads((directory / DESCRIPTION_FILE).read_text())
-        if description.get("format") != FORMAT:
+        if description.get("format") not in READABLE_FORMATS:
             raise ValueError(
-                f"{directory / DESCRIPTION_FILE}: saved form {description.get('format', 1)}; expected {FORMAT}"
+                f"{directory / DESCRIPTION_FILE}: saved form {description.get('format', 1)}; "
+                f"expected one of {', '.join(map(str, READABLE_FORMATS))}"
             )
         booster = None
         if description["trees"] is not None:
@@ -275,7 +303,11 @@ class Forecaster:
             spec=DataSpec.from_dict(description["spec"]),
             family=description["family"],
             params=description["params"],
-            seasonal=None if seasonal is None else Seasonal(np.asarray(seasonal["profile"]), seasonal["alpha"]),
+            seasonal=None
+            if seasonal is None
+            else Seasonal(
+                np.asarray(seasonal["profile"]), seasonal["alpha"], seasonal.get("beta", 0.0), seasonal.get("phi", 1.0)
+            ),
             booster=booster,
             intervals=None if intervals is None else {k: np.asarray(v) for k, v in intervals.items()},
             training_data=pd.read_parquet(directory / TRAINING_DATA_FILE) if training_data else None,

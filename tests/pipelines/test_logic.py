@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -92,6 +94,24 @@ def test_saved_forecaster_predicts_the_same_and_keeps_its_training_data(series, 
     pd.testing.assert_frame_equal(loaded.training_data, trained.training_data)
     assert loaded.spec == SPEC and loaded.params == trained.params and loaded.backtest == trained.backtest
     assert Forecaster.load(tmp_path / "model").training_data is None
+
+
+def test_a_forecaster_saved_before_the_trend_forecasts_as_it_did(series, trained, tmp_path):
+    """Saved form 2 had no trend in the seasonal family: it reads as a level alone (beta 0, phi 1),
+    so a registered champion keeps its forecasts until the next training replaces it."""
+    import dataclasses
+
+    from pipelines.logic.model import DESCRIPTION_FILE, Seasonal
+
+    profile = np.sin(np.arange(7 * DAY) * 2 * np.pi / DAY) * 1_000
+    level_only = dataclasses.replace(trained, family="seasonal", seasonal=Seasonal(profile, alpha=0.3))
+    level_only.save(tmp_path / "model")
+    description = json.loads((tmp_path / "model" / DESCRIPTION_FILE).read_text())
+    description["format"] = 2
+    del description["seasonal"]["beta"], description["seasonal"]["phi"]
+    (tmp_path / "model" / DESCRIPTION_FILE).write_text(json.dumps(description))
+    loaded = Forecaster.load(tmp_path / "model")
+    pd.testing.assert_frame_equal(forecast(loaded, series, DAY), forecast(level_only, series, DAY))
 
 
 def test_forecast_is_the_next_day_with_nested_intervals(series, trained):
@@ -197,43 +217,72 @@ def test_the_challenger_is_the_candidate_best_on_the_runs_metric(series, metric)
     assert forecaster.family == min(FAMILIES, key=lambda family: scores[family][metric])
 
 
-@pytest.mark.parametrize(("level", "expected"), [("random walk", (1.0,)), ("constant", (0.002, 0.005, 0.01))])
-def test_the_level_is_smoothed_as_the_series_level_moves(level, expected):
-    """The smoothing constant is what ETS would estimate: a level that wanders (a random walk) is
-    followed step by step; a constant level under noise is averaged over a long stretch."""
+@pytest.mark.parametrize("level", ["random walk", "constant", "trend"])
+def test_the_seasonal_family_keeps_the_trend_model_mstl_chose(level):
+    """The seasonal family keeps the model MSTL's trend forecaster (AutoETS) fitted on the
+    deseasonalised window, with its parameters: a level that wanders is followed step by step, a
+    constant level under noise is averaged over a long stretch, a level that keeps rising gets a
+    trend, and its day ahead then rises too."""
+    from statsforecast.models import MSTL
+
     from pipelines.logic.model import Seasonal, Series
 
     rng = np.random.default_rng(3)
     periods = 35 * DAY
-    shape = 1000 * np.sin(np.arange(periods) * 2 * np.pi / DAY) + 300 * (np.arange(periods) // DAY % 7 >= 5)
+    steps = np.arange(periods + DAY)
+    shape = 1000 * np.sin(steps * 2 * np.pi / DAY) + 300 * (steps // DAY % 7 >= 5)
     moves = rng.normal(scale=50.0, size=periods)
-    series = shape + 20_000 + (np.cumsum(moves) if level == "random walk" else moves)
-    timestamps = np.arange(periods, dtype=np.int64) * (1800 * 10**9)
-    seasonal = Seasonal.fit(Series(timestamps, series, {}), SPEC)
-    assert seasonal.alpha in expected
+    drift = {"random walk": np.cumsum(moves), "constant": moves, "trend": 5.0 * steps[:periods] + moves}[level]
+    series = shape[:periods] + 20_000 + drift
+    seasonal = Seasonal.fit(Series(np.arange(periods, dtype=np.int64) * (1800 * 10**9), series, {}), SPEC)
+
+    ets = MSTL(season_length=[DAY, 7 * DAY]).fit(series).trend_forecaster.model_
+    _, trend, _, damping = ets["components"]
+    alpha, beta, _, phi = ets["par"][:4]
+    if trend == "N":
+        assert (seasonal.alpha, seasonal.beta, seasonal.phi) == (alpha, 0.0, 1.0)
+    else:
+        assert (seasonal.alpha, seasonal.beta, seasonal.phi) == (alpha, beta, phi if damping == "D" else 1.0)
+    if level == "random walk":
+        assert seasonal.alpha > 0.9
+    if level == "constant":
+        assert seasonal.alpha < 0.1 and seasonal.beta == 0.0
+    if level == "trend":
+        truth = shape[periods:] + 20_000 + 5.0 * steps[periods:]
+        with_trend = seasonal.forecast(series, np.array([periods]), DAY, 0, SPEC)[0]
+        level_alone = Seasonal(seasonal.profile, seasonal.alpha).forecast(series, np.array([periods]), DAY, 0, SPEC)[0]
+        assert trend == "A" and np.abs(with_trend - truth).mean() < 100 < 500 < np.abs(level_alone - truth).mean()
 
 
-@pytest.mark.parametrize("alpha", [0.002, 0.05, 0.5, 1.0])
-def test_the_level_weights_give_the_smoothed_level_step_by_step(alpha):
-    """The dot product with level_weights is the level that exponential smoothing reaches, started
-    at the first day's mean and moved by alpha towards each value in turn (written out here)."""
-    from pipelines.logic.model import level_weights
+@pytest.mark.parametrize(
+    ("alpha", "beta", "phi"), [(0.002, 0.0, 1.0), (0.5, 0.0, 1.0), (1.0, 0.2, 0.8), (0.3, 0.1, 0.95)]
+)
+def test_the_smoothing_weights_give_the_level_and_trend_step_by_step(alpha, beta, phi):
+    """The sums with smoothing_weights are the level and trend that ETS's recursion reaches, started
+    at the first day's mean with no trend, then for each value: forecast = level + phi * trend,
+    error = value - forecast, level = forecast + alpha * error, trend = phi * trend + beta * error
+    (written out here)."""
+    from pipelines.logic.model import smoothing_weights
 
     values = np.random.default_rng(5).normal(20_000, 3_000, size=8 * DAY)
-    level = values[:DAY].mean()
+    level, trend = values[:DAY].mean(), 0.0
     for value in values:
-        level = alpha * value + (1 - alpha) * level
-    assert values @ level_weights(alpha, len(values), DAY) == pytest.approx(level, rel=1e-12)
+        forecast = level + phi * trend
+        level, trend = forecast + alpha * (value - forecast), phi * trend + beta * (value - forecast)
+    level_weights, trend_weights = smoothing_weights(alpha, beta, phi, len(values), DAY)
+    assert values @ level_weights == pytest.approx(level, rel=1e-12)
+    assert values @ trend_weights == pytest.approx(trend, rel=1e-9, abs=1e-9)
 
 
-def test_a_seasonal_forecast_is_the_same_alone_or_among_a_backtests_origins():
+@pytest.mark.parametrize(("alpha", "beta", "phi"), [(0.3, 0.0, 1.0), (1.0, 0.2, 0.8)])
+def test_a_seasonal_forecast_is_the_same_alone_or_among_a_backtests_origins(alpha, beta, phi):
     """Each origin's forecast has the same bits whether it is computed alone (predict, batch
     prediction) or with many others (the backtest): the fold scores are those of the served model."""
     from pipelines.logic.model import Seasonal
 
     rng = np.random.default_rng(11)
     y = 20_000 + rng.normal(scale=500.0, size=40 * DAY)
-    seasonal = Seasonal(profile=rng.normal(scale=1_000.0, size=7 * DAY), alpha=0.3)
+    seasonal = Seasonal(profile=rng.normal(scale=1_000.0, size=7 * DAY), alpha=alpha, beta=beta, phi=phi)
     origins = np.arange(9 * DAY, 40 * DAY, 7)
     together = seasonal.forecast(y, origins, DAY, 5, SPEC)
     alone = np.concatenate([seasonal.forecast(y, origins[i : i + 1], DAY, 5, SPEC) for i in range(len(origins))])
