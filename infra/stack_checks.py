@@ -96,7 +96,8 @@ class CheckedApp(App):
     """An App whose `synth()` also runs each stack's checks on the document it wrote.
 
     Raises PolicyViolation with every problem of every stack (and with cdktn's own error
-    annotations); the documents are then left as synth wrote them, amended ones are written back."""
+    annotations), leaving the documents as synth wrote them; without a problem, the documents the
+    checks amended are written back."""
 
     def synth(self) -> None:
         try:

@@ -192,7 +192,10 @@ def test_synth_writes_each_resource_waiting_for_the_apis_it_calls(tmp_path):
     app, stack = order_test_stack(tmp_path, "ordered")
     ServiceAccount(stack, "runner", account_id="runner")
     app.synth()
-    written = json.loads((tmp_path / "stacks" / "ordered" / "cdk.tf.json").read_text())
+    text = (tmp_path / "stacks" / "ordered" / "cdk.tf.json").read_text(encoding="utf-8")
+    written = json.loads(text)
+    # Rewritten as cdktn writes every stack (JSON.stringify(document, null, 2)).
+    assert text == json.dumps(written, indent=2, ensure_ascii=False)
     (service,) = written["resource"]["google_project_service"]
     ((_, account),) = written["resource"]["google_service_account"].items()
     assert account["depends_on"] == [f"google_project_service.{service}"]
