@@ -125,9 +125,11 @@ def champion_spec_problem(registry_uri: str, data_spec: dict) -> str | None:
 
 def run_locally(pipeline: str, params: dict, console=None) -> dict:
     """Run one pipeline with kfp.local: one line per step on `console`, kfp.local's full output in
-    a log file; returns the parameters, the output, the run folder and the log's path."""
+    a log file; returns the parameters, the output, the log's path, the steps and the versions
+    the registry held before the run."""
     from pipelines.kfp_glue import local
     from pipelines.kfp_glue.definitions import build
+    from pipelines.logic.registry import open_registry
 
     console = console or sys.stdout
     pipelines = build()
@@ -136,6 +138,7 @@ def run_locally(pipeline: str, params: dict, console=None) -> dict:
     values = checked_parameters(template, params, {"registry_uri": str(local_registry(params))})
     if problem := champion_spec_problem(values["registry_uri"], values.get("data_spec", DEFAULT_DATA_SPEC)):
         raise UsageError(f"PARAMS.data_spec: {problem}")
+    held_before = {version.version for version in open_registry(values["registry_uri"]).versions()}
     local.prune(LOCAL_PIPELINE_ROOT, local.KEEP_RUNS - 1)  # room for this run: KEEP_RUNS after it
     local.init(LOCAL_PIPELINE_ROOT)
     log = local.log_path(LOCAL_PIPELINE_ROOT, pipeline)
@@ -147,7 +150,14 @@ def run_locally(pipeline: str, params: dict, console=None) -> dict:
             raise PipelineFailed(_failure(reporter.steps, log)) from None
     output = task.output
     output = getattr(output, "path", output)
-    return {"pipeline": pipeline, "parameters": values, "output": output, "log": str(log), "steps": reporter.steps}
+    return {
+        "pipeline": pipeline,
+        "parameters": values,
+        "output": output,
+        "log": str(log),
+        "steps": reporter.steps,
+        "held_before": held_before,  # the registry's versions before the run
+    }
 
 
 def _failure(steps: list, log: Path) -> str:
@@ -169,7 +179,9 @@ def _shown(path: Path | str) -> str:
 
 
 def summary(result: dict) -> list[str]:
-    """The lines ending a successful local run: what it produced, next to what it is compared with."""
+    """The lines ending a successful local run: what it produced, next to what it is compared with.
+    A run that trained the very artifacts a version already holds registered nothing: its version
+    line says so, and the gate line is that version's, from when it was registered."""
     from pipelines.logic.registry import open_registry
 
     output, values = result["output"], result["parameters"]
@@ -185,12 +197,17 @@ def summary(result: dict) -> list[str]:
         versions = {v.version: v for v in registry.versions()}
         latest = versions.get(output) or versions[max(versions, key=int)]  # training's output is its version
         holdout, baseline = latest.metrics.get("holdout", {}), latest.metrics.get("baseline", {})
-        lines.append(f"version: {latest.version} in {_shown(values['registry_uri'])}")
+        unchanged = latest.version in result.get("held_before", ())
+        lines.append(
+            f"version: {latest.version} in {_shown(values['registry_uri'])}"
+            + (" (unchanged: this run trained the artifacts it holds; nothing was registered)" if unchanged else "")
+        )
         lines += [
             f"  {name:<5} {holdout[name]:10.2f}  (baseline {baseline.get(name, float('nan')):.2f})" for name in holdout
         ]
         decision = "promoted" if latest.metrics.get("promoted") else "not promoted"
-        lines.append(f"gate: {decision}: {latest.metrics.get('reason', '')}")
+        when = f" (when version {latest.version} was registered)" if unchanged else ""
+        lines.append(f"gate{when}: {decision}: {latest.metrics.get('reason', '')}")
         lines.append(f"model artifacts: {_shown(latest.artifacts)}")
     lines.append(f"full log: {_shown(result['log'])}")
     return lines

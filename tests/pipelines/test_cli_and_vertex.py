@@ -132,3 +132,33 @@ def test_submission_sends_template_root_account_labels_and_parameters(vertex_api
     }
     assert "encryptionSpec" not in body, "dev runs without CMEK"
     assert job.resource_name == "projects/acme-mlops-dev/locations/europe-west1/pipelineJobs/prediction-20261122-0300"
+
+
+@pytest.mark.parametrize("held_before", [set(), {"1"}])
+def test_a_local_run_summary_says_when_it_registered_nothing(tmp_path, held_before):
+    """A training run whose artifacts a version already holds registers nothing: the summary says
+    so, and shows that version's gate decision as the one made when it was registered."""
+    from pipelines.logic.registry import open_registry
+    from pipelines.ops.cli import summary
+
+    artifacts = tmp_path / "artifacts"
+    artifacts.mkdir()
+    (artifacts / "forecaster.json").write_text("{}")
+    metrics = {"holdout": {"mae": 14.0}, "baseline": {"mae": 18.8}, "promoted": True, "reason": "no champion yet"}
+    open_registry(str(tmp_path / "registry")).register(artifacts, metrics, promote=True)
+    result = {
+        "pipeline": "training",
+        "parameters": {"registry_uri": str(tmp_path / "registry")},
+        "output": "1",
+        "log": str(tmp_path / "run.log"),
+        "steps": [],
+        "held_before": held_before,
+    }
+    lines = summary(result)
+    if held_before:
+        assert lines[0].endswith("(unchanged: this run trained the artifacts it holds; nothing was registered)")
+        assert lines[2] == "gate (when version 1 was registered): promoted: no champion yet"
+    else:
+        assert lines[0] == f"version: 1 in {tmp_path / 'registry'}"
+        assert lines[2] == "gate: promoted: no champion yet"
+    assert lines[1] == "  mae        14.00  (baseline 18.80)"
