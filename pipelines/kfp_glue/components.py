@@ -29,16 +29,14 @@ def ingest(source: str, raw: Output[Dataset], override: str = ""):
 
 def validate(raw: Input[Dataset], data_spec: dict, purpose: str, holdout_days: int, validated: Output[Dataset]):
     """Schema, nulls, ranges, regular timestamps, enough history: fail fast with every problem."""
-    import pandas as pd
-
     from pipelines.logic import data
-    from pipelines.logic.data import DataSpec, DataValidationError
+    from pipelines.logic.data import DataSpec, DataValidationError, read_parquet
     from pipelines.logic.features import required_history
 
     spec = DataSpec.from_dict(data_spec)
     try:
         series = data.validate(
-            pd.read_parquet(raw.path),
+            read_parquet(raw.path),
             spec,
             raw.metadata.get("source", "input"),
             min_history=required_history(spec, purpose, holdout_days),
@@ -55,11 +53,11 @@ def features(validated: Input[Dataset], data_spec: dict, holdout_days: int, tabl
     import pandas as pd
 
     from pipelines.logic.backtest import fold_days, fold_origins
-    from pipelines.logic.data import DataSpec
+    from pipelines.logic.data import DataSpec, read_parquet
     from pipelines.logic.model import Series
 
     spec = DataSpec.from_dict(data_spec)
-    series = Series.of(pd.read_parquet(validated.path), spec)
+    series = Series.of(read_parquet(validated.path), spec)
     origins = fold_origins(series, spec, holdout_days)
     pd.DataFrame({"day": fold_days(series, origins), "origin": series.timestamps[origins]}).to_parquet(table.path)
     table.metadata.update({"folds": len(origins), "first_origin": str(pd.Timestamp(series.timestamps[origins[0]]))})
@@ -77,14 +75,12 @@ def train(
     its backtest, intervals and training data (the drift reference)."""
     from pathlib import Path
 
-    import pandas as pd
-
     from pipelines.logic.backtest import train_challenger
-    from pipelines.logic.data import DataSpec
+    from pipelines.logic.data import DataSpec, read_parquet
 
-    folds = pd.read_parquet(table.path)
+    folds = read_parquet(table.path)
     forecaster = train_challenger(
-        pd.read_parquet(validated.path), DataSpec.from_dict(data_spec), len(folds), model_params, metric=metric
+        read_parquet(validated.path), DataSpec.from_dict(data_spec), len(folds), model_params, metric=metric
     )
     forecaster.save(Path(model.path))
     model.metadata.update({"family": forecaster.family, "folds": len(folds)})
@@ -100,13 +96,12 @@ def evaluate(
     """Every candidate, the naive rules and the champion on the same backtest folds."""
     from pathlib import Path
 
-    import pandas as pd
-
     from pipelines.logic import promotion
+    from pipelines.logic.data import read_parquet
     from pipelines.logic.registry import RegistryError, open_registry
 
     try:
-        result = promotion.evaluate(open_registry(registry_uri), Path(model.path), pd.read_parquet(validated.path))
+        result = promotion.evaluate(open_registry(registry_uri), Path(model.path), read_parquet(validated.path))
     except RegistryError as error:
         raise SystemExit(str(error)) from None  # the reason, without a traceback
     result.save(Path(evaluation.path))
@@ -153,9 +148,8 @@ def register(
     run's parameters and metrics are also logged to Vertex AI Experiments."""
     from pathlib import Path
 
-    import pandas as pd
-
     from pipelines.logic import promotion
+    from pipelines.logic.data import read_parquet
     from pipelines.logic.evaluation import Evaluation
     from pipelines.logic.model import Forecaster
     from pipelines.logic.registry import VertexRegistry, open_registry
@@ -168,7 +162,7 @@ def register(
         result,
         promote=promote,
         reason=reason,
-        series=pd.read_parquet(validated.path),
+        series=read_parquet(validated.path),
         metric=metric,
         margin=margin,
     )
@@ -190,9 +184,8 @@ def register(
 
 def batch_predict(validated: Input[Dataset], registry_uri: str, horizon: int, forecasts: Output[Dataset]) -> str:
     """Forecast the periods after the input's last observation with the champion, with intervals."""
-    import pandas as pd
-
     from pipelines.logic.champion import load_champion
+    from pipelines.logic.data import read_parquet
     from pipelines.logic.forecast import forecast
     from pipelines.logic.registry import RegistryError, champion_to_use, open_registry
     from pipelines.logic.spec import DataValidationError
@@ -201,7 +194,7 @@ def batch_predict(validated: Input[Dataset], registry_uri: str, horizon: int, fo
     try:
         champion_to_use(registry, registry_uri)
         version, forecaster = load_champion(registry)
-        result = forecast(forecaster, pd.read_parquet(validated.path), horizon)
+        result = forecast(forecaster, read_parquet(validated.path), horizon)
     except RegistryError as error:
         raise SystemExit(str(error)) from None  # the reason, without a traceback
     except DataValidationError as error:
@@ -223,10 +216,9 @@ def detect_drift(
     """Seasonal level drift of recent inputs against the champion's training data (drift.py); True above threshold."""
     from pathlib import Path
 
-    import pandas as pd
-
     from pipelines.logic import drift
     from pipelines.logic.champion import load_champion
+    from pipelines.logic.data import read_parquet
     from pipelines.logic.registry import RegistryError, champion_to_use, open_registry
 
     registry = open_registry(registry_uri)
@@ -235,7 +227,7 @@ def detect_drift(
         _, forecaster = load_champion(registry, training_data=True)
     except RegistryError as error:
         raise SystemExit(str(error)) from None  # the reason, without a traceback
-    result = drift.detect_drift(forecaster.training_data, pd.read_parquet(validated.path), forecaster.spec)
+    result = drift.detect_drift(forecaster.training_data, read_parquet(validated.path), forecaster.spec)
     Path(report.path).write_text(result.html)
     Path(report_json.path).write_text(result.json)
     metrics.log_metric("drift_share", round(result.share, 4))

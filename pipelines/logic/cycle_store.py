@@ -96,9 +96,9 @@ class CycleStore:
         self._write(path, buffer.getvalue())
 
     def read_frame(self, path: str) -> pd.DataFrame:
-        import pandas as pd  # not at import: the stacks read this module's layout at synth
+        from pipelines.logic.data import read_parquet  # not at import (pandas): the stacks read this module at synth
 
-        return pd.read_parquet(io.BytesIO(self._read(path)))
+        return read_parquet(self._read(path))
 
     def write_json(self, path: str, value: dict) -> None:
         self._write(path, json.dumps(value, indent=2, sort_keys=True).encode())

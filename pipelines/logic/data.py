@@ -22,6 +22,20 @@ from pipelines.logic.spec import REFERENCE, REFERENCE_FREQUENCY, DataSpec, DataV
 REFERENCE_START = "2000-06-05 00:00"
 
 
+def read_parquet(source: Path | str | bytes) -> pd.DataFrame:
+    """A parquet file (its path, or its bytes) as a DataFrame, read in the calling thread alone.
+
+    pandas' read_parquet starts Arrow's thread pools, whose threads can abort the process as it
+    exits, after its work is done ("terminate called without an active exception",
+    github.com/apache/arrow/issues/34314): a pipeline component then fails after writing its
+    outputs. The platform's files are small: read without threads, they lose nothing."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    data = source if isinstance(source, bytes) else Path(source).read_bytes()
+    return pq.ParquetFile(pa.BufferReader(data)).read(use_threads=False).to_pandas(use_threads=False)
+
+
 def load_reference() -> pd.DataFrame:
     """The reference dataset as `timestamp, demand`, read from pmdarima's source without importing
     pmdarima (whose import pulls statsmodels and scikit-learn: seconds for one array)."""

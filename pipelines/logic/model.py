@@ -299,6 +299,8 @@ class Forecaster:
             booster.set_param({"nthread": 1})  # 48 rows per request: threads cost more than they save
         seasonal = description["seasonal"]
         intervals = description["intervals"]
+        from pipelines.logic.data import read_parquet  # the drift reference: training and monitoring only
+
         return cls(
             spec=DataSpec.from_dict(description["spec"]),
             family=description["family"],
@@ -310,7 +312,7 @@ class Forecaster:
             ),
             booster=booster,
             intervals=None if intervals is None else {k: np.asarray(v) for k, v in intervals.items()},
-            training_data=pd.read_parquet(directory / TRAINING_DATA_FILE) if training_data else None,
+            training_data=read_parquet(directory / TRAINING_DATA_FILE) if training_data else None,
             backtest=_with_fit_times(description["backtest"], directory / FIT_TIMES_FILE),
             fold_forecasts={k: np.asarray(v) for k, v in description["fold_forecasts"].items()},
             trained_until=description["trained_until"],

@@ -287,3 +287,27 @@ def test_a_seasonal_forecast_is_the_same_alone_or_among_a_backtests_origins(alph
     together = seasonal.forecast(y, origins, DAY, 5, SPEC)
     alone = np.concatenate([seasonal.forecast(y, origins[i : i + 1], DAY, 5, SPEC) for i in range(len(origins))])
     assert together.tobytes() == alone.tobytes()
+
+
+def test_parquet_files_are_read_as_pandas_reads_them_without_starting_arrow_threads(series, tmp_path):
+    """Arrow's thread pools can abort a process as it exits (apache/arrow#34314), so the platform
+    reads its small parquet files in the calling thread: the same frame, and no thread started."""
+    import subprocess
+    import sys
+
+    from environments.loading import REPO_ROOT
+    from pipelines.logic.data import read_parquet
+
+    path = tmp_path / "series.parquet"
+    series.to_parquet(path)
+    pd.testing.assert_frame_equal(read_parquet(path), pd.read_parquet(path))
+    pd.testing.assert_frame_equal(read_parquet(path.read_bytes()), pd.read_parquet(path))
+    probe = (
+        "import os, pandas\nfrom pipelines.logic.data import read_parquet\n"
+        "threads = lambda: len(os.listdir('/proc/self/task'))\n"
+        f"before = threads()\nread_parquet({str(path)!r})\nafter = threads()\n"
+        f"pandas.read_parquet({str(path)!r})\nprint(before, after, threads())"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
+    before, after, with_pandas = map(int, result.stdout.split())
+    assert after == before < with_pandas  # pandas' own reader starts Arrow's pools: the probe can tell
