@@ -110,10 +110,9 @@ def wait_for(resource: TerraformResource, producer: LazyDependencies) -> None:
     _rules_of(resource.cdktf_stack).lazy.append((resource, producer))
 
 
-def attach(stack: TerraformStack, enabled: dict[str, TerraformResource]) -> None:
-    """Apply the rules to `stack`, whose `google_project_service` resources are `enabled` (by API)."""
-    rules = _rules_of(stack)
-    rules.enabled = enabled
+def attach(stack: TerraformStack) -> None:
+    """Apply the rules to `stack`: its `google_project_service` resources are the APIs it enables."""
+    _rules_of(stack)
 
 
 def _rules_of(stack: TerraformStack) -> CreateOrder:
@@ -130,7 +129,6 @@ class CreateOrder:
     the prerequisites it lacks, sorted, after those it already has."""
 
     def __init__(self) -> None:
-        self.enabled: dict[str, TerraformResource] = {}
         self.lazy: list[tuple[TerraformResource | TerraformDataSource, LazyDependencies]] = []
 
     def check(self, stack: StackDocument) -> None:
@@ -141,7 +139,11 @@ class CreateOrder:
                 known[id(element)] = stack_checks.address(element)
             return known[id(element)]
 
-        enabled = {api: address(service) for api, service in self.enabled.items()}
+        enabled = {
+            attributes["service"]: f"google_project_service.{logical_id}"
+            for element_type, logical_id, attributes in stack.elements("resource")
+            if element_type == "google_project_service"
+        }
         waits: dict[str, set[str]] = {}
         for resource, producer in self.lazy:
             waits.setdefault(address(resource), set()).update(map(address, producer()))

@@ -21,8 +21,8 @@ class ProjectServices(Construct):
 
     def __init__(self, scope: Construct, id: str, *, project_id: str, apis: Iterable[str]) -> None:
         super().__init__(scope, id)
-        self.enabled = {
-            api: ProjectService(
+        for api in sorted(set(apis)):
+            ProjectService(
                 self,
                 api.split(".")[0],
                 project=project_id,
@@ -30,9 +30,7 @@ class ProjectServices(Construct):
                 disable_on_destroy=False,
                 disable_dependent_services=False,
             )
-            for api in sorted(set(apis))
-        }
-        google_rules.attach(self.node.scope, self.enabled)
+        google_rules.attach(self.node.scope)
 
 
 # Custom roles replace predefined roles that bundle data access, destruction or IAM powers the
