@@ -32,6 +32,9 @@ _DEPTH_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
 # limit: the checked parser decides. Found by mapping every number character to one byte (C speed).
 _NUMERIC = bytes.maketrans(b"-+.eE0123456789", b"#" * 15)
 _LONG_NUMERIC_RUN = b"#" * 19
+# A run this long may be a number past the length limit. msgspec reads any shorter number as the
+# checked parser does: an integer of any size exactly, one for a float field correctly rounded.
+_OVERLONG_NUMERIC_RUN = b"#" * (MAX_NUMBER_CHARS + 1)
 _NOT_STRUCTURE = bytes(sorted(set(range(256)) - set(b'[]{}"')))
 
 
@@ -118,11 +121,11 @@ def typed_json(raw: bytes, decoder):
 
     For a body of a known shape: msgspec checks the types as it parses, at C speed, and nests no
     deeper than its type does. What is left to check here is the numbers: a numeric run that could
-    be a number past MAX_NUMBER_CHARS or an integer past 64 bits sends the body to `parse_json`.
+    be a number past MAX_NUMBER_CHARS sends the body to `parse_json`.
     """
     import msgspec
 
-    if _long_numeric_run(raw):
+    if _OVERLONG_NUMERIC_RUN in raw.translate(_NUMERIC):
         return None
     try:
         return decoder.decode(raw)

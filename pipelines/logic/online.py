@@ -129,21 +129,20 @@ def parse_usual(body, spec: DataSpec) -> Request | None:
 
 
 def _struct_columns(rows: list, columns: list[str]) -> dict[str, list | np.ndarray]:
-    """The values by column of `usual_body`'s rows: timestamps as a list, numbers as float arrays."""
-    getters = _column_getters(len(columns))
-    values = [list(map(getters[0], rows))]
-    values += [np.fromiter(map(get, rows), np.float64, len(rows)) for get in getters[1:]]
-    return dict(zip(columns, values, strict=True))
+    """The values by column of `usual_body`'s rows: timestamps as a list, numbers as float arrays.
+    The first two columns (the timestamp, then the target or the first exogenous column) are read
+    in comprehensions, whose attribute loads Python specialises: a third of attrgetter's time."""
+    values = [[row.column_0 for row in rows]]
+    if len(columns) > 1:
+        values.append([row.column_1 for row in rows])
+    values += [list(map(attrgetter(_column_field(index)), rows)) for index in range(2, len(columns))]
+    return dict(zip(columns, [values[0], *(np.array(numbers, np.float64) for numbers in values[1:])], strict=True))
 
 
 def _column_field(index: int) -> str:
-    """The field of `usual_body`'s rows that holds a row's `index`-th column."""
+    """The field of `usual_body`'s rows that holds a row's `index`-th column (`_struct_columns`
+    reads column_0 and column_1 by name)."""
     return f"column_{index}"
-
-
-@functools.cache
-def _column_getters(count: int) -> tuple[attrgetter, ...]:
-    return tuple(attrgetter(_column_field(index)) for index in range(count))
 
 
 def _future_columns(spec: DataSpec) -> list[str]:
