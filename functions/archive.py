@@ -17,6 +17,7 @@ hence no redeploy.
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import io
 import os
@@ -89,23 +90,36 @@ def shared_modules(function: str) -> list[str]:
     return sorted(found)
 
 
-def _imported_modules(path: Path) -> list[str]:
-    """Every module `path` imports (`from a import b` yields a.b and a), skipping TYPE_CHECKING blocks."""
+def _imported_modules(path: Path) -> tuple[str, ...]:
+    """Every module `path` imports (`from a import b` yields a.b and a), skipping the body of
+    `if TYPE_CHECKING:` blocks (not their else)."""
+    return _imports_in(path.read_text(), str(path))
+
+
+@functools.cache  # the functions share most modules: each source is parsed once per process
+def _imports_in(source: str, filename: str) -> tuple[str, ...]:
     modules: list[str] = []
 
-    def visit(node: ast.AST) -> None:
-        if isinstance(node, ast.If) and getattr(node.test, "id", getattr(node.test, "attr", None)) == "TYPE_CHECKING":
-            return
-        if isinstance(node, ast.Import):
-            modules.extend(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-            modules.append(node.module)
-            modules.extend(f"{node.module}.{alias.name}" for alias in node.names)
-        for child in ast.iter_child_nodes(node):
-            visit(child)
+    def visit(statements: list[ast.stmt]) -> None:
+        # Imports are statements: only the statement lists of compound statements are walked, not
+        # the expressions that make up most of a tree.
+        for node in statements:
+            if (
+                isinstance(node, ast.If)
+                and getattr(node.test, "id", getattr(node.test, "attr", None)) == "TYPE_CHECKING"
+            ):
+                visit(node.orelse)  # what runs when not type checking
+                continue
+            if isinstance(node, ast.Import):
+                modules.extend(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                modules.append(node.module)
+                modules.extend(f"{node.module}.{alias.name}" for alias in node.names)
+            for field in ("body", "orelse", "finalbody", "handlers", "cases"):
+                visit(getattr(node, field, ()))
 
-    visit(ast.parse(path.read_text(), filename=str(path)))
-    return modules
+    visit(ast.parse(source, filename=filename).body)
+    return tuple(modules)
 
 
 def _module_file(module: str) -> str | None:

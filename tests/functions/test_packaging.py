@@ -255,3 +255,54 @@ def test_committed_schedules_name_real_parameters(env, templates):
         template = yaml.safe_load((templates / f"{schedule.pipeline}.yaml").read_text())
         values = {"registry_uri": "vertex://p/r/m"} | schedule.parameters
         assert check(template, values) == [], f"{env}: schedule {schedule.name}"
+
+
+def test_imports_are_found_in_every_statement_block_except_type_checking_ones(tmp_path):
+    """Imports at any depth of statements count (functions, classes, try/except/finally, with, for,
+    match, else branches); those under `if TYPE_CHECKING:` and relative ones do not."""
+    from functions.archive import _imported_modules
+
+    source = tmp_path / "probe.py"
+    source.write_text(
+        "from __future__ import annotations\n"
+        "import a.top\n"
+        "from typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n"
+        "    import hidden.one\n"
+        "if typing.TYPE_CHECKING:\n"
+        "    import hidden.two\n"
+        "else:\n"
+        "    import b.else_branch\n"
+        "from . import relative\n"
+        "class C:\n"
+        "    def method(self):\n"
+        "        with open('x'):\n"
+        "            for _ in []:\n"
+        "                from c.deep import (name,\n"
+        "                    other)\n"
+        "try:\n"
+        "    import d.tried\n"
+        "except ImportError:\n"
+        "    import e.handled\n"
+        "finally:\n"
+        "    import f.finally_\n"
+        "match 1:\n"
+        "    case 1:\n"
+        "        import g.matched\n"
+        "x = [__import__('not.a.statement')]\n"
+    )
+    assert sorted(_imported_modules(source)) == [
+        "__future__",
+        "__future__.annotations",
+        "a.top",
+        "b.else_branch",
+        "c.deep",
+        "c.deep.name",
+        "c.deep.other",
+        "d.tried",
+        "e.handled",
+        "f.finally_",
+        "g.matched",
+        "typing",
+        "typing.TYPE_CHECKING",
+    ]
