@@ -126,9 +126,12 @@ class Seasonal:
 
     def forecast(self, y: np.ndarray, origins: np.ndarray, horizon: int, first_period: int, spec: DataSpec):
         """(n_origins, horizon) forecasts from the HISTORY_DAYS before each origin."""
-        week, length = len(self.profile), history_periods(spec)
-        positions = origins[:, None] + np.arange(-length, 0)
-        deseasonalised = y[positions] - self.profile[(first_period + positions) % week]
+        length = history_periods(spec)
+        # The profile over each origin's history and forecast periods, in a row.
+        seasons = _windows(
+            self._profile_repeated, (first_period + origins - length) % len(self.profile), length + horizon
+        )
+        deseasonalised = _windows(y, origins - length, length) - seasons[:, :length]
         level_weights, trend_weights = smoothing_weights(self.alpha, self.beta, self.phi, length, spec.periods_per_day)
         # Not `@`: BLAS picks its kernel by the number of rows, so one origin alone and the same
         # origin among a backtest's would differ in the last bits; numpy's own sum is per row.
@@ -136,8 +139,21 @@ class Seasonal:
         if self.beta:
             steps = np.cumsum(self.phi ** np.arange(1, horizon + 1))  # phi + phi^2 + ... per step ahead
             outlook = outlook + (deseasonalised * trend_weights).sum(axis=1)[:, None] * steps
-        targets = first_period + origins[:, None] + np.arange(horizon)
-        return outlook + self.profile[targets % week]
+        return outlook + seasons[:, length:]
+
+    @functools.cached_property
+    def _profile_repeated(self) -> np.ndarray:
+        """The profile repeated over a week more than a history and a day ahead: every window
+        `forecast` reads is a slice of it, from a start within the first week."""
+        week = len(self.profile)
+        return np.resize(self.profile, week + week // 7 * (HISTORY_DAYS + 1))
+
+
+def _windows(values: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
+    """values[start : start + length] for each start, one row each (a view for a single start)."""
+    if len(starts) == 1:
+        return values[starts[0] : starts[0] + length][None]
+    return values[starts[:, None] + np.arange(length)]
 
 
 def trend_smoothing(ets: dict) -> tuple[float, float, float]:
