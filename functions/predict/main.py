@@ -138,5 +138,3 @@ def read_request(raw: bytes, spec: DataSpec) -> Request:
 # instance: moved out of the collector's reach, a full collection no longer walks it (a pause of
 # about 65 ms every few thousand requests, felt by every request in flight).
 gc.freeze()
-import sys as _s; import os as _o
-if _o.environ.get("SWI"): _s.setswitchinterval(float(_o.environ["SWI"]))
