@@ -202,8 +202,10 @@ def summary(result: dict) -> list[str]:
             f"version: {latest.version} in {_shown(values['registry_uri'])}"
             + (" (unchanged: this run trained the artifacts it holds; nothing was registered)" if unchanged else "")
         )
+        width = max(map(len, holdout), default=0)  # metric names differ in length (mae, coverage_80)
         lines += [
-            f"  {name:<5} {holdout[name]:10.2f}  (baseline {baseline.get(name, float('nan')):.2f})" for name in holdout
+            f"  {name:<{width}} {holdout[name]:10.2f}  (baseline {baseline.get(name, float('nan')):.2f})"
+            for name in holdout
         ]
         decision = "promoted" if latest.metrics.get("promoted") else "not promoted"
         when = f" (when version {latest.version} was registered)" if unchanged else ""
