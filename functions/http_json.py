@@ -125,7 +125,7 @@ def typed_json(raw: bytes, decoder):
     """
     import msgspec
 
-    if _OVERLONG_NUMERIC_RUN in raw.translate(_NUMERIC):
+    if _has_run(raw, _OVERLONG_NUMERIC_RUN):
         return None
     try:
         return decoder.decode(raw)
@@ -133,14 +133,15 @@ def typed_json(raw: bytes, decoder):
         return None
 
 
-def _long_numeric_run(raw: bytes) -> bool:
-    return _LONG_NUMERIC_RUN in raw.translate(_NUMERIC)
+def _has_run(raw: bytes, run: bytes) -> bool:
+    """Whether `raw` holds `run` (a _LONG_NUMERIC_RUN or an _OVERLONG_NUMERIC_RUN) of number characters."""
+    return run in raw.translate(_NUMERIC)
 
 
 def _orjson_or_none(raw: bytes):
     import orjson
 
-    if _long_numeric_run(raw) or b"\\" in raw:  # escapes: the checked parser counts
+    if _has_run(raw, _LONG_NUMERIC_RUN) or b"\\" in raw:  # escapes: the checked parser counts
         return None
     # Without escapes, a string without brackets in it is two adjacent quotes once everything but
     # brackets and quotes is dropped; a quote left over means brackets in a string (the checked
