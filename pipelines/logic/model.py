@@ -137,8 +137,7 @@ class Seasonal:
         # origin among a backtest's would differ in the last bits; numpy's own sum is per row.
         outlook = (deseasonalised * level_weights).sum(axis=1)[:, None]
         if self.beta:
-            steps = np.cumsum(self.phi ** np.arange(1, horizon + 1))  # phi + phi^2 + ... per step ahead
-            outlook = outlook + (deseasonalised * trend_weights).sum(axis=1)[:, None] * steps
+            outlook = outlook + (deseasonalised * trend_weights).sum(axis=1)[:, None] * damped_steps(self.phi, horizon)
         return outlook + seasons[:, length:]
 
     @functools.cached_property
@@ -154,6 +153,14 @@ def _windows(values: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
     if len(starts) == 1:
         return values[starts[0] : starts[0] + length][None]
     return values[starts[:, None] + np.arange(length)]
+
+
+@functools.cache
+def damped_steps(phi: float, horizon: int) -> np.ndarray:
+    """How many trends each step ahead adds to the level: phi + phi^2 + ... + phi^step."""
+    steps = np.cumsum(phi ** np.arange(1, horizon + 1))
+    steps.flags.writeable = False  # shared by every caller
+    return steps
 
 
 def trend_smoothing(ets: dict) -> tuple[float, float, float]:
