@@ -11,7 +11,6 @@ added. Amended documents are written back; a problem anywhere refuses the whole 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,7 +106,7 @@ class CheckedApp(App):
                 raise
             raise PolicyViolation(annotation_lines(str(error))) from None
         outdir = Path(self.outdir)
-        written = json.loads((outdir / "manifest.json").read_text(encoding="utf-8"))["stacks"]
+        written = orjson.loads((outdir / "manifest.json").read_bytes())["stacks"]
         problems: list[str] = []
         amended: dict[Path, dict[str, Any]] = {}
         for stack in self.node.children:
