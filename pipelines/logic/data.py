@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import importlib.util
 import io
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -34,6 +35,23 @@ def read_parquet(source: Path | str | bytes) -> pd.DataFrame:
 
     data = source if isinstance(source, bytes) else Path(source).read_bytes()
     return pq.ParquetFile(pa.BufferReader(data)).read(use_threads=False).to_pandas(use_threads=False)
+
+
+def parse_timestamps(values: pd.Series) -> pd.Series:
+    """Timestamps from text, NaT where a value is not one: ISO 8601 in any of its spellings, mixed
+    freely (a T or a space, with or without seconds); a column in another format (30 Apr 2024, 10:00)
+    in the format pandas infers from its first value, when that reads more of it.
+
+    pandas alone infers one format from the first value and applies it to every row, so a column
+    mixing `2024-04-30T10:00:00` and `2024-04-30 10:00:00` had its valid values refused."""
+    iso = pd.to_datetime(values, errors="coerce", format="ISO8601")
+    is_datetime = pd.api.types.is_datetime64_any_dtype(iso)  # not when time zones are mixed
+    if is_datetime and iso.notna().sum() == values.notna().sum():
+        return iso
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "Could not infer format": the problem says it
+        inferred = pd.to_datetime(values, errors="coerce")
+    return iso if is_datetime and iso.notna().sum() >= inferred.notna().sum() else inferred
 
 
 def load_reference() -> pd.DataFrame:
@@ -99,7 +117,7 @@ def validate(
     frame = frame[columns].copy()
 
     problems: list[str] = []
-    timestamps = pd.to_datetime(frame[spec.timestamp_column], errors="coerce")
+    timestamps = parse_timestamps(frame[spec.timestamp_column])
     bad = timestamps.isna().to_numpy()
     if bad.any():
         position = int(bad.argmax())

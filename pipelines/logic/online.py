@@ -29,7 +29,7 @@ import msgspec
 import numpy as np
 import pandas as pd
 
-from pipelines.logic.data import DataSpec, DataValidationError, validate
+from pipelines.logic.data import DataSpec, DataValidationError, parse_timestamps, validate
 from pipelines.logic.features import NANOSECONDS, max_horizon
 from pipelines.logic.forecast import OUTPUT_COLUMNS, forecast, short_history
 from pipelines.logic.model import Forecaster, step_nanoseconds
@@ -207,7 +207,7 @@ def _as_series(history: list[dict], future: list[dict], horizon: int, spec: Data
     """The batch path's validation of the rows as a DataFrame (its messages, its parsing)."""
     rows = history + [row | {spec.target_column: None} for row in future]
     frame = pd.DataFrame(rows)
-    timestamps = pd.to_datetime(frame[spec.timestamp_column], errors="coerce")
+    timestamps = parse_timestamps(frame[spec.timestamp_column])
     if timestamps.notna().all():
         _check_span(timestamps, horizon, spec)
         frame[spec.timestamp_column] = timestamps  # parsed once: validate finds them parsed

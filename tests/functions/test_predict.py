@@ -100,6 +100,19 @@ def test_gaps_in_history_are_400(client):
     assert "1 periods are missing, first 2000-08-21 02:00:00" in response.get_json()["error"]
 
 
+def test_timestamps_spelled_with_a_t_or_a_space_mixed_get_the_same_forecasts(client):
+    """ISO 8601 allows either separator: a history mixing them is one history, not a row of
+    "values that are not timestamps" (pandas alone reads every row in the first row's format)."""
+    rows = history()
+    mixed = [
+        dict(row, timestamp=row["timestamp"].replace("T", " ")) if k % 3 == 0 else row for k, row in enumerate(rows)
+    ]
+    assert mixed[0]["timestamp"] != rows[0]["timestamp"] and mixed[1] == rows[1]
+    answers = [client.post("/", json={"history": body, "horizon": 6}) for body in (rows, mixed)]
+    assert [answer.status_code for answer in answers] == [200, 200]
+    assert answers[1].get_json() == answers[0].get_json()
+
+
 def test_only_post(client):
     assert client.get("/").status_code == 405
 

@@ -119,6 +119,18 @@ def test_bad_timestamps_duplicates_gaps_and_off_grid(reference):
     assert problems_of(shifted)[0].startswith("column 'timestamp': 1 timestamps are off the 30min grid")
 
 
+def test_timestamps_are_read_in_any_iso_spelling_or_one_other_format(reference, series):
+    """Mixed ISO 8601 spellings (a T or a space) are one column of timestamps; a column in another
+    format is read in the one pandas infers; only values that are no timestamp are reported."""
+    iso = reference.assign(timestamp=reference["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%S"))
+    iso.loc[iso.index % 2 == 0, "timestamp"] = iso["timestamp"].str.replace("T", " ")
+    assert validate(iso, SPEC, "mixed").equals(series)
+    spelled = reference.assign(timestamp=reference["timestamp"].dt.strftime("%d %b %Y, %H:%M"))
+    assert validate(spelled, SPEC, "spelled").equals(series)
+    iso.loc[7, "timestamp"] = "not a time"
+    assert problems_of(iso) == ["column 'timestamp': 1 values are not timestamps, first in row 8"]
+
+
 def test_a_file_with_duplicates_and_empty_values_gets_every_problem_at_once(reference):
     frame = reference.copy()
     frame.loc[[5, 9], "demand"] = np.nan
