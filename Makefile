@@ -167,7 +167,7 @@ resume-schedule: env-required setup ## Resume schedule NAME= of ENV=
 call: env-required setup ## POST BODY= (JSON, default {}) to deployed FUNCTION= of ENV= with your identity token
 	$(PY) -m infra.operate call $(ENV_FLAG) --function "$$FUNCTION" --body "$$BODY"
 
-verify-deploy: env-required setup ## Check ENV= runs what was applied: functions ACTIVE on their sources, schedules
+verify-deploy: env-required setup ## Check ENV= runs what was applied: functions ACTIVE on their sources, schedules ENABLED, the trigger answering
 	$(PY) -m infra.operate verify-deploy $(ENV_FLAG)
 
 deploy-dags: env-required setup ## Upload the daily cycle's DAG, settings and code to ENV='s Composer bucket (where Composer is on)
@@ -189,7 +189,7 @@ bench: setup ## Benchmarks with their floors: synth, local training pipeline, pr
 	$(PY) tests/bench/bench_predict.py
 	$(PY) tests/bench/bench_accuracy.py
 
-clean: ## Remove synthesized stacks (and staging leftovers), build outputs and caches (keeps .venv)
+clean: ## Remove synthesized stacks (and staging leftovers), build outputs, test and lint caches (keeps .venv and .cache)
 	rm -rf infra/cdktf.out infra/.synth-* environments/teams/.*.partial build .pytest_cache .ruff_cache
 
 env-required:
