@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipelines.logic.spec import REFERENCE, REFERENCE_FREQUENCY, DataSpec, DataValidationError
+from pipelines.logic.spec import REFERENCE, REFERENCE_FREQUENCY, DataSpec, DataValidationError, counted
 
 # Taylor (2003): half-hourly electricity demand in England and Wales (MW), Monday 5 June 2000 to
 # Sunday 27 August 2000, 4032 observations. It ships inside the `pmdarima` package (MIT), from R's
@@ -122,13 +122,16 @@ def validate(
     if bad.any():
         position = int(bad.argmax())
         problems.append(
-            f"column {spec.timestamp_column!r}: {int(bad.sum())} values are not timestamps, first in row {position + 1}"
+            f"column {spec.timestamp_column!r}: "
+            f"{counted(int(bad.sum()), 'value is not a timestamp', 'values are not timestamps')}, "
+            f"first in row {position + 1}"
         )
     frame[spec.timestamp_column] = timestamps
     duplicated = timestamps[timestamps.duplicated() & timestamps.notna()]
     if len(duplicated):
         problems.append(
-            f"column {spec.timestamp_column!r}: {len(duplicated)} duplicate timestamps, first {duplicated.iloc[0]}"
+            f"column {spec.timestamp_column!r}: "
+            f"{counted(len(duplicated), 'duplicate timestamp', 'duplicate timestamps')}, first {duplicated.iloc[0]}"
         )
     # The remaining checks run on the rows that have a timestamp of their own, so that one pass
     # reports every kind of problem the file has.
@@ -142,13 +145,13 @@ def validate(
     off_grid = frame.index.difference(expected)
     if len(off_grid):
         problems.append(
-            f"column {spec.timestamp_column!r}: {len(off_grid)} timestamps are off the {spec.frequency} grid, "
-            f"first {off_grid[0]}; expected one row every {spec.frequency}"
+            f"column {spec.timestamp_column!r}: {counted(len(off_grid), 'timestamp is', 'timestamps are')} off the "
+            f"{spec.frequency} grid, first {off_grid[0]}; expected one row every {spec.frequency}"
         )
     elif len(gaps):
         problems.append(
-            f"column {spec.timestamp_column!r}: {len(gaps)} periods are missing, first {gaps[0]}; expected one row "
-            f"every {spec.frequency}"
+            f"column {spec.timestamp_column!r}: {counted(len(gaps), 'period is', 'periods are')} missing, "
+            f"first {gaps[0]}; expected one row every {spec.frequency}"
         )
 
     for column in [spec.target_column, *spec.exogenous_columns]:
@@ -156,7 +159,8 @@ def validate(
         not_numbers = frame[column][numeric.isna() & frame[column].notna()]
         if len(not_numbers):
             problems.append(
-                f"column {column!r}: {len(not_numbers)} values are not numbers, first at {not_numbers.index[0]}"
+                f"column {column!r}: {counted(len(not_numbers), 'value is not a number', 'values are not numbers')}, "
+                f"first at {not_numbers.index[0]}"
             )
         frame[column] = numeric
 
@@ -165,34 +169,35 @@ def validate(
     empty = target.iloc[:observed_end][target.iloc[:observed_end].isna()]
     if len(empty):
         problems.append(
-            f"column {spec.target_column!r}: {len(empty)} empty values (NaN), first at {empty.index[0]}; "
-            "expected a number in every row" + (" before the forecast rows" if allow_future_rows else "")
+            f"column {spec.target_column!r}: {counted(len(empty), 'empty value', 'empty values')} (NaN), "
+            f"first at {empty.index[0]}; expected a number in every row"
+            + (" before the forecast rows" if allow_future_rows else "")
         )
     for column in spec.exogenous_columns:
         empty = frame[column][frame[column].isna()]
         if len(empty):
             problems.append(
-                f"column {column!r}: {len(empty)} empty values (NaN), first at {empty.index[0]}; expected a number "
-                "in every row"
+                f"column {column!r}: {counted(len(empty), 'empty value', 'empty values')} (NaN), "
+                f"first at {empty.index[0]}; expected a number in every row"
             )
     observed = target.iloc[:observed_end].dropna()
     if spec.target_min is not None and (observed < spec.target_min).any():
         low = observed[observed < spec.target_min]
         problems.append(
-            f"column {spec.target_column!r}: {len(low)} values below {spec.target_min:g}, first {low.iloc[0]:g} at "
-            f"{low.index[0]}"
+            f"column {spec.target_column!r}: {counted(len(low), 'value', 'values')} below {spec.target_min:g}, "
+            f"first {low.iloc[0]:g} at {low.index[0]}"
         )
     if spec.target_max is not None and (observed > spec.target_max).any():
         high = observed[observed > spec.target_max]
         problems.append(
-            f"column {spec.target_column!r}: {len(high)} values above {spec.target_max:g}, first {high.iloc[0]:g} at "
-            f"{high.index[0]}"
+            f"column {spec.target_column!r}: {counted(len(high), 'value', 'values')} above {spec.target_max:g}, "
+            f"first {high.iloc[0]:g} at {high.index[0]}"
         )
     if len(observed) < min_history:
         per_day = spec.periods_per_day
         problems.append(
-            f"only {len(observed)} rows of history ({len(observed) / per_day:.1f} days); expected at least "
-            f"{min_history} ({min_history / per_day:.1f} days at {spec.frequency})"
+            f"only {counted(len(observed), 'row', 'rows')} of history ({len(observed) / per_day:.1f} days); "
+            f"expected at least {min_history} ({min_history / per_day:.1f} days at {spec.frequency})"
         )
     if problems:
         raise DataValidationError(source, problems)

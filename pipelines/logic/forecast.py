@@ -13,7 +13,7 @@ import pandas as pd
 
 from pipelines.logic.features import history_periods, max_horizon
 from pipelines.logic.model import INTERVAL_KEYS, Forecaster
-from pipelines.logic.spec import DataSpec, DataValidationError
+from pipelines.logic.spec import DataSpec, DataValidationError, counted
 
 OUTPUT_COLUMNS = ("forecast", *INTERVAL_KEYS)
 
@@ -24,7 +24,10 @@ def short_history(observed: int, spec: DataSpec) -> str | None:
     if observed >= needed:
         return None
     days = needed // spec.periods_per_day
-    return f"only {observed} periods of history; expected at least {needed} ({days} days at {spec.frequency})"
+    return (
+        f"only {counted(observed, 'period', 'periods')} of history; expected at least {needed} "
+        f"({days} days at {spec.frequency})"
+    )
 
 
 def forecast(forecaster: Forecaster, series: pd.DataFrame, horizon: int, source: str = "input") -> pd.DataFrame:

@@ -29,6 +29,7 @@ import msgspec
 import numpy as np
 import pandas as pd
 
+from environments.messages import kind_of
 from pipelines.logic.data import DataSpec, DataValidationError, parse_timestamps, validate
 from pipelines.logic.features import NANOSECONDS, max_horizon
 from pipelines.logic.forecast import OUTPUT_COLUMNS, forecast, short_history
@@ -229,7 +230,7 @@ def _rows(
         return rows, values
     for index, row in enumerate(rows):
         if not isinstance(row, dict) or set(row) != set(columns):
-            raise InvalidRequest(f"{key}[{index}]", f"expected an object with exactly {', '.join(columns)}")
+            raise InvalidRequest(f"{key}[{index}]", _row_shape_problem(row, columns))
         if not isinstance(row[spec.timestamp_column], str):
             raise InvalidRequest(f"{key}[{index}].{spec.timestamp_column}", "expected an ISO 8601 timestamp string")
         for column in columns[1:]:
@@ -237,6 +238,18 @@ def _rows(
             if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
                 raise InvalidRequest(f"{key}[{index}].{column}", f"{json.dumps(value)[:40]} is not a finite number")
     return rows, None
+
+
+def _row_shape_problem(row: object, columns: list[str]) -> str:
+    """Why a row is not an object with exactly `columns`: the first missing or unexpected key (a
+    request's key is shown as JSON, cut to 40 characters), or what it is instead of an object."""
+    expected = f"expected an object with exactly {', '.join(columns)}"
+    if not isinstance(row, dict):
+        return f"{kind_of(row)}; {expected}"
+    if missing := [column for column in columns if column not in row]:
+        return f"no {missing[0]!r}; {expected}"
+    unexpected = next(name for name in row if name not in columns)
+    return f"unexpected key {json.dumps(unexpected)[:40]}; {expected}"
 
 
 def _plain_columns(rows: list, columns: list[str]) -> dict[str, list | np.ndarray] | None:

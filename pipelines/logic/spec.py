@@ -28,6 +28,11 @@ def frequency_seconds(frequency: object) -> int | None:
     return seconds if seconds <= SECONDS_PER_DAY and SECONDS_PER_DAY % seconds == 0 else None
 
 
+def counted(count: int, one: str, many: str) -> str:
+    """A count and the phrase that agrees with it: `1 value is`, `3 values are`."""
+    return f"{count} {one if count == 1 else many}"
+
+
 class DataValidationError(ValueError):
     """The data cannot be used; `problems` holds one line per problem."""
 

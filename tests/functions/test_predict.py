@@ -66,7 +66,21 @@ def test_no_champion_is_503_but_bad_input_is_still_400(tmp_path, monkeypatch):
         ([1, 2], "body", "expected a JSON object with keys history, future, horizon"),
         ({"history": [], "extra": 1}, "extra", "unknown key 'extra'; expected history, future, horizon"),
         ({"horizon": 1}, "history", "expected a list of objects with timestamp, demand"),
-        ({"history": [{"timestamp": "2000-01-01"}]}, "history[0]", "expected an object with exactly timestamp, demand"),
+        (
+            {"history": [{"timestamp": "2000-01-01"}]},
+            "history[0]",
+            "no 'demand'; expected an object with exactly timestamp, demand",
+        ),
+        (
+            {"history": [{"timestamp": "2000-01-01", "demand": 1.0, "load": 2.0}]},
+            "history[0]",
+            'unexpected key "load"; expected an object with exactly timestamp, demand',
+        ),
+        (
+            {"history": [{"timestamp": "2000-01-01", "demand": 1.0}, ["2000-01-01", 1.0]]},
+            "history[1]",
+            "a list; expected an object with exactly timestamp, demand",
+        ),
         (
             {"history": [{"timestamp": 5, "demand": 1.0}]},
             "history[0].timestamp",
@@ -97,7 +111,7 @@ def test_gaps_in_history_are_400(client):
     del rows[100]
     response = client.post("/", json={"history": rows, "horizon": 1})
     assert response.status_code == 400
-    assert "1 periods are missing, first 2000-08-21 02:00:00" in response.get_json()["error"]
+    assert "1 period is missing, first 2000-08-21 02:00:00" in response.get_json()["error"]
 
 
 def test_timestamps_spelled_with_a_t_or_a_space_mixed_get_the_same_forecasts(client):

@@ -69,7 +69,7 @@ def test_late_data_is_named_and_leaves_the_store_untouched(tmp_path):
         ),
         (
             [1.0, -2.0, 3.0, 4.0],
-            "replay, day 2024-03-04: column 'demand': 1 values below 0, first -2 at 2024-03-04 06:00:00",
+            "replay, day 2024-03-04: column 'demand': 1 value below 0, first -2 at 2024-03-04 06:00:00",
         ),
     ],
 )

@@ -96,9 +96,9 @@ def test_values_out_of_range_and_not_numbers(reference):
     frame.loc[7, "demand"] = "n/a"
     high = reference[reference["demand"] > 38000]
     assert problems_of(frame, DataSpec(target_max=38000)) == [
-        "column 'demand': 1 values are not numbers, first at 2000-06-05 03:30:00",
-        "column 'demand': 1 empty values (NaN), first at 2000-06-05 03:30:00; expected a number in every row",
-        "column 'demand': 1 values below 0, first -3 at 2000-06-05 02:30:00",
+        "column 'demand': 1 value is not a number, first at 2000-06-05 03:30:00",
+        "column 'demand': 1 empty value (NaN), first at 2000-06-05 03:30:00; expected a number in every row",
+        "column 'demand': 1 value below 0, first -3 at 2000-06-05 02:30:00",
         f"column 'demand': {len(high)} values above 38000, first {high['demand'].iloc[0]:g} at "
         f"{high['timestamp'].iloc[0]}",
     ]
@@ -107,16 +107,16 @@ def test_values_out_of_range_and_not_numbers(reference):
 def test_bad_timestamps_duplicates_gaps_and_off_grid(reference):
     frame = reference.astype({"timestamp": object})
     frame.loc[3, "timestamp"] = "yesterday"
-    assert problems_of(frame) == ["column 'timestamp': 1 values are not timestamps, first in row 4"]
+    assert problems_of(frame) == ["column 'timestamp': 1 value is not a timestamp, first in row 4"]
     assert problems_of(pd.concat([reference, reference.tail(1)])) == [
-        "column 'timestamp': 1 duplicate timestamps, first 2000-08-27 23:30:00"
+        "column 'timestamp': 1 duplicate timestamp, first 2000-08-27 23:30:00"
     ]
     assert problems_of(reference.drop(index=[10, 11])) == [
         "column 'timestamp': 2 periods are missing, first 2000-06-05 05:00:00; expected one row every 30min"
     ]
     shifted = reference.copy()
     shifted.loc[20, "timestamp"] += pd.Timedelta("7min")
-    assert problems_of(shifted)[0].startswith("column 'timestamp': 1 timestamps are off the 30min grid")
+    assert problems_of(shifted)[0].startswith("column 'timestamp': 1 timestamp is off the 30min grid")
 
 
 def test_timestamps_are_read_in_any_iso_spelling_or_one_other_format(reference, series):
@@ -128,7 +128,7 @@ def test_timestamps_are_read_in_any_iso_spelling_or_one_other_format(reference, 
     spelled = reference.assign(timestamp=reference["timestamp"].dt.strftime("%d %b %Y, %H:%M"))
     assert validate(spelled, SPEC, "spelled").equals(series)
     iso.loc[7, "timestamp"] = "not a time"
-    assert problems_of(iso) == ["column 'timestamp': 1 values are not timestamps, first in row 8"]
+    assert problems_of(iso) == ["column 'timestamp': 1 value is not a timestamp, first in row 8"]
 
 
 def test_a_file_with_duplicates_and_empty_values_gets_every_problem_at_once(reference):
@@ -154,7 +154,7 @@ def test_prediction_input_may_end_with_future_rows(with_temperature):
     with pytest.raises(DataValidationError, match=r"expected a number in every row$"):
         validate(frame, spec, "input.csv")
     frame.loc[frame.index[-49], "temperature"] = np.nan
-    with pytest.raises(DataValidationError, match="column 'temperature': 1 empty values"):
+    with pytest.raises(DataValidationError, match="column 'temperature': 1 empty value "):
         validate(frame, spec, "input.csv", allow_future_rows=True)
 
 
