@@ -140,22 +140,22 @@ class ManagedFolder(_ObjectAccess, Construct):
 
     def __init__(self, scope: Construct, id: str, *, bucket: SecureBucket, path: str) -> None:
         super().__init__(scope, id)
-        self.folder = StorageManagedFolder(self, "folder", bucket=bucket.bucket_name, name=path, force_destroy=False)
-
-    @cached_property
-    def _folder_reference(self) -> tuple[str, str]:
-        """The folder's bucket and name as references (its grants wait for it), read through jsii once."""
-        return self.folder.bucket, self.folder.name
+        self.bucket_name = bucket.bucket_name
+        self.path = path
+        self.folder = StorageManagedFolder(self, "folder", bucket=self.bucket_name, name=path, force_destroy=False)
 
     def _grant(self, access: str, role: str, grantee: Grantee) -> None:
+        # The folder is named by its path, as the folder names itself: reading its attributes back
+        # would cost two jsii round trips per folder, so the grant waits for it by depends_on.
         granted(
             grantee,
             StorageManagedFolderIamMember(
                 self,
                 f"{access}-{grantee.grant_id}",
-                bucket=self._folder_reference[0],
-                managed_folder=self._folder_reference[1],
+                bucket=self.bucket_name,
+                managed_folder=self.path,
                 role=role,
                 member=grantee.member,
+                depends_on=[self.folder],
             ),
         )

@@ -301,15 +301,19 @@ def test_a_team_gets_its_own_registry_space_and_cannot_move_aliases(fixture_stac
         if "team-forecasting" in g["member"]
     }
     assert set(team) == {"projects/fixture-everything/roles/platformTeamRunner", "roles/logging.logWriter"}
-    folders = sorted(
-        (g["bucket"].split(".")[1].split("_")[0], g["managed_folder"].split(".")[1].split("_")[0], g["role"])
-        for g in resources(stack, "google_storage_managed_folder_iam_member").values()
-        if "team-forecasting" in g["member"] and "runner" in g["member"]
-    )
-    assert folders == [
-        ("data", "data", "roles/storage.objectUser"),
-        ("models", "models", "roles/storage.objectUser"),
-        ("pipeline-root", "pipeline-root", "roles/storage.objectUser"),
+    managed_folders = resources(stack, "google_storage_managed_folder")
+    folders = []
+    for grant in resources(stack, "google_storage_managed_folder_iam_member").values():
+        if "team-forecasting" in grant["member"] and "runner" in grant["member"]:
+            # The grant names the folder it waits for: the same bucket, the same path.
+            (waited,) = [a.split(".")[1] for a in grant["depends_on"] if a.startswith("google_storage_managed_folder.")]
+            folder = managed_folders[waited]
+            assert (folder["bucket"], folder["name"]) == (grant["bucket"], grant["managed_folder"])
+            folders.append((grant["bucket"].split(".")[1].split("_")[0], grant["managed_folder"], grant["role"]))
+    assert sorted(folders) == [
+        ("data", "teams/forecasting/", "roles/storage.objectUser"),
+        ("models", "teams/forecasting/", "roles/storage.objectUser"),
+        ("pipeline-root", "teams/forecasting/", "roles/storage.objectUser"),
     ]
     bucket_members = {g["member"] for g in resources(stack, "google_storage_bucket_iam_member").values()}
     assert not [m for m in bucket_members if "team-forecasting" in m], (
