@@ -3,6 +3,7 @@ one rename), whatever point it is stopped at; leftovers of a stopped synth are r
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
@@ -42,6 +43,7 @@ def test_the_output_is_a_symlink_to_one_complete_staged_folder(published):
     manifest = json.loads((published / "manifest.json").read_text())
     assert sorted(manifest["stacks"]) == ["cmek", "nothing"]
     assert sorted(p.name for p in (published / "stacks").iterdir()) == ["cmek", "nothing"]
+    assert gc.isenabled(), "synth turns the cyclic garbage collector off while it runs, then back on"
 
 
 def test_a_failed_swap_leaves_the_previous_output_and_no_staging(published, monkeypatch):
@@ -53,6 +55,7 @@ def test_a_failed_swap_leaves_the_previous_output_and_no_staging(published, monk
     monkeypatch.setattr("infra.synth.os.replace", refuse)
     with pytest.raises(OSError, match="No space left"):
         synthesize(["nothing"], outdir=published)
+    assert gc.isenabled(), "a failed synth turns the garbage collector back on too"
     assert os.readlink(published) == target and snapshot(published) == before
     assert staged(published.parent) == [target]
 
