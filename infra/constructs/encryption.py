@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cached_property
+
 from cdktn import TerraformResource, TerraformResourceLifecycle
 from cdktn_provider_google.kms_crypto_key import KmsCryptoKey
 from cdktn_provider_google.kms_crypto_key_iam_member import KmsCryptoKeyIamMember
@@ -34,16 +36,16 @@ class EncryptionKey(Construct):
         )
         self.grants: list[KmsCryptoKeyIamMember] = []
 
-    @property
+    @cached_property
     def id(self) -> str:
-        return self.key.id
+        return self.key.id  # read through jsii once, then kept: every encrypted resource names it
 
     def grant_encrypt_decrypt(self, grantee: Grantee) -> KmsCryptoKeyIamMember:
         """Let a service agent use the key for the resources it manages."""
         grant = KmsCryptoKeyIamMember(
             self,
             f"encrypt-decrypt-{grantee.grant_id}",
-            crypto_key_id=self.key.id,
+            crypto_key_id=self.id,
             role="roles/cloudkms.cryptoKeyEncrypterDecrypter",
             member=grantee.member,
         )
