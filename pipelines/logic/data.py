@@ -45,13 +45,14 @@ def parse_timestamps(values: pd.Series) -> pd.Series:
     pandas alone infers one format from the first value and applies it to every row, so a column
     mixing `2024-04-30T10:00:00` and `2024-04-30 10:00:00` had its valid values refused."""
     iso = pd.to_datetime(values, errors="coerce", format="ISO8601")
-    is_datetime = pd.api.types.is_datetime64_any_dtype(iso)  # not when time zones are mixed
-    if is_datetime and iso.notna().sum() == values.notna().sum():
+    # Not a datetime column when time zones are mixed: then ISO reads nothing usable.
+    iso_read = iso.notna().sum() if pd.api.types.is_datetime64_any_dtype(iso) else -1
+    if iso_read == values.notna().sum():
         return iso
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # "Could not infer format": the problem says it
         inferred = pd.to_datetime(values, errors="coerce")
-    return iso if is_datetime and iso.notna().sum() >= inferred.notna().sum() else inferred
+    return iso if iso_read >= inferred.notna().sum() else inferred
 
 
 def load_reference() -> pd.DataFrame:
