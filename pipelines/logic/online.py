@@ -241,15 +241,15 @@ def _rows(
 
 
 def _row_shape_problem(row: object, columns: list[str]) -> str:
-    """Why a row is not an object with exactly `columns`: the first missing or unknown key (a
-    request's key is shown as JSON, cut to 40 characters), or what it is instead of an object."""
+    """Why a row is not an object with exactly `columns`: the first missing or unknown key (quoted
+    as column names are; a request's own key cut to 40 characters), or what it is instead of an object."""
     expected = f"expected an object with exactly {', '.join(columns)}"
     if not isinstance(row, dict):
         return f"{kind_of(row)}; {expected}"
     if missing := [column for column in columns if column not in row]:
         return f"no {missing[0]!r}; {expected}"
     unknown = next(name for name in row if name not in columns)
-    return f"unknown key {json.dumps(unknown)[:40]}; {expected}"
+    return f"unknown key {repr(unknown)[:40]}; {expected}"
 
 
 def _plain_columns(rows: list, columns: list[str]) -> dict[str, list | np.ndarray] | None:

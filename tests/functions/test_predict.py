@@ -74,7 +74,7 @@ def test_no_champion_is_503_but_bad_input_is_still_400(tmp_path, monkeypatch):
         (
             {"history": [{"timestamp": "2000-01-01", "demand": 1.0, "load": 2.0}]},
             "history[0]",
-            'unknown key "load"; expected an object with exactly timestamp, demand',
+            "unknown key 'load'; expected an object with exactly timestamp, demand",
         ),
         (
             {"history": [{"timestamp": "2000-01-01", "demand": 1.0}, ["2000-01-01", 1.0]]},
