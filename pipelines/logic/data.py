@@ -155,9 +155,13 @@ def validate(
             f"first {gaps[0]}; expected one row every {spec.frequency}"
         )
 
+    # A cell that is not a number is reported as such, not again as empty: `empty` holds only the
+    # cells that were empty in the input.
+    empty_cells = {}
     for column in [spec.target_column, *spec.exogenous_columns]:
         numeric = pd.to_numeric(frame[column], errors="coerce")
-        not_numbers = frame[column][numeric.isna() & frame[column].notna()]
+        empty_cells[column] = frame[column].isna()
+        not_numbers = frame[column][numeric.isna() & ~empty_cells[column]]
         if len(not_numbers):
             problems.append(
                 f"column {column!r}: {counted(len(not_numbers), 'value is not a number', 'values are not numbers')}, "
@@ -167,7 +171,7 @@ def validate(
 
     target = frame[spec.target_column]
     observed_end = len(target) if not allow_future_rows else _last_observed(target) + 1
-    empty = target.iloc[:observed_end][target.iloc[:observed_end].isna()]
+    empty = target.iloc[:observed_end][empty_cells[spec.target_column].iloc[:observed_end]]
     if len(empty):
         problems.append(
             f"column {spec.target_column!r}: {counted(len(empty), 'empty value', 'empty values')} (NaN), "
@@ -175,7 +179,7 @@ def validate(
             + (" before the forecast rows" if allow_future_rows else "")
         )
     for column in spec.exogenous_columns:
-        empty = frame[column][frame[column].isna()]
+        empty = frame[column][empty_cells[column]]
         if len(empty):
             problems.append(
                 f"column {column!r}: {counted(len(empty), 'empty value', 'empty values')} (NaN), "

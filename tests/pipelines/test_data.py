@@ -93,11 +93,12 @@ def test_too_short_a_history(reference):
 def test_values_out_of_range_and_not_numbers(reference):
     frame = reference.astype({"demand": object})
     frame.loc[5, "demand"] = -3.0
-    frame.loc[7, "demand"] = "n/a"
+    frame.loc[7, "demand"] = "n/a"  # text: not a number, and not reported again as empty
+    frame.loc[9, "demand"] = None
     high = reference[reference["demand"] > 38000]
     assert problems_of(frame, DataSpec(target_max=38000)) == [
         "column 'demand': 1 value is not a number, first at 2000-06-05 03:30:00",
-        "column 'demand': 1 empty value (NaN), first at 2000-06-05 03:30:00; expected a number in every row",
+        "column 'demand': 1 empty value (NaN), first at 2000-06-05 04:30:00; expected a number in every row",
         "column 'demand': 1 value below 0, first -3 at 2000-06-05 02:30:00",
         f"column 'demand': {len(high)} values above 38000, first {high['demand'].iloc[0]:g} at "
         f"{high['timestamp'].iloc[0]}",
