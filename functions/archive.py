@@ -173,7 +173,11 @@ def build_archive(function: str) -> bytes:
 
 def write_archive(function: str, outdir: Path) -> Path:
     """Write `<outdir>/<function>-<sha256 prefix>.zip` (unchanged when it already exists)."""
-    payload = build_archive(function)
+    return save_archive(function, build_archive(function), outdir)
+
+
+def save_archive(function: str, payload: bytes, outdir: Path) -> Path:
+    """Write an archive `build_archive` made as `<outdir>/<function>-<sha256 prefix>.zip`."""
     path = outdir / f"{function}-{hashlib.sha256(payload).hexdigest()[:16]}.zip"
     if not path.exists():
         outdir.mkdir(parents=True, exist_ok=True)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from environments.schema import Environment, Schedule
-from functions.archive import write_archive
+from functions.archive import build_archive, save_archive, write_archive
 from functions.settings import ENTRY_POINTS
 from pipelines.logic.cycle_settings import daily_parameters
 
@@ -28,9 +28,18 @@ def source_object(archive: Path) -> str:
     return f"{SOURCE_PREFIX}{archive.name}"
 
 
-def function_archives(directory: Path) -> dict[str, Path]:
-    """Every function's archive for the code in this checkout, written into `directory`."""
-    return {function: write_archive(function, directory) for function in FUNCTIONS}
+def built_archives() -> dict[str, bytes]:
+    """Every function's archive for the code in this checkout, in memory (ArchiveError when a
+    function's files cannot be packaged)."""
+    return {function: build_archive(function) for function in FUNCTIONS}
+
+
+def function_archives(directory: Path, built: dict[str, bytes] | None = None) -> dict[str, Path]:
+    """Every function's archive (`built`, or made now) written into `directory`."""
+    return {
+        function: save_archive(function, payload, directory)
+        for function, payload in (built or built_archives()).items()
+    }
 
 
 def expected_source_object(function: str) -> str:

@@ -57,7 +57,7 @@ def _synthesize(names: list[str] | None, outdir: Path) -> dict[str, Path]:
         # Imported while the loader starts node: config, schedules and archives need pydantic and
         # the pipelines' modules, which `make synth` would otherwise import before node starts.
         from environments.loading import load_environments
-        from infra.deployed import function_archives
+        from infra.deployed import built_archives, function_archives
         from infra.schedules import schedule_problems
 
         environments = load_environments(names)
@@ -65,6 +65,9 @@ def _synthesize(names: list[str] | None, outdir: Path) -> dict[str, Path]:
         problems = [problem for environment in environments for problem in schedule_problems(environment)]
         if problems:
             raise ConfigError(problems)
+        # The same code in every environment: packaged once, before the provider loads, so that a
+        # file unfit to ship is reported at once and not after the seconds the provider takes.
+        archives = built_archives()
     except BaseException:
         loader.cancel()
         raise
@@ -75,9 +78,8 @@ def _synthesize(names: list[str] | None, outdir: Path) -> dict[str, Path]:
         _remove_unpublished(outdir)
         staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{outdir.name}-", dir=outdir.parent))
         try:
-            # The same code in every environment: packaged once, next to the stacks that upload it.
-            archives = function_archives(staging / "archives")
-            app = loader.module().build_app(environments, staging, archives)
+            # Next to the stacks that upload them.
+            app = loader.module().build_app(environments, staging, function_archives(staging / "archives", archives))
             app.synth()
             synthesized = [e.name for e in environments]
             if names is not None:
@@ -92,13 +94,12 @@ def _synthesize(names: list[str] | None, outdir: Path) -> dict[str, Path]:
 
 class _AppLoader:
     """Imports `infra.app` in a thread of its own: loading the provider bundle takes seconds in
-    jsii's node process, while that thread waits on a pipe and the caller builds the function
-    archives.
+    jsii's node process, while that thread waits on a pipe and the caller goes on.
 
     The thread starts at once with cdktn (which starts node), then waits: `load()` lets it go on to
-    the provider, once the config is known to be valid; `cancel()` waits for cdktn (an exit while
-    jsii unpacks its runtime fails removing its temporary folder) and ends the thread without
-    loading the provider."""
+    the provider, once the config is known to be valid and the archives are made; `cancel()` waits
+    for cdktn (an exit while jsii unpacks its runtime fails removing its temporary folder) and ends
+    the thread without loading the provider."""
 
     def __init__(self) -> None:
         self._go = threading.Event()

@@ -178,19 +178,23 @@ def test_in_a_git_work_tree_untracked_and_unlisted_files_are_refused(tmp_path, m
     ]
 
 
-def test_synth_prints_archive_problems_without_a_traceback(tmp_path, monkeypatch, capsys):
-    import functions.archive as archive
-    from infra.synth import main
-
+def test_synth_prints_archive_problems_without_a_traceback_before_loading_the_provider(tmp_path):
+    """In a process of its own: whether synth loaded the provider (`infra.app`), in any thread, is
+    seen in sys.modules once every thread has ended."""
     copy = copy_function("pipeline_trigger", tmp_path)
     copy_function("predict", tmp_path)
     (copy / "predict" / "requirements.txt").unlink()
-    monkeypatch.setattr(archive, "FUNCTIONS_DIR", copy)
-    assert main(["--env", "dev"]) == 2
-    assert (
-        capsys.readouterr().err
-        == f"function predict: {copy}/predict/requirements.txt: is missing or not a regular file\n"
+    code = (
+        "import sys, threading; import functions.archive as archive; from infra.synth import main; "
+        f"archive.FUNCTIONS_DIR = archive.Path({str(copy)!r}); code = main(['--env', 'dev']); "
+        "others = [t for t in threading.enumerate() if not t.daemon and t is not threading.current_thread()]; "
+        "[thread.join() for thread in others]; "
+        "print('infra.app' in sys.modules); sys.exit(code)"
     )
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=False)
+    assert result.returncode == 2
+    assert result.stderr == f"function predict: {copy}/predict/requirements.txt: is missing or not a regular file\n"
+    assert result.stdout == "False\n"
 
 
 def test_another_checkout_builds_the_same_bytes(tmp_path):
