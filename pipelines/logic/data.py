@@ -15,7 +15,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipelines.logic.spec import REFERENCE, REFERENCE_FREQUENCY, DataSpec, DataValidationError, counted
+from pipelines.logic.spec import (
+    REFERENCE,
+    REFERENCE_FREQUENCY,
+    VALUE_LIMIT,
+    DataSpec,
+    DataValidationError,
+    counted,
+)
 
 # Taylor (2003): half-hourly electricity demand in England and Wales (MW), Monday 5 June 2000 to
 # Sunday 27 August 2000, 4032 observations. It ships inside the `pmdarima` package (MIT), from R's
@@ -167,7 +174,15 @@ def validate(
                 f"column {column!r}: {counted(len(not_numbers), 'value is not a number', 'values are not numbers')}, "
                 f"first at {not_numbers.index[0]}"
             )
-        frame[column] = numeric
+        oversized = numeric[numeric.abs() > VALUE_LIMIT]  # inf too
+        if len(oversized):
+            problems.append(
+                f"column {column!r}: {counted(len(oversized), 'value is', 'values are')} infinite or too large, "
+                f"first {oversized.iloc[0]:g} at {oversized.index[0]}; expected a finite number from "
+                f"{-VALUE_LIMIT:g} to {VALUE_LIMIT:g}"
+            )
+        # Reported once: not again against the target's bounds.
+        frame[column] = numeric.mask(numeric.abs() > VALUE_LIMIT)
 
     target = frame[spec.target_column]
     observed_end = len(target) if not allow_future_rows else _last_observed(target) + 1

@@ -34,6 +34,7 @@ from pipelines.logic.data import DataSpec, DataValidationError, parse_timestamps
 from pipelines.logic.features import NANOSECONDS, max_horizon
 from pipelines.logic.forecast import OUTPUT_COLUMNS, forecast, short_history
 from pipelines.logic.model import Forecaster, step_nanoseconds
+from pipelines.logic.spec import VALUE_LIMIT
 
 BODY_KEYS = ("history", "future", "horizon")
 ANSWER_DECIMALS = 3  # forecasts and bounds are answered to a thousandth
@@ -174,11 +175,16 @@ def _as_arrays(past: dict, ahead: dict, horizon: int, spec: DataSpec) -> Request
     if nanoseconds is None:
         return None
     y = past[spec.target_column]
-    if (spec.target_min is not None and (y < spec.target_min).any()) or (
-        spec.target_max is not None and (y > spec.target_max).any()
+    low, high = y.min(), y.max()
+    if (
+        (spec.target_min is not None and low < spec.target_min)
+        or (spec.target_max is not None and high > spec.target_max)
+        or max(-low, high) > VALUE_LIMIT
     ):
         return None
     known = {column: np.concatenate((past[column], ahead[column][:horizon])) for column in spec.exogenous_columns}
+    if any(np.abs(values).max() > VALUE_LIMIT for values in known.values()):
+        return None
     return Request(horizon, last_ns=int(nanoseconds[len(y) - 1]), y=y, known=known)
 
 

@@ -28,6 +28,11 @@ def frequency_seconds(frequency: object) -> int | None:
     return seconds if seconds <= SECONDS_PER_DAY and SECONDS_PER_DAY % seconds == 0 else None
 
 
+# The largest value a series may hold, in size: the model computes in float32 (at most 3.4e38),
+# and a value divided by the smallest level it uses (1e-9) stays far inside that.
+VALUE_LIMIT = 1e20
+
+
 def counted(count: int, one: str, many: str) -> str:
     """A count and the phrase that agrees with it: `1 value is`, `3 values are`."""
     return f"{count} {one if count == 1 else many}"

@@ -338,6 +338,7 @@ def requests_in_many_shapes(draw) -> tuple[dict, str]:
                 "no such day",
                 "wide digit",
                 "shifted",
+                "huge",
             ]
         )
     )
@@ -360,6 +361,8 @@ def requests_in_many_shapes(draw) -> tuple[dict, str]:
         history[where]["timestamp"] = "2000-06-31" + history[where]["timestamp"][10:]
     elif shape == "wide digit":  # a full-width digit: a digit to Python, not to the ISO format
         history[where]["timestamp"] = history[where]["timestamp"][:-1] + "\uff10"
+    elif shape == "huge":  # finite in JSON and in float64, past what the model computes with
+        history[where]["demand"] = 1e300
     elif shape == "shifted":  # one character moved to the timestamp before: the same text, joined
         following = history[where + 1]["timestamp"]
         history[where]["timestamp"] += following[0]

@@ -105,6 +105,26 @@ def test_values_out_of_range_and_not_numbers(reference):
     ]
 
 
+def test_infinite_or_oversized_values_are_refused_once_before_any_model_sees_them(tmp_path, with_temperature):
+    """Read from a CSV as a user writes them: `inf` and 1e300 are numbers to pandas, and would
+    overflow the model's float32 features (XGBoost then fails with a traceback)."""
+    frame = with_temperature.astype({"demand": object, "temperature": object})
+    frame.loc[3, "demand"] = "-inf"  # below the spec's minimum 0 as well: reported once
+    frame.loc[6, "demand"] = "1e300"
+    frame.loc[8, "temperature"] = "inf"
+    frame.loc[9, "demand"] = 1e20  # the limit itself is a value
+    path = tmp_path / "load.csv"
+    frame.to_csv(path, index=False)
+    with pytest.raises(DataValidationError) as refused:
+        validate(read_source(str(path)), DataSpec(exogenous_columns=("temperature",)), "load.csv")
+    assert refused.value.problems == [
+        "column 'demand': 2 values are infinite or too large, first -inf at 2000-06-05 01:30:00; "
+        "expected a finite number from -1e+20 to 1e+20",
+        "column 'temperature': 1 value is infinite or too large, first inf at 2000-06-05 04:00:00; "
+        "expected a finite number from -1e+20 to 1e+20",
+    ]
+
+
 def test_bad_timestamps_duplicates_gaps_and_off_grid(reference):
     frame = reference.astype({"timestamp": object})
     frame.loc[3, "timestamp"] = "yesterday"
