@@ -4,20 +4,20 @@ one submission path (pipelines/ops/submission.py): a schedule the trigger would 
 from __future__ import annotations
 
 from environments.loading import display_path, environment_path, team_path
-from environments.schema import Environment
+from environments.schema import Environment, Schedule
+from infra.deployed import CYCLE_SCHEDULE, cycle_schedule, schedule_job_id
 from pipelines.ops.submission import InvalidSubmission, prepare
 from pipelines.ops.vertex import Target
 
 
 def schedule_problems(environment: Environment) -> list[str]:
     """The committed schedules' submissions (the environment's and its teams'), checked as the
-    trigger will check them: one line per problem, naming the file and the key path, e.g.
+    trigger will check them, and their jobs' names: one line per problem, naming the file and the
+    key path, e.g.
     `environments/dev.yaml: schedules[0].parameters.holdout_days: -5 is out of range; expected 1 to 60`."""
     target = Target.of(environment)
-    owners = [(display_path(environment_path(environment.name)), None, environment.schedules)]
-    owners += [(display_path(team_path(t.name)), t.name, t.schedules) for t in environment.teams]
     problems = []
-    for shown_path, team, schedules in owners:
+    for shown_path, team, schedules in _owners(environment):
         for index, schedule in enumerate(schedules):
             try:
                 prepare(
@@ -30,4 +30,36 @@ def schedule_problems(environment: Environment) -> list[str]:
                 )
             except InvalidSubmission as invalid:
                 problems += [f"{shown_path}: {field}: {message}" for field, message in invalid.problems]
+    return problems + _shared_job_names(environment)
+
+
+def _owners(environment: Environment) -> list[tuple[str, str | None, list[Schedule]]]:
+    """(file as shown, team or None, schedules) of the environment and of each of its teams."""
+    owners = [(display_path(environment_path(environment.name)), None, environment.schedules)]
+    return owners + [(display_path(team_path(t.name)), t.name, t.schedules) for t in environment.teams]
+
+
+def _shared_job_names(environment: Environment) -> list[str]:
+    """Schedules whose Cloud Scheduler jobs would have one name (schedule_job_id): two of a file
+    named alike, an environment's `<team>-<name>` and that team's `<name>`, or one named as the
+    daily cycle's. The stack could not hold both, nor could the project."""
+    jobs = []  # (job name, file as shown, key, name)
+    if cycle_schedule(environment):
+        shown_path = display_path(environment_path(environment.name))
+        jobs.append((schedule_job_id(environment.name, CYCLE_SCHEDULE), shown_path, "cycle", CYCLE_SCHEDULE))
+    for shown_path, team, schedules in _owners(environment):
+        jobs += [
+            (schedule_job_id(environment.name, schedule.name, team), shown_path, f"schedules[{index}]", schedule.name)
+            for index, schedule in enumerate(schedules)
+        ]
+    first_of: dict[str, tuple[str, str]] = {}  # job name -> (file as shown, key) of its first schedule
+    problems = []
+    for job, shown_path, key, name in jobs:
+        if job in first_of:
+            first_path, first_key = first_of[job]
+            problems.append(
+                f"{shown_path}: {key}.name: {name!r} makes the Cloud Scheduler job {job!r}, which {first_key} in "
+                f"{first_path} makes too; expected a name of its own"
+            )
+        first_of.setdefault(job, (shown_path, key))
     return problems

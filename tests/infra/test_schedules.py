@@ -34,3 +34,27 @@ def test_schedules_are_checked_like_the_trigger_checks_them(environments_dir):
         "vertex://fixture-dev/europe-west4/forecaster-team-forecasting",
     ]
     assert schedule_problems(load_environment("prod")) == []
+
+
+def test_schedules_whose_jobs_would_share_a_name_fail_synth_naming_both(environments_dir):
+    """A job's name is `<env>-<schedule>`, a team's `<env>-<team>-<schedule>`, the cycle's
+    `<env>-daily-cycle`: one name twice would fail the stack's construction, or the apply."""
+    fine = "cron: '0 3 * * *', pipeline: monitoring"
+    (environments_dir / "dev.yaml").write_text(
+        minimal("dev", extra="cycle: {enabled: true}\n")
+        + "schedules:\n"
+        + "".join(f"  - {{name: {name}, {fine}}}\n" for name in ("nightly", "nightly", "daily-cycle", "ml-drift"))
+    )
+    teams = environments_dir / "teams"
+    teams.mkdir()
+    (teams / "ml.yaml").write_text(
+        f"name: ml\nowners: [group:ml@example.com]\nenvironments: [dev]\nschedules:\n  - {{name: drift, {fine}}}\n"
+    )
+    assert schedule_problems(load_environment("dev")) == [
+        "environments/dev.yaml: schedules[1].name: 'nightly' makes the Cloud Scheduler job 'dev-nightly', which "
+        "schedules[0] in environments/dev.yaml makes too; expected a name of its own",
+        "environments/dev.yaml: schedules[2].name: 'daily-cycle' makes the Cloud Scheduler job 'dev-daily-cycle', "
+        "which cycle in environments/dev.yaml makes too; expected a name of its own",
+        "environments/teams/ml.yaml: schedules[0].name: 'drift' makes the Cloud Scheduler job 'dev-ml-drift', which "
+        "schedules[3] in environments/dev.yaml makes too; expected a name of its own",
+    ]
