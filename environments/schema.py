@@ -27,10 +27,14 @@ _PROJECT_ID = re.compile(r"[a-z][a-z0-9-]{4,28}[a-z0-9]")
 _LABEL_KEY = re.compile(r"[a-z][a-z0-9_-]{0,62}")
 _LABEL_VALUE = re.compile(r"[a-z0-9_-]{0,63}")
 _BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]")
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[a-z]{2,}")
+# Addresses as Google accounts and groups spell them: no spaces, quotes other than ', brackets or
+# `$`, which an address never needs and a shell or a template reads as code.
+_DOMAIN = r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
+_ADDRESS = rf"[A-Za-z0-9._%+'-]+@{_DOMAIN}"
+_EMAIL = re.compile(_ADDRESS)
 _SCHEDULE_NAME = re.compile(r"[a-z][a-z0-9-]{0,49}")
 _CRON_FIELD = re.compile(r"[\d*/,\-A-Za-z]+")
-_MEMBER = re.compile(r"(user|group|serviceAccount|domain):[^\s:]+")
+_MEMBER = re.compile(rf"(?:user|group|serviceAccount):{_ADDRESS}|domain:{_DOMAIN}")
 
 
 def _check(pattern: re.Pattern[str], expected: str):

@@ -99,6 +99,10 @@ BAD_FILES = {
         DEV.replace("ml-platform@example.com", "nope"),
         "notifications.emails[0]: 'nope' is not valid; expected an email address",
     ),
+    "address with shell syntax": (
+        DEV.replace("ml-platform@example.com", "'$(id)@example.com'"),
+        "notifications.emails[0]: '$(id)@example.com' is not valid; expected an email address",
+    ),
     "reserved label": (
         DEV.replace("cost-center: ml-platform", "env: x"),
         "labels: {'env': 'x'} is not valid; expected none of the keys the platform sets itself (env)",

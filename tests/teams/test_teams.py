@@ -59,6 +59,8 @@ def test_onboarding_writes_a_valid_file_enabled_everywhere(workspace):
         ("forecasting", "ana@example.com", "OWNERS[0]: 'ana@example.com' is not valid; expected an IAM member"),
         ("forecasting", "allUsers", "OWNERS[0]: 'allUsers' is not valid"),
         ("forecasting", "user:ana@example.com,group: x", "OWNERS[1]: 'group: x' is not valid"),
+        ("forecasting", "user:$(id)@example.com", "OWNERS[0]: 'user:$(id)@example.com' is not valid"),
+        ("forecasting", "domain:example", "OWNERS[0]: 'domain:example' is not valid"),
     ],
 )
 def test_bad_onboarding_is_refused_and_writes_nothing(workspace, team, owners, message):
