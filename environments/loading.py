@@ -82,10 +82,16 @@ def team_path(name: str) -> Path:
 
 
 def load_teams() -> list[Team]:
-    """Every team file, validated; a file's name must be its team's name, its environments real."""
+    """Every team file, validated; a file's name must be its team's name, its environments real.
+    Any other YAML file there is refused, as in environments/: a team is never silently left out."""
     known = environment_names()
     teams, problems = [], []
-    for path in sorted(teams_dir().glob("*.yaml")):
+    for path in sorted(teams_dir().glob("*")):
+        if path.suffix not in YAML_SUFFIXES or not path.is_file():
+            continue  # the folder's README
+        if path.suffix != ".yaml":
+            problems.append(f"{display_path(path)}: not a team file; expected environments/teams/<team>.yaml")
+            continue
         try:
             team = validate_file(Team, path)
         except ConfigError as error:

@@ -40,6 +40,13 @@ def kind_of(value: Any) -> str:
     return "null" if value is None else _KINDS.get(type(value), type(value).__name__)
 
 
+def expected_team(names: list[str]) -> str:
+    """What a message about an unknown team expects: one of the teams, or none while there are none."""
+    if not names:
+        return "no team is onboarded, so expected none (make onboard-team adds one)"
+    return f"expected one of {', '.join(sorted(names))}"
+
+
 def value_and_kind(value: Any) -> str:
     return "empty" if value is None else f"{value!r} is {kind_of(value)}"
 

@@ -84,6 +84,25 @@ def test_offboarding_an_unknown_team_names_the_known_ones(workspace):
         offboard("pricing")
 
 
+def test_with_no_team_onboarded_offboarding_says_so(workspace):
+    with pytest.raises(ConfigError) as raised:
+        offboard("pricing")
+    assert raised.value.problems == [
+        "TEAM: 'pricing' is not a team; no team is onboarded, so expected none (make onboard-team adds one)"
+    ]
+
+
+def test_a_team_file_not_named_yaml_is_refused_not_skipped(workspace):
+    """environments/ refuses stray YAML files; so does teams/: a `.yml` team would be silently absent."""
+    onboard("forecasting", OWNERS)
+    (workspace / "teams" / "forecasting.yaml").rename(workspace / "teams" / "forecasting.yml")
+    with pytest.raises(ConfigError) as raised:
+        load_teams()
+    assert raised.value.problems == [
+        "environments/teams/forecasting.yml: not a team file; expected environments/teams/<team>.yaml"
+    ]
+
+
 def test_offboarding_takes_a_team_name_never_a_path(workspace):
     onboard("forecasting", OWNERS)
     with pytest.raises(ConfigError, match=r"TEAM: '\.\./dev' is not a team; expected one of forecasting"):
