@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from pipelines.logic.evaluation import NAIVE_RULES, Evaluation, Scores, point_scores
-from pipelines.logic.model import FAMILIES, INTERVAL_KEYS, LEVELS, Forecaster, Series, ensemble_of
+from pipelines.logic.model import FAMILIES, INTERVAL_KEYS, LEVELS, Forecaster, Series, ensemble_of, interval_bounds
 from pipelines.logic.parameters import DEFAULTS
 from pipelines.logic.spec import DataSpec
 
@@ -48,10 +48,11 @@ class FoldForecasts:
         inside = {level: [] for level in LEVELS}
         for k in range(len(self.forecast)):
             quantiles = intervals or conformal_quantiles(np.delete(residuals, k, axis=0))
+            bounds = interval_bounds(self.forecast[k], self.level[k], quantiles)
             for level in LEVELS:
-                low = self.forecast[k] + self.level[k] * quantiles[f"lo_{level}"][: self.forecast.shape[1]]
-                high = self.forecast[k] + self.level[k] * quantiles[f"hi_{level}"][: self.forecast.shape[1]]
-                inside[level].append((self.actual[k] >= low) & (self.actual[k] <= high))
+                inside[level].append(
+                    (self.actual[k] >= bounds[f"lo_{level}"]) & (self.actual[k] <= bounds[f"hi_{level}"])
+                )
         coverage = {level: float(np.mean(np.concatenate(inside[level])) * 100) for level in LEVELS}
         return Scores(
             **point_scores(self.actual, self.forecast),

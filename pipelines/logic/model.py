@@ -270,9 +270,7 @@ class Forecaster:
         mean = self.predict_origins(y, np.array([length]), horizon, first, known)[0]
         result = {"forecast": mean}
         if self.intervals is not None:
-            level = y[-per_day:].sum() / per_day  # the last day's mean
-            quantiles = np.array([self.intervals[key][:horizon] for key in INTERVAL_KEYS])
-            result.update(zip(INTERVAL_KEYS, mean + level * quantiles, strict=True))
+            result |= interval_bounds(mean, y[-per_day:].sum() / per_day, self.intervals)  # the last day's mean
         return result
 
     def save(self, directory: Path) -> None:
@@ -340,6 +338,14 @@ class Forecaster:
             fold_forecasts={k: np.asarray(v) for k, v in description["fold_forecasts"].items()},
             trained_until=description["trained_until"],
         )
+
+
+def interval_bounds(mean: np.ndarray, level, quantiles: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The INTERVAL_KEYS bounds of forecasts `mean` (the steps of one origin, or one row per
+    origin) whose origins' last day averaged `level` (one value, or one per row, as a column):
+    mean + level x each step's relative residual quantile."""
+    horizon = mean.shape[-1]
+    return {key: mean + level * quantiles[key][:horizon] for key in INTERVAL_KEYS}
 
 
 def ensemble_of(seasonal: np.ndarray, trees: np.ndarray) -> np.ndarray:

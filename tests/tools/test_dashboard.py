@@ -16,7 +16,7 @@ import requests
 from environments.loading import REPO_ROOT
 from functions.serve import serving
 from pipelines.logic.cycle_store import CycleStore
-from pipelines.logic.data import load_reference
+from pipelines.logic.data import load_reference, validate
 from pipelines.logic.registry import LocalRegistry
 from tests.support.dashboard import V1, V2
 from tools.dashboard import data
@@ -74,6 +74,25 @@ def test_backtests_the_champion_on_the_reference_datas_last_week(sources):
     assert backtest["naive"][0] == float(reference["2000-08-14 00:00:00"])
     errors = [abs(f - a) for f, a in zip(backtest["forecast"], backtest["actual"], strict=True)]
     assert sum(errors) / len(errors) < 1000  # MW: a forecast, not noise (demand is ~20-45 GW)
+
+
+def test_the_forecasts_carry_the_intervals_predict_serves(sources, trained):
+    """Each day's bounds are what predict answers for that day from the data before it."""
+    import numpy as np
+
+    from pipelines.logic.model import Forecaster, Series
+    from pipelines.logic.spec import DataSpec
+
+    backtest = data.gather(sources)["backtest"]
+    forecaster, spec = Forecaster.load(trained), DataSpec()
+    series = Series.of(validate(load_reference(), spec, "reference"), spec)
+    day = 2 * spec.periods_per_day  # the third day shown
+    origin = len(series.y) - 5 * spec.periods_per_day
+    served = forecaster.predict(series.timestamps[origin - 1], series.y[:origin], spec.periods_per_day, {})
+    for key in ("forecast", "lo_80", "hi_80", "lo_95", "hi_95"):
+        np.testing.assert_allclose(backtest[key][day : day + spec.periods_per_day], served[key], rtol=1e-12)
+    assert backtest["timestamps"][day] == pd.Timestamp(series.timestamps[origin]).isoformat()
+    assert "with its intervals" in render(data.gather(sources))
 
 
 def test_a_fresh_checkout_shows_what_to_run(tmp_path):
@@ -160,7 +179,8 @@ def test_the_page_draws_its_charts_with_data_in_chromium(sources, tmp_path):
         SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
         chromium(f"--screenshot={SCREENSHOT}", "--window-size=1200,3500", url, profile=tmp_path / "shot")
     # plotly draws each chart as SVG: one trace group per series, inside the chart's own div.
-    charts = (("forecasts", 3), ("accuracy", 2), ("champions", 1), ("drift", 1), ("versions", None))
+    # The forecasts: actual, champion, naive, and each interval as its two bounds (80 % and 95 %).
+    charts = (("forecasts", 7), ("accuracy", 2), ("champions", 1), ("drift", 1), ("versions", None))
     cycle_charts = (("cycle-forecasts", 3), ("cycle-accuracy", 4), (None, None))
     for (chart, traces), (following, _) in itertools.pairwise(charts):
         section = dom.split(f'id="{chart}"', 1)[1].split(f'id="{following}"', 1)[0]

@@ -12,7 +12,7 @@ run, never an error.
 
 - forecasts against actuals: the registry's champion applied to the reference data's last
   `BACKTEST_DAYS` (each period forecast from data at least a day old, as the daily prediction does),
-  next to the weekly seasonal-naive rule; the model gives point forecasts only, so no intervals;
+  with its 80 % and 95 % intervals (as predict serves them), next to the weekly seasonal-naive rule;
 - accuracy per model version: each version's holdout metrics and the naive baseline's, from the
   version metadata the gate records;
 - champion history: the versions that were promoted, in order, with the gate's reason;
@@ -144,7 +144,7 @@ def backtest(registry: Registry, days: int = BACKTEST_DAYS) -> dict | None:
 
     from pipelines.logic.backtest import fold_origins
     from pipelines.logic.champion import load_champion
-    from pipelines.logic.model import Series
+    from pipelines.logic.model import Series, interval_bounds
 
     try:
         version = registry.champion()
@@ -164,10 +164,15 @@ def backtest(registry: Registry, days: int = BACKTEST_DAYS) -> dict | None:
     periods = (origins[:, None] + np.arange(per_day)[None, :]).reshape(-1)
     actual = series[spec.target_column]
     week = 7 * per_day
+    bounds = {}
+    if forecaster.intervals is not None:  # as served: around each day's forecast, scaled by the day before's mean
+        level = np.array([arrays.y[origin - per_day : origin].mean() for origin in origins])[:, None]
+        bounds = interval_bounds(forecasts, level, forecaster.intervals)
     return {
         "version": version.version,
         "timestamps": [t.isoformat() for t in series.index[periods]],
         "forecast": [float(v) for v in forecasts.reshape(-1)],
+        **{key: [float(v) for v in values.reshape(-1)] for key, values in bounds.items()},
         "actual": [float(v) for v in actual.iloc[periods]],
         "naive": [float(v) for v in actual.iloc[periods - week]],
     }

@@ -27,15 +27,31 @@ def forecasts_chart(backtest: dict | None) -> str:
             "forecasts", title, "No champion yet: run `make run-pipeline PIPELINE=training` (or `make demo`)."
         )
     x = backtest["timestamps"]
+    bands = []
+    for level, shade in ((95, "rgba(31, 119, 180, 0.12)"), (80, "rgba(31, 119, 180, 0.22)")):
+        if f"lo_{level}" in backtest:  # a filled area between the two bounds
+            bands += [
+                go.Scatter(x=x, y=backtest[f"lo_{level}"], line={"width": 0}, showlegend=False, hoverinfo="skip"),
+                go.Scatter(
+                    x=x,
+                    y=backtest[f"hi_{level}"],
+                    line={"width": 0},
+                    fill="tonexty",
+                    fillcolor=shade,
+                    name=f"{level} % interval",
+                ),
+            ]
     figure = go.Figure(
         [
+            *bands,
             go.Scatter(x=x, y=backtest["actual"], name="actual", line={"color": "#222"}),
             go.Scatter(x=x, y=backtest["forecast"], name=f"champion (version {backtest['version']})"),
             go.Scatter(x=x, y=backtest["naive"], name="seasonal naive (a week before)", line={"dash": "dot"}),
         ]
     )
     figure.update_yaxes(title="demand")
-    return _chart(figure, "forecasts", f"{title}: last {len(x)} periods of the reference data (point forecasts)")
+    shown = "with its intervals" if bands else "point forecasts: this version has no intervals"
+    return _chart(figure, "forecasts", f"{title}: last {len(x)} periods of the reference data ({shown})")
 
 
 def accuracy_chart(rows: list[dict]) -> str:
