@@ -138,12 +138,15 @@ def check_step(config: CycleConfig, day: date) -> dict:
     else:
         series = history(store, spec, through=day)
         window = config.drift_window_days * spec.periods_per_day  # drift compares levels: no feature history
-        share, drifted = cycle_models.drift_share(registry, champion, series.iloc[-window:])
+        drift = cycle_models.champion_drift(registry, champion, series.iloc[-window:])
+        share, drifted = drift.share, drift.drifted
         worse = degradation(
             store.scores(), champion.version, ratio=config.degradation_ratio, days=config.degradation_days
         )
         reasons = (
-            [f"drift share {share:.2f} above {config.drift_threshold:g}"] if share > config.drift_threshold else []
+            [f"drift share {share:.2f} above {config.drift_threshold:g} ({drift.moves()})"]
+            if share > config.drift_threshold
+            else []
         )
         reasons += [worse.reason] if worse.degraded else []
         verdict |= {

@@ -38,12 +38,10 @@ def forecast_next_day(registry: Registry, version: ModelVersion, series: pd.Data
     return forecast(forecaster, series, max_horizon(forecaster.spec))
 
 
-def drift_share(registry: Registry, version: ModelVersion, recent: pd.DataFrame) -> tuple[float, list[str]]:
-    """Share of monitored columns whose recent distribution drifted from the champion's training
-    data, and their names."""
+def champion_drift(registry: Registry, version: ModelVersion, recent: pd.DataFrame) -> drift.DriftResult:
+    """How the monitored columns of `recent` moved from the champion's training data."""
     _, forecaster = load_champion(registry, training_data=True, current=version)
-    result = drift.detect_drift(forecaster.training_data, recent, forecaster.spec)
-    return result.share, result.drifted
+    return drift.detect_drift(forecaster.training_data, recent, forecaster.spec)
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,13 @@ class DriftResult:
     def exceeds(self, threshold: float) -> bool:
         return self.share > threshold
 
+    def moves(self) -> str:
+        """The drifted columns' moves in words: `demand's level -5.1%, tolerance 4.7%`."""
+        return "; ".join(
+            f"{column}'s level {self.changes[column]:+.1%}, tolerance {self.tolerances[column]:.1%}"
+            for column in self.drifted
+        )
+
     @property
     def json(self) -> str:
         return json.dumps(

@@ -40,3 +40,13 @@ def test_an_exogenous_column_is_monitored_beside_the_target(series):
     result = detect_drift(training, recent.assign(temperature=recent["temperature"] + 9.0), spec)
     assert result.columns == ["demand", "temperature"] and result.drifted == ["temperature"] and result.share == 0.5
     assert "<table>" in result.html and "temperature" in result.html
+
+
+def test_the_references_early_august_dip_is_drift_and_says_how_far_the_level_moved(series):
+    """Weekly mean demand fell from about 29,500 MW over July to 28,200 MW in the week to 6 August
+    2000 (summer holidays): further than the reference ever moved in a week. `make simulate` shows
+    this dip as drift before its own level shift starts."""
+    training = series.loc[:"2000-07-30 23:30"]
+    result = detect_drift(training, series.loc["2000-07-29":"2000-08-04 23:30"], SPEC)
+    assert result.drifted == ["demand"] and -0.06 < result.changes["demand"] < -0.04
+    assert result.moves() == "demand's level -5.1%, tolerance 4.7%"
