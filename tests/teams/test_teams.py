@@ -238,3 +238,22 @@ def test_a_killed_onboarding_leaves_an_ignored_file_that_the_next_onboarding_rem
 
     onboard("forecasting", OWNERS)
     assert sorted(p.name for p in (workspace / "teams").iterdir()) == ["forecasting.yaml"]
+
+
+def test_the_team_file_example_in_the_teams_readme_is_valid_for_the_committed_environments(environments_dir):
+    """The example in environments/teams/README.md, as a team of the committed dev and prod: it
+    loads, and its schedule passes synth's check (its gs:// source is dev's own data bucket)."""
+    import shutil
+
+    from infra.schedules import schedule_problems
+
+    readme = (REPO_ROOT / "environments" / "teams" / "README.md").read_text()
+    example = re.search(r"```yaml\n(.*?)```", readme, re.DOTALL)[1]
+    for name in ("dev", "prod"):
+        shutil.copy(REPO_ROOT / "environments" / f"{name}.yaml", environments_dir)
+    (environments_dir / "teams").mkdir()
+    (environments_dir / "teams" / "forecasting.yaml").write_text(example)
+    dev = load_environment("dev")
+    assert [team.name for team in dev.teams] == ["forecasting"] and dev.teams[0].budget.monthly_amount == 500
+    assert schedule_problems(dev) == []
+    assert load_environment("prod").teams == []
