@@ -51,15 +51,32 @@ def parse_timestamps(values: pd.Series) -> pd.Series:
 
     pandas alone infers one format from the first value and applies it to every row, so a column
     mixing `2024-04-30T10:00:00` and `2024-04-30 10:00:00` had its valid values refused."""
-    iso = pd.to_datetime(values, errors="coerce", format="ISO8601")
-    # Not a datetime column when time zones are mixed: then ISO reads nothing usable.
-    iso_read = iso.notna().sum() if pd.api.types.is_datetime64_any_dtype(iso) else -1
-    if iso_read == values.notna().sum():
+    iso = _to_datetime(values, format="ISO8601")
+    if iso.notna().sum() == values.notna().sum():
         return iso
+    inferred = _to_datetime(values)
+    return iso if iso.notna().sum() >= inferred.notna().sum() else inferred
+
+
+_ZONE_SUFFIX = r"(?:Z|[+-]\d\d:?\d\d)\s*$"  # an offset or Z, at the end of a timestamp
+
+
+def _to_datetime(values: pd.Series, **options) -> pd.Series:
+    """pd.to_datetime, NaT where a value cannot be read. Offsets that change from row to row (a
+    clock change, +00:00 then +01:00) name one instant each: they are read in UTC, and a time
+    without an offset among them names none: NaT, as is a time with one among times without.
+    (Among times that share one offset, pandas reads a time without one in that offset.)"""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # "Could not infer format": the problem says it
-        inferred = pd.to_datetime(values, errors="coerce")
-    return iso if iso_read >= inferred.notna().sum() else inferred
+        warnings.simplefilter("ignore", FutureWarning)  # "mixed time zones will raise": handled here
+        parsed = pd.to_datetime(values, errors="coerce", **options)
+        if pd.api.types.is_datetime64_any_dtype(parsed):
+            return parsed
+        read = parsed.notna()
+        # From the text: pandas reads a time without an offset among times with one as UTC.
+        zoned = values.astype("string").str.contains(_ZONE_SUFFIX, na=False)
+        first_zoned = bool(zoned[read].iloc[0])
+        return pd.to_datetime(values.where(read & (zoned == first_zoned)), errors="coerce", utc=first_zoned, **options)
 
 
 def load_reference() -> pd.DataFrame:

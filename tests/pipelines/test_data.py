@@ -125,6 +125,19 @@ def test_infinite_or_oversized_values_are_refused_once_before_any_model_sees_the
     ]
 
 
+def test_offsets_that_change_at_a_clock_change_read_as_one_series_in_utc(reference):
+    """London moved from +00:00 to +01:00 at 01:00 UTC on 26 March 2000: local times with their
+    offsets are one regular series of instants. A time without an offset among them names none."""
+    instants = pd.date_range("2000-03-20", periods=len(reference), freq="30min", tz="UTC")
+    local = reference.assign(timestamp=[t.isoformat() for t in instants.tz_convert("Europe/London")])
+    assert {stamp[-6:] for stamp in local["timestamp"]} == {"+00:00", "+01:00"}
+    series = validate(local, SPEC, "local.csv")
+    assert series.index.equals(pd.DatetimeIndex(instants, name="timestamp"))
+    assert series["demand"].tolist() == reference["demand"].tolist()
+    local.loc[5, "timestamp"] = local.loc[5, "timestamp"][:-6]
+    assert problems_of(local) == ["column 'timestamp': 1 value is not a timestamp, first in row 6"]
+
+
 def test_bad_timestamps_duplicates_gaps_and_off_grid(reference):
     frame = reference.astype({"timestamp": object})
     frame.loc[3, "timestamp"] = "yesterday"
