@@ -51,7 +51,8 @@ def parse(request, teams: dict) -> dict:
     body = json_object(request, BODY_KEYS, MAX_BODY_BYTES)
     pipeline = body.get("pipeline")
     if pipeline not in PIPELINES:
-        raise BadRequest("pipeline", f"{shown(pipeline)} is not a pipeline; expected one of {', '.join(PIPELINES)}")
+        problem = "missing" if "pipeline" not in body else f"{shown(pipeline)} is not a pipeline"
+        raise BadRequest("pipeline", f"{problem}; expected one of {', '.join(PIPELINES)}")
     version = body.get("version", "latest")
     if not isinstance(version, str) or not TAG.fullmatch(version):
         raise BadRequest("version", f"{shown(version)} is not a template tag; expected e.g. latest or v1.2.0")

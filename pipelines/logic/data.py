@@ -18,6 +18,7 @@ import pandas as pd
 from pipelines.logic.spec import (
     REFERENCE,
     REFERENCE_FREQUENCY,
+    SECONDS_PER_DAY,
     VALUE_LIMIT,
     DataSpec,
     DataValidationError,
@@ -172,11 +173,12 @@ def validate(
         problems.append(
             f"column {spec.timestamp_column!r}: {counted(len(off_grid), 'timestamp is', 'timestamps are')} off the "
             f"{spec.frequency} grid, first {off_grid[0]}; expected one row every {spec.frequency}"
+            f"{_usual_spacing_note(frame.index, spec)}"
         )
     elif len(gaps):
         problems.append(
             f"column {spec.timestamp_column!r}: {counted(len(gaps), 'period is', 'periods are')} missing, "
-            f"first {gaps[0]}; expected one row every {spec.frequency}"
+            f"first {gaps[0]}; expected one row every {spec.frequency}{_usual_spacing_note(frame.index, spec)}"
         )
 
     # A cell that is not a number is reported as such, not again as empty: `empty` holds only the
@@ -240,6 +242,23 @@ def validate(
         raise DataValidationError(source, problems)
     frame.index.name = spec.timestamp_column
     return frame
+
+
+def _usual_spacing_note(index: pd.DatetimeIndex, spec: DataSpec) -> str:
+    """`; most rows are 2h apart` when most rows are evenly spaced at another step than the spec's
+    frequency (the spec, not the data, is then likely wrong); else nothing."""
+    steps = pd.Series(index[1:] - index[:-1])
+    if steps.empty:
+        return ""
+    usual = steps.mode().iloc[0]
+    if usual == pd.Timedelta(spec.frequency) or (steps == usual).mean() < 0.5:
+        return ""
+    seconds = int(usual.total_seconds())
+    unit, size = next(((unit, size) for unit, size in _UNITS if seconds % size == 0), ("s", 1))
+    return f"; most rows are {seconds // size}{unit} apart"
+
+
+_UNITS = (("D", SECONDS_PER_DAY), ("h", 3600), ("min", 60))  # as data_spec.frequency spells them
 
 
 def _last_observed(target: pd.Series) -> int:

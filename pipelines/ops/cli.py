@@ -204,7 +204,13 @@ def summary(result: dict) -> list[str]:
         )
         width = max(map(len, holdout), default=0)  # metric names differ in length (mae, coverage_80)
         lines += [
-            f"  {name:<{width}} {holdout[name]:10.2f}  (baseline {baseline.get(name, float('nan')):.2f})"
+            f"  {name:<{width}} {holdout[name]:10.2f}  "
+            # The naive rules are not fitted: a fit time has no baseline to stand next to.
+            + (
+                "(CPU seconds per backtest fold)"
+                if name == "fit_seconds"
+                else f"(baseline {baseline.get(name, float('nan')):.2f})"
+            )
             for name in holdout
         ]
         decision = "promoted" if latest.metrics.get("promoted") else "not promoted"

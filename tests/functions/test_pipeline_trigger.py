@@ -83,6 +83,7 @@ def test_job_id_is_stable_per_firing_and_differs_between_firings(dry_client):
             "when",
             "unknown key 'when'; expected pipeline, version, parameters, team",
         ),
+        ({}, FIRED, 400, "pipeline", "missing; expected one of training, prediction, monitoring, daily"),
         (
             {"pipeline": "scoring"},
             FIRED,

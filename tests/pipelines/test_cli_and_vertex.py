@@ -145,8 +145,8 @@ def test_a_local_run_summary_says_when_it_registered_nothing(tmp_path, held_befo
     artifacts.mkdir()
     (artifacts / "forecaster.json").write_text("{}")
     metrics = {
-        "holdout": {"mae": 14.0, "coverage_80": 81.5},
-        "baseline": {"mae": 18.8, "coverage_80": 77.25},
+        "holdout": {"mae": 14.0, "coverage_80": 81.5, "fit_seconds": 1.5},
+        "baseline": {"mae": 18.8, "coverage_80": 77.25, "fit_seconds": 0.0},
         "promoted": True,
         "reason": "no champion yet",
     }
@@ -162,9 +162,14 @@ def test_a_local_run_summary_says_when_it_registered_nothing(tmp_path, held_befo
     lines = summary(result)
     if held_before:
         assert lines[0].endswith("(unchanged: this run trained the artifacts it holds; nothing was registered)")
-        assert lines[3] == "gate (when version 1 was registered): promoted: no champion yet"
+        assert lines[4] == "gate (when version 1 was registered): promoted: no champion yet"
     else:
         assert lines[0] == f"version: 1 in {tmp_path / 'registry'}"
-        assert lines[3] == "gate: promoted: no champion yet"
+        assert lines[4] == "gate: promoted: no champion yet"
     # The numbers line up whatever the metric names' lengths.
-    assert lines[1:3] == ["  mae              14.00  (baseline 18.80)", "  coverage_80      81.50  (baseline 77.25)"]
+    # A fit time stands alone: the naive rules are not fitted.
+    assert lines[1:4] == [
+        "  mae              14.00  (baseline 18.80)",
+        "  coverage_80      81.50  (baseline 77.25)",
+        "  fit_seconds       1.50  (CPU seconds per backtest fold)",
+    ]

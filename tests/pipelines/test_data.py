@@ -153,6 +153,22 @@ def test_bad_timestamps_duplicates_gaps_and_off_grid(reference):
     assert problems_of(shifted)[0].startswith("column 'timestamp': 1 timestamp is off the 30min grid")
 
 
+def test_data_at_another_frequency_than_the_spec_says_so(reference):
+    """Most rows evenly spaced at another step: the spec's frequency is likely what is wrong."""
+    two_hourly = reference.iloc[::4]
+    assert problems_of(two_hourly) == [
+        f"column 'timestamp': {3 * (len(two_hourly) - 1)} periods are missing, first 2000-06-05 00:30:00; "
+        "expected one row every 30min; most rows are 2h apart"
+    ]
+    assert problems_of(reference, DataSpec(frequency="1h")) == [
+        f"column 'timestamp': {len(reference) // 2} timestamps are off the 1h grid, first 2000-06-05 00:30:00; "
+        "expected one row every 1h; most rows are 30min apart"
+    ]
+    assert problems_of(reference.drop(index=[10, 11])) == [  # a few gaps: the spacing is the spec's
+        "column 'timestamp': 2 periods are missing, first 2000-06-05 05:00:00; expected one row every 30min"
+    ]
+
+
 def test_timestamps_are_read_in_any_iso_spelling_or_one_other_format(reference, series):
     """Mixed ISO 8601 spellings (a T or a space) are one column of timestamps; a column in another
     format is read in the one pandas infers; only values that are no timestamp are reported."""
