@@ -24,6 +24,7 @@ from environments.loading import BUILD_DIR, LOCAL_REGISTRY, REPO_ROOT
 from pipelines.logic.data import load_reference
 from pipelines.logic.promotion import current_champion
 from pipelines.logic.registry import LocalRegistry
+from pipelines.logic.spec import counted
 
 DEMO_DIR = BUILD_DIR / "demo"
 RECENT_DAYS = 14  # monitoring compares the last two weeks with the champion's training data
@@ -149,7 +150,7 @@ def main() -> int:
         f"  champion: version {after.version if after else 'none'} "
         f"({'changed from ' + (before.version if before else 'none') if changed else 'unchanged'}: {reason})"
     )
-    print(f"  registry: {_shown(LOCAL_REGISTRY)} ({len(registry.versions())} versions)")
+    print(f"  registry: {_shown(LOCAL_REGISTRY)} ({counted(len(registry.versions()), 'version', 'versions')})")
     print(
         f"  forecasts: {_shown(Path(forecasts))} (next {len(Path(forecasts).read_text().splitlines()) - 1} "
         f"half-hours, model version {after.version if after else 'none'})"
