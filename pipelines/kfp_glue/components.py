@@ -278,7 +278,13 @@ def daily_cycle(
         report = run_day(config, collected)
     except CollectionError as error:
         raise SystemExit(f"collection failed: {error}") from None  # the message, without a traceback
-    summary = {"day": collected.isoformat(), "champion": report.champion_after, "check": report.check}
+    summary = {
+        "day": collected.isoformat(),
+        "champion": report.champion_after,
+        "check": report.check,
+        "retraining": report.retraining,
+        "forecast": report.forecast,
+    }
     print(json.dumps(summary, default=str))
     return json.dumps(summary, default=str)
 

@@ -35,6 +35,7 @@ from pipelines.logic.collection import (
 from pipelines.logic.cycle_settings import TUNING, daily_parameters
 from pipelines.logic.cycle_store import CycleStore, store_root
 from pipelines.logic.data import load_reference
+from pipelines.logic.forecast import short_history
 from pipelines.logic.registry import open_registry
 from pipelines.logic.scoring import NAIVE_RULES, NotScorable, degradation, score_day
 from pipelines.logic.spec import REFERENCE, DataSpec
@@ -170,10 +171,14 @@ def retrain_step(config: CycleConfig, day: date) -> dict:
     if not verdict["retrain"]:
         return {"day": day.isoformat(), "retrained": False}
     registry = open_registry(config.registry_uri)
+    series = history(store, config.spec, through=day)
+    # Not kept: once more days are collected (a backfill), the same day may retrain.
+    if problem := cycle_models.too_short_to_retrain(series, config.spec, config.holdout_days):
+        return {"day": day.isoformat(), "retrained": False, "reason": problem}
     # A retry after the version was registered but before the outcome was kept finds that version.
     result = cycle_models.retrained_for(registry, day.isoformat()) or cycle_models.retrain(
         registry,
-        history(store, config.spec, through=day),
+        series,
         config.spec,
         holdout_days=config.holdout_days,
         metric=config.metric,
@@ -203,6 +208,8 @@ def forecast_step(config: CycleConfig, day: date) -> dict:
     series = history(store, spec, through=day)
     if series.empty or series.index[-1] != pd.Timestamp(day) + pd.Timedelta(days=1) - pd.Timedelta(spec.frequency):
         return {"origin": day.isoformat(), "forecast": False, "reason": f"{day} is not fully collected"}
+    if problem := short_history(len(series), spec):  # a cycle's first week
+        return {"origin": day.isoformat(), "forecast": False, "reason": f"{problem} collected through {day}"}
     frame = cycle_models.forecast_next_day(open_registry(config.registry_uri), champion, series)
     frame["model_version"] = champion.version
     frame["origin"] = day.isoformat()

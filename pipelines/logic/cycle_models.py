@@ -64,6 +64,17 @@ def retrained_for(registry: Registry, day: str) -> Retrained | None:
     return None
 
 
+def too_short_to_retrain(series: pd.DataFrame, spec: DataSpec, holdout_days: int) -> str | None:
+    """Why `series` is too short to retrain on, if it is (a cycle's first weeks)."""
+    needed = required_history(spec, "training", holdout_days)
+    if len(series) >= needed:
+        return None
+    return (
+        f"only {len(series)} periods collected; retraining needs at least {needed} "
+        f"({needed // spec.periods_per_day} days at {spec.frequency})"
+    )
+
+
 def retrain(
     registry: Registry,
     series: pd.DataFrame,
@@ -77,9 +88,8 @@ def retrain(
 ) -> Retrained:
     """Train a challenger on the series and register it, recording the cycle's `day` when given
     (`retrained_for`; a warm-up has none); it becomes champion only through the gate."""
-    needed = required_history(spec, "training", holdout_days)
-    if len(series) < needed:
-        raise ValueError(f"only {len(series)} periods collected; retraining needs at least {needed}")
+    if problem := too_short_to_retrain(series, spec, holdout_days):
+        raise ValueError(problem)
     model_dir = Path(tempfile.mkdtemp(prefix="cycle-model-"))
     try:
         train_challenger(series, spec, holdout_days, params, metric=metric).save(model_dir)

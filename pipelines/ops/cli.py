@@ -188,6 +188,24 @@ def summary(result: dict) -> list[str]:
     lines = []
     if result["pipeline"] == "prediction":
         lines.append(f"forecasts: {_shown(output)}")
+    elif result["pipeline"] == "daily":
+        from pipelines.logic.cycle_store import store_root
+
+        report = json.loads(output)
+        check, champion = report["check"], report["champion"]
+        lines.append(f"day {report['day']}: champion {'version ' + champion if champion else 'none'}")
+        lines.append(f"check: {check.get('reason') or 'nothing to act on'}")
+        retraining, forecast = report["retraining"], report["forecast"]
+        if retraining.get("retrained"):
+            lines.append(f"retrained: version {retraining['version']}: {retraining['reason']}")
+        elif "reason" in retraining:
+            lines.append(f"not retrained: {retraining['reason']}")
+        lines.append(
+            f"forecast of the next day: version {forecast['model_version']}"
+            if forecast["forecast"]
+            else f"no forecast of the next day: {forecast['reason']}"
+        )
+        lines.append(f"cycle store: {_shown(store_root(values['registry_uri']))}")
     elif result["pipeline"] == "monitoring":
         retrained = any(step.name == "register" for step in result["steps"])
         lines.append(f"drift report: {_shown(output)}")

@@ -173,3 +173,34 @@ def test_a_local_run_summary_says_when_it_registered_nothing(tmp_path, held_befo
         "  coverage_80      81.50  (baseline 77.25)",
         "  fit_seconds       1.50  (CPU seconds per backtest fold)",
     ]
+
+
+def test_a_local_daily_run_summary_says_what_the_day_did_and_why_not(tmp_path):
+    from pipelines.ops.cli import summary
+
+    report = {
+        "day": "2000-08-01",
+        "champion": "1",
+        "check": {"reason": "no scored days yet", "retrain": False},
+        "retraining": {"day": "2000-08-01", "retrained": False},
+        "forecast": {"origin": "2000-08-01", "forecast": False, "reason": "only 48 periods of history"},
+    }
+    result = {
+        "pipeline": "daily",
+        "parameters": {"registry_uri": str(tmp_path / "registry")},
+        "output": json.dumps(report),
+        "log": str(tmp_path / "run.log"),
+        "steps": [],
+    }
+    assert summary(result)[:4] == [
+        "day 2000-08-01: champion version 1",
+        "check: no scored days yet",
+        "no forecast of the next day: only 48 periods of history",
+        "cycle store: build/cycle",
+    ]
+    report["retraining"] = {"day": "2000-08-01", "retrained": True, "version": "2", "reason": "beats champion"}
+    report["forecast"] = {"origin": "2000-08-01", "forecast": True, "model_version": "2", "already": False}
+    assert summary(result | {"output": json.dumps(report)})[2:4] == [
+        "retrained: version 2: beats champion",
+        "forecast of the next day: version 2",
+    ]

@@ -273,3 +273,37 @@ def test_a_retried_retraining_finds_the_version_it_registered_instead_of_registe
     assert again == first
     registry = open_registry(config.registry_uri)
     assert [(v.version, v.metrics["cycle_day"]) for v in registry.versions()] == [(first["version"], "2000-07-30")]
+
+
+def test_a_cycles_first_days_skip_what_they_cannot_do_yet_and_say_why(tmp_path):
+    """A new cycle's store holds a day or two: retraining (no champion yet) and the next day's
+    forecast (a champion trained elsewhere) wait for enough collected days instead of failing."""
+    from datetime import timedelta
+
+    from pipelines.logic.backtest import train_challenger
+    from pipelines.logic.cycle import run_day
+    from pipelines.logic.data import load_reference, validate
+    from pipelines.logic.registry import open_registry
+
+    config = CycleConfig(store_root=str(tmp_path / "store"), registry_uri=str(tmp_path / "registry"), source={})
+    reference = load_reference()
+    source = ReplaySource(reference, config.spec)
+    first = run_day(config, source.days[0], source)
+    assert first.retraining == {
+        "day": "2000-06-05",
+        "retrained": False,
+        "reason": "only 48 periods collected; retraining needs at least 1344 (28 days at 30min)",
+    }
+    assert first.forecast == {"origin": "2000-06-05", "forecast": False, "reason": "no champion yet"}
+
+    trained = tmp_path / "trained"
+    training = validate(reference, config.spec, "reference").iloc[-30 * 48 :]
+    train_challenger(training, config.spec, 2, families=("seasonal",)).save(trained)
+    metrics = {"holdout": {}, "baseline": {}, "promoted": True, "reason": "trained elsewhere"}
+    open_registry(config.registry_uri).register(trained, metrics, promote=True)
+    second = run_day(config, source.days[0] + timedelta(days=1), source)
+    assert second.forecast == {
+        "origin": "2000-06-06",
+        "forecast": False,
+        "reason": "only 96 periods of history; expected at least 384 (8 days at 30min) collected through 2000-06-06",
+    }
