@@ -211,7 +211,9 @@ def _regular_nanoseconds(stamps: list[str], spec: DataSpec) -> np.ndarray | None
 
 
 def _as_series(history: list[dict], future: list[dict], horizon: int, spec: DataSpec) -> pd.DataFrame:
-    """The batch path's validation of the rows as a DataFrame (its messages, its parsing)."""
+    """The batch path's validation of the rows as a DataFrame (its messages, its parsing). A
+    problem is the future rows' when the history alone has none (they overlap it, leave a gap
+    after it, lack a value), else the history's."""
     rows = history + [row | {spec.target_column: None} for row in future]
     frame = pd.DataFrame(rows)
     timestamps = parse_timestamps(frame[spec.timestamp_column])
@@ -221,7 +223,16 @@ def _as_series(history: list[dict], future: list[dict], horizon: int, spec: Data
     try:
         return validate(frame, spec, "request", allow_future_rows=True)
     except DataValidationError as error:
-        raise InvalidRequest("history", "; ".join(error.problems)) from None
+        field = "future" if future and _valid(frame.iloc[: len(history)], spec) else "history"
+        raise InvalidRequest(field, "; ".join(error.problems)) from None
+
+
+def _valid(frame: pd.DataFrame, spec: DataSpec) -> bool:
+    try:
+        validate(frame, spec, "request")
+    except DataValidationError:
+        return False
+    return True
 
 
 def _rows(

@@ -536,3 +536,33 @@ def test_a_spec_naming_a_column_twice_is_read_by_the_checked_route_alone():
     with pytest.raises(InvalidRequest) as raised:
         read_request(json.dumps({"history": history(), "horizon": 3}).encode(), DataSpec(exogenous_columns=("demand",)))
     assert raised.value.field == "future"
+
+
+def test_a_problem_of_the_future_rows_names_the_future_field():
+    """Future rows that overlap the history, leave a gap after it or lack a value: the history alone
+    is valid, so the field is `future`; a problem in the history keeps naming `history`."""
+    from pipelines.logic.online import InvalidRequest, parse
+    from pipelines.logic.spec import DataSpec
+
+    spec = DataSpec(exogenous_columns=("temperature",))
+    past = [row | {"temperature": 15.0} for row in history()]
+    ahead = [
+        {"timestamp": stamp.isoformat(), "temperature": 14.0}
+        for stamp in pd.date_range(past[-1]["timestamp"], periods=6, freq="30min")  # starts on the last row
+    ]
+    cases = {
+        "overlap": (past, ahead[:3], "future", "column 'timestamp': 1 duplicate timestamp, first 2000-08-27 23:30:00"),
+        "gap": (past, ahead[2:5], "future", "column 'timestamp': 1 period is missing, first 2000-08-28 00:00:00"),
+        "no value": (
+            past,
+            [ahead[1] | {"temperature": None}, *ahead[2:4]],
+            "future[0].temperature",
+            "null is not a finite number",
+        ),
+        "history gap": (past[:100] + past[101:], ahead[1:4], "history", "column 'timestamp': 1 period is missing"),
+    }
+    for case, (rows, future, field, message) in cases.items():
+        with pytest.raises(InvalidRequest) as raised:
+            parse({"history": rows, "future": future, "horizon": 3}, spec)
+        assert raised.value.field == field, case
+        assert raised.value.error.startswith(message), (case, raised.value.error)
