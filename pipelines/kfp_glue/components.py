@@ -230,6 +230,7 @@ def detect_drift(
     result = drift.detect_drift(forecaster.training_data, read_parquet(validated.path), forecaster.spec)
     Path(report.path).write_text(result.html)
     Path(report_json.path).write_text(result.json)
+    report_json.metadata["registry_uri"] = registry_uri  # whose champion: the dashboard shows its model's
     metrics.log_metric("drift_share", round(result.share, 4))
     metrics.log_metric("drifted_columns", len(result.drifted))
     metrics.log_metric("threshold", threshold)

@@ -63,6 +63,18 @@ def test_gathers_versions_champions_drift_and_runs(sources):
     ]
 
 
+def test_drift_is_the_newest_monitoring_of_the_dashboards_model(sources, tmp_path):
+    """A newer monitoring run of another model (another registry) is not this model's drift."""
+    runs = tmp_path / "runs"
+    for run, registry, share in (("mine", sources.registry, 0.25), ("theirs", str(tmp_path / "other"), 1.0)):
+        metrics = {"artifacts": [{"metadata": {"drift_share": share, "threshold": 0.5}}]}
+        monitored = {"artifacts": [{"metadata": {"registry_uri": registry}}]}
+        output = {"artifacts": {"metrics": metrics, "report_json": monitored}}
+        write_task(runs / f"monitoring-{run}", "detect-drift", output)
+    local = data.Sources(registry=sources.registry + "/.", runs=str(runs))  # the same folder, spelled otherwise
+    assert data.gather(local)["drift"] == {"run": "monitoring-mine", "drift_share": 0.25, "threshold": 0.5}
+
+
 def test_backtests_the_champion_on_the_reference_datas_last_week(sources):
     backtest = data.gather(sources)["backtest"]
     assert backtest["version"] == "1"

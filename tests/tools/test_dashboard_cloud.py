@@ -113,7 +113,7 @@ def test_the_newest_runs_come_first(gcs_emulator):
 def test_a_bucket_without_runs_shows_none(gcs_emulator):
     storage_client().create_bucket("empty-root")
     assert data.tasks("gs://empty-root") == []
-    assert data.runs([]) == [] and data.drift([]) is None
+    assert data.runs([]) == [] and data.drift([], "vertex://p/r/forecaster") is None
 
 
 def test_a_vertex_registry_without_a_model_has_no_versions(monkeypatch):

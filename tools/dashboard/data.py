@@ -16,7 +16,7 @@ run, never an error.
 - accuracy per model version: each version's holdout metrics and the naive baseline's, from the
   version metadata the gate records;
 - champion history: the versions that were promoted, in order, with the gate's reason;
-- drift: the drift share of the newest monitoring run in the pipeline root;
+- drift: the drift share of the newest monitoring run of the registry's model in the pipeline root;
 - recent runs: the newest run folders of the pipeline root, with their tasks and status;
 - the daily cycle (when its store is given): the stored forecasts of each model version against
   the collected actuals, and each scored day's accuracy per version next to the naive rules.
@@ -197,14 +197,18 @@ def runs(found: list[Task], limit: int = RECENT_RUNS) -> list[dict]:
     ]
 
 
-def drift(found: list[Task]) -> dict | None:
-    """The newest monitoring run's drift share and threshold, or None."""
+def drift(found: list[Task], registry: str) -> dict | None:
+    """The drift share and threshold of the newest monitoring run of `registry`'s champion (runs
+    that recorded no registry count as its), or None."""
     for task in sorted((t for t in found if t.read_output), key=lambda t: t.updated, reverse=True):
         try:
             artifacts = json.loads(task.read_output()).get("artifacts", {})
             metadata = artifacts["metrics"]["artifacts"][0]["metadata"]
+            monitored = artifacts.get("report_json", {}).get("artifacts", [{}])[0].get("metadata", {})
         except (KeyError, IndexError, ValueError, AttributeError):
             continue
+        if "registry_uri" in monitored and not _same_registry(monitored["registry_uri"], registry):
+            continue  # another model's monitoring
         if "drift_share" in metadata:
             return {
                 "run": task.run,
@@ -212,6 +216,13 @@ def drift(found: list[Task]) -> dict | None:
                 "threshold": float(metadata["threshold"]),
             }
     return None
+
+
+def _same_registry(one: str, other: str) -> bool:
+    """Two registry URIs name one registry: the same vertex:// URI, or folders that resolve alike."""
+    if one.startswith("vertex://") or other.startswith("vertex://"):
+        return one == other
+    return Path(one).resolve() == Path(other).resolve()
 
 
 def cycle_forecasts(store: CycleStore, spec: DataSpec | None = None) -> dict | None:
@@ -267,7 +278,7 @@ def gather(sources: Sources) -> dict:
         "accuracy": rows,
         "champions": champion_history(rows),
         "backtest": backtest(registry),
-        "drift": drift(found),
+        "drift": drift(found, sources.registry),
         "runs": runs(found),
     }
     return gathered | ({"cycle": gather_cycle(sources.cycle)} if sources.cycle is not None else {})
