@@ -21,6 +21,7 @@ from pathlib import Path
 import requests
 
 from environments.loading import BUILD_DIR, LOCAL_REGISTRY, REPO_ROOT
+from pipelines.kfp_glue import EXECUTOR_OUTPUT
 from pipelines.logic.data import load_reference
 from pipelines.logic.promotion import current_champion
 from pipelines.logic.registry import LocalRegistry
@@ -185,7 +186,7 @@ def online_prediction() -> dict:
 
 def _task_output(task_dir: Path) -> dict:
     """The drift task's metrics and decision, from the executor output KFP writes for each task."""
-    output = json.loads((task_dir / "executor_output.json").read_text())
+    output = json.loads((task_dir / EXECUTOR_OUTPUT).read_text())
     metrics = output["artifacts"]["metrics"]["artifacts"][0]["metadata"]
     return {
         "drift_share": metrics["drift_share"],

@@ -2,8 +2,9 @@
 build tool: one line per step as it finishes (name, status, duration) on the console, kfp.local's
 full output (executor JSON, each task's streamed logs) in a log file.
 
-Local runs stay bounded: before each run only the newest `KEEP_RUNS` run folders and logs are kept
-(the registry keeps every version; see registry.py for its own bound).
+Local runs stay bounded: before each run only the newest `KEEP_RUNS` run folders and logs are kept,
+and the newest run of each pipeline that succeeded (the registry keeps every version; see
+registry.py for its own bound).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from typing import TextIO
 
 from kfp import local
 from kfp.local.orchestrator import enhanced_dag_orchestrator
+
+from pipelines.kfp_glue import EXECUTOR_OUTPUT
 
 MAX_REASON_LINES = 20  # a failed step's reason: the last lines it printed (every data problem)
 KEEP_RUNS = 10  # newest local run folders (and their logs) kept under the pipeline root
@@ -52,7 +55,9 @@ def init(pipeline_root: Path) -> None:
 
 
 def prune(pipeline_root: Path, keep: int = KEEP_RUNS) -> list[Path]:
-    """Remove all but the newest `keep` run folders and run logs; returns what was removed."""
+    """Remove all but the newest `keep` run folders and run logs, keeping as well the newest run of
+    each pipeline that succeeded (failed runs never push out the last forecasts or model a summary
+    pointed to); returns what was removed."""
     removed = []
     for folder, is_run in ((pipeline_root, Path.is_dir), (pipeline_root / LOGS, Path.is_file)):
         if not folder.is_dir():
@@ -62,10 +67,25 @@ def prune(pipeline_root: Path, keep: int = KEEP_RUNS) -> list[Path]:
             key=lambda p: p.stat().st_mtime,
             reverse=True,
         )
+        newest_success: dict[str, Path] = {}
+        for run in runs if folder == pipeline_root else ():
+            if (name := _RUN_FOLDER.fullmatch(run.name)) and _succeeded(run):
+                newest_success.setdefault(name[1], run)
         for old in runs[keep:]:
+            if old in newest_success.values():
+                continue
             shutil.rmtree(old) if old.is_dir() else old.unlink()
             removed.append(old)
     return removed
+
+
+# kfp.local's run folders: `<pipeline>-<YYYY-MM-DD-HH-MM-SS-microseconds>`.
+_RUN_FOLDER = re.compile(r"(.+)-\d{4}(?:-\d{2}){5}-\d+")
+
+
+def _succeeded(run: Path) -> bool:
+    tasks = [task for task in run.iterdir() if task.is_dir()]
+    return bool(tasks) and all((task / EXECUTOR_OUTPUT).is_file() for task in tasks)
 
 
 def log_path(pipeline_root: Path, pipeline: str) -> Path:

@@ -56,6 +56,28 @@ def test_only_the_newest_runs_and_logs_are_kept(tmp_path):
     assert sorted(p.name for p in (tmp_path / "logs").iterdir()) == ["training-3.log", "training-4.log"]
 
 
+def test_failed_runs_never_push_out_the_newest_run_of_a_pipeline_that_succeeded(tmp_path):
+    """A prediction, then three failed trainings and a failed prediction: with room for two runs,
+    the prediction that succeeded stays (its forecasts are what its summary pointed to)."""
+    names = [
+        ("prediction-2026-12-05-10-00-00-000001", True),
+        ("training-2026-12-05-10-01-00-000001", False),
+        ("training-2026-12-05-10-02-00-000001", False),
+        ("prediction-2026-12-05-10-03-00-000001", False),
+        ("training-2026-12-05-10-04-00-000001", False),
+    ]
+    for number, (name, succeeded) in enumerate(names):
+        for task in ("ingest", "validate"):
+            (tmp_path / name / task).mkdir(parents=True)
+        (tmp_path / name / "ingest" / "executor_output.json").write_text("{}")
+        if succeeded:
+            (tmp_path / name / "validate" / "executor_output.json").write_text("{}")
+        os.utime(tmp_path / name, (1_000_000 + number, 1_000_000 + number))
+    removed = prune(tmp_path, keep=2)
+    assert sorted(p.name for p in removed) == [names[1][0], names[2][0]]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([names[0][0], names[3][0], names[4][0]])
+
+
 def test_a_run_registers_into_the_model_of_its_source_and_spec():
     assert derived_model("reference", {}) == "forecaster"
     assert derived_model("reference", {"frequency": "30min"}) == "forecaster"  # the default, given

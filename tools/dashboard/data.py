@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pipelines.kfp_glue import EXECUTOR_OUTPUT
 from pipelines.logic.cycle_store import CycleStore
 from pipelines.logic.data import DataSpec, load_reference, validate
 from pipelines.logic.registry import Registry, RegistryError, open_registry
@@ -40,7 +41,6 @@ if TYPE_CHECKING:
 
 BACKTEST_DAYS = 7
 RECENT_RUNS = 10
-EXECUTOR_OUTPUT = "executor_output.json"  # what kfp.local writes for each finished task
 _champions: dict[str, Forecaster] = {}  # loaded forecasters by their artifacts (a folder or gs:// prefix)
 
 
