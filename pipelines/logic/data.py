@@ -59,14 +59,15 @@ def parse_timestamps(values: pd.Series) -> pd.Series:
     return iso if iso.notna().sum() >= inferred.notna().sum() else inferred
 
 
-_ZONE_SUFFIX = r"(?:Z|[+-]\d\d:?\d\d)\s*$"  # an offset or Z, at the end of a timestamp
+_ZONE_SUFFIX = r"(?:[Zz]|[+-]\d\d(?::?\d\d)?)\s*$"  # Z or an offset (+01, +0100, +01:00), at the end
 
 
 def _to_datetime(values: pd.Series, **options) -> pd.Series:
     """pd.to_datetime, NaT where a value cannot be read. Offsets that change from row to row (a
-    clock change, +00:00 then +01:00) name one instant each: they are read in UTC, and a time
-    without an offset among them names none: NaT, as is a time with one among times without.
-    (Among times that share one offset, pandas reads a time without one in that offset.)"""
+    clock change, +00:00 then +01:00) name one instant each: they are read in UTC. Where times
+    with and without an offset are mixed, the fewer kind is NaT (a time without an offset names
+    no instant among times with one). (Among times that share one offset, pandas reads a time
+    without one in that offset.)"""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # "Could not infer format": the problem says it
         warnings.simplefilter("ignore", FutureWarning)  # "mixed time zones will raise": handled here
@@ -76,8 +77,10 @@ def _to_datetime(values: pd.Series, **options) -> pd.Series:
         read = parsed.notna()
         # From the text: pandas reads a time without an offset among times with one as UTC.
         zoned = values.astype("string").str.contains(_ZONE_SUFFIX, na=False)
-        first_zoned = bool(zoned[read].iloc[0])
-        return pd.to_datetime(values.where(read & (zoned == first_zoned)), errors="coerce", utc=first_zoned, **options)
+        kept_zoned = bool(zoned[read].mean() >= 0.5)
+        kept = pd.to_datetime(values.where(read & (zoned == kept_zoned)), errors="coerce", utc=kept_zoned, **options)
+    # Anything else pandas leaves as objects reads as no timestamps, never as a column of objects.
+    return kept if pd.api.types.is_datetime64_any_dtype(kept) else pd.Series(pd.NaT, index=values.index)
 
 
 def load_reference() -> pd.DataFrame:

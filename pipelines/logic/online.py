@@ -182,9 +182,10 @@ def _as_arrays(past: dict, ahead: dict, horizon: int, spec: DataSpec) -> Request
         or max(-low, high) > VALUE_LIMIT
     ):
         return None
-    known = {column: np.concatenate((past[column], ahead[column][:horizon])) for column in spec.exogenous_columns}
-    if any(np.abs(values).max() > VALUE_LIMIT for values in known.values()):
+    # Every row as validate checks it, the future rows past the horizon too.
+    if any(np.abs(np.concatenate((past[c], ahead[c]))).max() > VALUE_LIMIT for c in spec.exogenous_columns):
         return None
+    known = {column: np.concatenate((past[column], ahead[column][:horizon])) for column in spec.exogenous_columns}
     return Request(horizon, last_ns=int(nanoseconds[len(y) - 1]), y=y, known=known)
 
 
@@ -218,21 +219,32 @@ def _as_series(history: list[dict], future: list[dict], horizon: int, spec: Data
     frame = pd.DataFrame(rows)
     timestamps = parse_timestamps(frame[spec.timestamp_column])
     if timestamps.notna().all():
-        _check_span(timestamps, horizon, spec)
+        try:
+            _check_span(timestamps, horizon, spec)
+        except InvalidRequest as invalid:
+            # The history's own span decides whose problem it is (never a validate: it would cost the span).
+            try:
+                _check_span(timestamps.iloc[: len(history)], horizon, spec)
+            except InvalidRequest:
+                raise invalid from None
+            raise InvalidRequest("future" if future else "history", invalid.error) from None
         frame[spec.timestamp_column] = timestamps  # parsed once: validate finds them parsed
     try:
         return validate(frame, spec, "request", allow_future_rows=True)
     except DataValidationError as error:
-        field = "future" if future and _valid(frame.iloc[: len(history)], spec) else "history"
-        raise InvalidRequest(field, "; ".join(error.problems)) from None
+        raise InvalidRequest(_whose(frame, len(history), future, spec), "; ".join(error.problems)) from None
 
 
-def _valid(frame: pd.DataFrame, spec: DataSpec) -> bool:
+def _whose(frame: pd.DataFrame, history_rows: int, future: list[dict], spec: DataSpec) -> str:
+    """The field a problem of the rows is reported in: `future` when the history alone has none
+    (its span is checked already: validating it costs what its size says)."""
+    if not future:
+        return "history"
     try:
-        validate(frame, spec, "request")
+        validate(frame.iloc[:history_rows], spec, "request")
     except DataValidationError:
-        return False
-    return True
+        return "history"
+    return "future"
 
 
 def _rows(

@@ -539,8 +539,10 @@ def test_a_spec_naming_a_column_twice_is_read_by_the_checked_route_alone():
 
 
 def test_a_problem_of_the_future_rows_names_the_future_field():
-    """Future rows that overlap the history, leave a gap after it or lack a value: the history alone
-    is valid, so the field is `future`; a problem in the history keeps naming `history`."""
+    """Future rows that overlap the history, leave a gap after it, lie a year later or hold a value
+    the model cannot take (past the horizon too): the history alone is valid, so the field is
+    `future`, on both routes; a problem in the history keeps naming `history`."""
+    from functions.predict.main import read_request
     from pipelines.logic.online import InvalidRequest, parse
     from pipelines.logic.spec import DataSpec
 
@@ -560,9 +562,23 @@ def test_a_problem_of_the_future_rows_names_the_future_field():
             "null is not a finite number",
         ),
         "history gap": (past[:100] + past[101:], ahead[1:4], "history", "column 'timestamp': 1 period is missing"),
+        "a year later": (
+            past,
+            [row | {"timestamp": row["timestamp"].replace("2000", "2001")} for row in ahead[1:4]],
+            "future",
+            "435 rows from 2000-08-19 00:00:00 to 2001-08-28 01:00:00 span",
+        ),
+        "huge past the horizon": (
+            past,
+            [*ahead[1:3], ahead[3] | {"temperature": 1e300}],
+            "future",
+            "column 'temperature': 1 value is infinite or too large",
+        ),
     }
     for case, (rows, future, field, message) in cases.items():
-        with pytest.raises(InvalidRequest) as raised:
-            parse({"history": rows, "future": future, "horizon": 3}, spec)
-        assert raised.value.field == field, case
-        assert raised.value.error.startswith(message), (case, raised.value.error)
+        body = {"history": rows, "future": future, "horizon": 2 if case == "huge past the horizon" else 3}
+        for read, request in ((parse, body), (read_request, json.dumps(body).encode())):
+            with pytest.raises(InvalidRequest) as raised:
+                read(request, spec)
+            assert raised.value.field == field, case
+            assert raised.value.error.startswith(message), (case, raised.value.error)

@@ -134,8 +134,10 @@ def test_offsets_that_change_at_a_clock_change_read_as_one_series_in_utc(referen
     series = validate(local, SPEC, "local.csv")
     assert series.index.equals(pd.DatetimeIndex(instants, name="timestamp"))
     assert series["demand"].tolist() == reference["demand"].tolist()
-    local.loc[5, "timestamp"] = local.loc[5, "timestamp"][:-6]
-    assert problems_of(local) == ["column 'timestamp': 1 value is not a timestamp, first in row 6"]
+    hours_only = local.assign(timestamp=local["timestamp"].str[:-3])  # +00 and +01: ISO 8601 too
+    assert validate(hours_only, SPEC, "local.csv").index.equals(series.index)
+    local.loc[0, "timestamp"] = local.loc[0, "timestamp"][:-6]  # the fewer kind is refused, even first
+    assert problems_of(local) == ["column 'timestamp': 1 value is not a timestamp, first in row 1"]
 
 
 def test_bad_timestamps_duplicates_gaps_and_off_grid(reference):
