@@ -40,11 +40,17 @@ def kind_of(value: Any) -> str:
     return "null" if value is None else _KINDS.get(type(value), type(value).__name__)
 
 
-def expected_team(names: list[str]) -> str:
-    """What a message about an unknown team expects: one of the teams, or none while there are none."""
-    if not names:
-        return "no team is onboarded, so expected none (make onboard-team adds one)"
-    return f"expected one of {', '.join(sorted(names))}"
+def unknown_team(shown: str, names, *, environment: bool = False) -> str:
+    """`shown` (a team name as the caller writes values) is not a team: what is expected instead,
+    one of `names`, or none while there are none. With `environment`, `names` are the teams enabled
+    in one environment (others may exist)."""
+    if names:
+        expected = f"expected one of {', '.join(sorted(names))}"
+    elif environment:
+        expected = "no team is enabled in this environment, so expected none"
+    else:
+        expected = "no team is onboarded, so expected none (make onboard-team adds one)"
+    return f"{shown} is not a team{' of this environment' if environment else ''}; {expected}"
 
 
 def value_and_kind(value: Any) -> str:

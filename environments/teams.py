@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from environments.credentials import refused
 from environments.loading import environment_names, load_teams, team_path, teams_dir
-from environments.messages import ConfigError, describe, expected_team
+from environments.messages import ConfigError, describe, unknown_team
 from environments.schema import Team
 
 
@@ -68,7 +68,7 @@ def offboard(name: str) -> str:
     known_names = {t.name for t in load_teams()}
     path = team_path(name)
     if name not in known_names or not path.exists():  # never a path: `../dev` names no team
-        raise ConfigError([f"TEAM: {name!r} is not a team; {expected_team(sorted(known_names))}"])
+        raise ConfigError([f"TEAM: {unknown_team(repr(name), known_names)}"])
     path.unlink()
     return f"offboarded {name}: removed {path.relative_to(teams_dir().parent.parent)}"
 

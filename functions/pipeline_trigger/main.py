@@ -26,7 +26,7 @@ from pathlib import Path
 import functions_framework
 import yaml
 
-from environments.messages import expected_team
+from environments.messages import unknown_team
 from environments.naming import PIPELINES, TAG
 from functions.http_json import BadRequest, json_object
 from functions.logs import logged
@@ -61,7 +61,7 @@ def parse(request, teams: dict) -> dict:
         raise BadRequest("parameters", "expected a JSON object of pipeline parameters")
     team = body.get("team")
     if team is not None and (not isinstance(team, str) or team not in teams):  # a list or object is no team
-        raise BadRequest("team", f"{shown(team)} is not a team of this environment; {expected_team(list(teams))}")
+        raise BadRequest("team", unknown_team(shown(team), teams, environment=True))
     return {"pipeline": pipeline, "version": version, "parameters": parameters, "team": team}
 
 

@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from environments.messages import expected_team
+from environments.messages import unknown_team
 from environments.naming import ResourceNames, bucket_name
 from pipelines.logic.model_names import MODEL_ID, TEAM_MODEL_PREFIX, default_registry_uri, team_model
 from pipelines.logic.parameters import SOURCES, check, shown, table_template
@@ -62,8 +62,7 @@ def prepare(
     """Check a submission against the environment; `template` is the compiled template about to
     run (without one, e.g. for committed schedules, the parameters table stands in for it)."""
     if team is not None and team not in target.team_accounts:
-        problem = f"{shown(team)} is not a team of this environment; {expected_team(list(target.team_accounts))}"
-        raise InvalidSubmission([("team", problem)])
+        raise InvalidSubmission([("team", unknown_team(shown(team), target.team_accounts, environment=True))])
     template = template if template is not None else table_template(pipeline)
     values = vertex_defaults(template, target, team, parameters) | parameters
     problems = check(template, values, where=where)

@@ -277,3 +277,14 @@ def test_the_cli_refuses_out_of_range_parameters_with_exit_2(capsys):
     )
     assert main(["run", "training", "--params", '{"holdout_days": 1}']) == 2, "local runs check ranges too"
     assert capsys.readouterr().err == "PARAMS.holdout_days: 1 is out of range; expected 2 to 60\n"
+
+
+def test_a_team_where_none_is_enabled_says_so_not_that_none_is_onboarded():
+    """Teams are enabled per environment: one of prod's may exist while dev has none."""
+    bare = Target.of(load_environment("dev"), team_accounts={})
+    assert problems(bare, "training", {}, team="forecasting") == [
+        (
+            "team",
+            '"forecasting" is not a team of this environment; no team is enabled in this environment, so expected none',
+        )
+    ]
