@@ -24,8 +24,6 @@ from typing import TextIO
 from kfp import local
 from kfp.local.orchestrator import enhanced_dag_orchestrator
 
-from pipelines.kfp_glue import EXECUTOR_OUTPUT
-
 MAX_REASON_LINES = 20  # a failed step's reason: the last lines it printed (every data problem)
 KEEP_RUNS = 10  # newest local run folders (and their logs) kept under the pipeline root
 LOGS = "logs"  # the run logs' folder under the pipeline root
@@ -83,9 +81,23 @@ def prune(pipeline_root: Path, keep: int = KEEP_RUNS) -> list[Path]:
 _RUN_FOLDER = re.compile(r"(.+)-\d{4}(?:-\d{2}){5}-\d+")
 
 
+# Written into a run's folder when the whole run succeeded: a task that failed before writing an
+# output (a component without output artifacts) leaves no folder, so the folders cannot tell.
+SUCCEEDED = ".succeeded"
+
+
+def run_folders(pipeline_root: Path) -> set[Path]:
+    return {p for p in pipeline_root.iterdir() if p.is_dir() and p.name != LOGS} if pipeline_root.is_dir() else set()
+
+
+def mark_succeeded(pipeline_root: Path, before: set[Path]) -> None:
+    """Mark the run folders made since `before` (a run's own) as a run that succeeded."""
+    for run in run_folders(pipeline_root) - before:
+        (run / SUCCEEDED).touch()
+
+
 def _succeeded(run: Path) -> bool:
-    tasks = [task for task in run.iterdir() if task.is_dir()]
-    return bool(tasks) and all((task / EXECUTOR_OUTPUT).is_file() for task in tasks)
+    return (run / SUCCEEDED).is_file()
 
 
 def log_path(pipeline_root: Path, pipeline: str) -> Path:

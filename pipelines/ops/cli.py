@@ -143,11 +143,13 @@ def run_locally(pipeline: str, params: dict, console=None) -> dict:
     local.init(LOCAL_PIPELINE_ROOT)
     log = local.log_path(LOCAL_PIPELINE_ROOT, pipeline)
     console.write(f"{pipeline}: full log in {_shown(log)}\n")
+    runs_before = local.run_folders(LOCAL_PIPELINE_ROOT)
     with local.reported(log, console) as reporter:
         try:
             task = definition(**values)
         except RuntimeError:  # kfp.local reports a failed task as RuntimeError
             raise PipelineFailed(_failure(reporter.steps, log)) from None
+    local.mark_succeeded(LOCAL_PIPELINE_ROOT, runs_before)
     output = task.output
     output = getattr(output, "path", output)
     return {

@@ -8,6 +8,7 @@ import os
 
 import pytest
 
+from pipelines.kfp_glue import local
 from pipelines.kfp_glue.local import StepReporter, prune
 from pipelines.logic.model_names import derived_model
 
@@ -67,12 +68,12 @@ def test_failed_runs_never_push_out_the_newest_run_of_a_pipeline_that_succeeded(
         ("training-2026-12-05-10-04-00-000001", False),
     ]
     for number, (name, succeeded) in enumerate(names):
-        for task in ("ingest", "validate"):
-            (tmp_path / name / task).mkdir(parents=True)
-        (tmp_path / name / "ingest" / "executor_output.json").write_text("{}")
+        before = local.run_folders(tmp_path)
+        (tmp_path / name / "ingest").mkdir(parents=True)
         if succeeded:
-            (tmp_path / name / "validate" / "executor_output.json").write_text("{}")
+            local.mark_succeeded(tmp_path, before)
         os.utime(tmp_path / name, (1_000_000 + number, 1_000_000 + number))
+    assert {p.name for p in tmp_path.iterdir() if (p / local.SUCCEEDED).exists()} == {names[0][0]}
     removed = prune(tmp_path, keep=2)
     assert sorted(p.name for p in removed) == [names[1][0], names[2][0]]
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([names[0][0], names[3][0], names[4][0]])
@@ -158,3 +159,5 @@ def test_a_failed_run_ends_with_the_step_and_every_problem(tmp_path, monkeypatch
     )
     (log,) = (tmp_path / "runs" / "logs").iterdir()
     assert str(log) in last and "Executing task 'validate'" in log.read_text()
+    (run,) = local.run_folders(tmp_path / "runs")
+    assert run.name.startswith("training-") and not (run / local.SUCCEEDED).exists()
