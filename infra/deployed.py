@@ -63,6 +63,7 @@ class DeployedSchedule:
     job_id: str
     schedule: Schedule
     team: str | None = None
+    key: str = "cycle"  # where its file declares it: `schedules[<index>]`, or the environment's `cycle`
 
 
 CYCLE_SCHEDULE = "daily-cycle"
@@ -88,13 +89,20 @@ def cycle_schedule(environment: Environment) -> Schedule | None:
 
 
 def schedules_of(environment: Environment) -> list[DeployedSchedule]:
-    cycle = [schedule for schedule in [cycle_schedule(environment)] if schedule]
+    cycle = [
+        DeployedSchedule(s.name, schedule_job_id(environment.name, s.name), s)
+        for s in [cycle_schedule(environment)]
+        if s
+    ]
     platform = [
-        DeployedSchedule(s.name, schedule_job_id(environment.name, s.name), s) for s in [*environment.schedules, *cycle]
+        DeployedSchedule(s.name, schedule_job_id(environment.name, s.name), s, key=f"schedules[{index}]")
+        for index, s in enumerate(environment.schedules)
     ]
     teams = [
-        DeployedSchedule(f"{t.name}-{s.name}", schedule_job_id(environment.name, s.name, t.name), s, t.name)
+        DeployedSchedule(
+            f"{t.name}-{s.name}", schedule_job_id(environment.name, s.name, t.name), s, t.name, f"schedules[{index}]"
+        )
         for t in environment.teams
-        for s in t.schedules
+        for index, s in enumerate(t.schedules)
     ]
-    return platform + teams
+    return platform + cycle + teams

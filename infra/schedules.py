@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from environments.loading import display_path, environment_path, team_path
 from environments.schema import Environment, Schedule
-from infra.deployed import CYCLE_SCHEDULE, cycle_schedule, schedule_job_id
+from infra.deployed import schedules_of
 from pipelines.ops.submission import InvalidSubmission, prepare
 from pipelines.ops.vertex import Target
 
@@ -40,26 +40,19 @@ def _owners(environment: Environment) -> list[tuple[str, str | None, list[Schedu
 
 
 def _shared_job_names(environment: Environment) -> list[str]:
-    """Schedules whose Cloud Scheduler jobs would have one name (schedule_job_id): two of a file
-    named alike, an environment's `<team>-<name>` and that team's `<name>`, or one named as the
-    daily cycle's. The stack could not hold both, nor could the project."""
-    jobs = []  # (job name, file as shown, key, name)
-    if cycle_schedule(environment):
-        shown_path = display_path(environment_path(environment.name))
-        jobs.append((schedule_job_id(environment.name, CYCLE_SCHEDULE), shown_path, "cycle", CYCLE_SCHEDULE))
-    for shown_path, team, schedules in _owners(environment):
-        jobs += [
-            (schedule_job_id(environment.name, schedule.name, team), shown_path, f"schedules[{index}]", schedule.name)
-            for index, schedule in enumerate(schedules)
-        ]
+    """Schedules whose Cloud Scheduler jobs would have one name (deployed.schedules_of): two of a
+    file named alike, an environment's `<team>-<name>` and that team's `<name>`, or one named as
+    the daily cycle's. The stack could not hold both, nor could the project."""
     first_of: dict[str, tuple[str, str]] = {}  # job name -> (file as shown, key) of its first schedule
     problems = []
-    for job, shown_path, key, name in jobs:
-        if job in first_of:
-            first_path, first_key = first_of[job]
+    # The cycle first: its job is named by the platform, so a schedule named like it is the one to rename.
+    for deployed in sorted(schedules_of(environment), key=lambda deployed: deployed.key != "cycle"):
+        shown_path = display_path(team_path(deployed.team) if deployed.team else environment_path(environment.name))
+        if deployed.job_id in first_of:
+            first_path, first_key = first_of[deployed.job_id]
             problems.append(
-                f"{shown_path}: {key}.name: {name!r} makes the Cloud Scheduler job {job!r}, which {first_key} in "
-                f"{first_path} makes too; expected a name of its own"
+                f"{shown_path}: {deployed.key}.name: {deployed.schedule.name!r} makes the Cloud Scheduler job "
+                f"{deployed.job_id!r}, which {first_key} in {first_path} makes too; expected a name of its own"
             )
-        first_of.setdefault(job, (shown_path, key))
+        first_of.setdefault(deployed.job_id, (shown_path, deployed.key))
     return problems
