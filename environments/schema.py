@@ -34,7 +34,9 @@ _ADDRESS = rf"[A-Za-z0-9._%+'-]+@{_DOMAIN}"
 _EMAIL = re.compile(_ADDRESS)
 _SCHEDULE_NAME = re.compile(r"[a-z][a-z0-9-]{0,49}")
 _CRON_FIELD = re.compile(r"[\d*/,\-A-Za-z]+")
-_MEMBER = re.compile(rf"(?:user|group|serviceAccount):{_ADDRESS}|domain:{_DOMAIN}")
+# GKE Workload Identity's members too: serviceAccount:<project>.svc.id.goog[<namespace>/<account>].
+_WORKLOAD_IDENTITY = r"[a-z][a-z0-9-]{4,28}[a-z0-9]\.svc\.id\.goog\[[a-z0-9-]+/[a-z0-9-]+\]"
+_MEMBER = re.compile(rf"(?:user|group|serviceAccount):{_ADDRESS}|serviceAccount:{_WORKLOAD_IDENTITY}|domain:{_DOMAIN}")
 
 
 def _check(pattern: re.Pattern[str], expected: str):

@@ -209,7 +209,7 @@ def forecast_step(config: CycleConfig, day: date) -> dict:
     if series.empty or series.index[-1] != pd.Timestamp(day) + pd.Timedelta(days=1) - pd.Timedelta(spec.frequency):
         return {"origin": day.isoformat(), "forecast": False, "reason": f"{day} is not fully collected"}
     if problem := short_history(len(series), spec):  # a cycle's first week
-        return {"origin": day.isoformat(), "forecast": False, "reason": f"{problem} collected through {day}"}
+        return {"origin": day.isoformat(), "forecast": False, "reason": f"through {day}, {problem}"}
     frame = cycle_models.forecast_next_day(open_registry(config.registry_uri), champion, series)
     frame["model_version"] = champion.version
     frame["origin"] = day.isoformat()

@@ -23,7 +23,7 @@ from pipelines.logic.features import max_horizon, required_history
 from pipelines.logic.forecast import forecast
 from pipelines.logic.gate import decide
 from pipelines.logic.registry import ModelVersion, Registry
-from pipelines.logic.spec import DataSpec
+from pipelines.logic.spec import DataSpec, counted
 
 
 def champion(registry: Registry) -> ModelVersion | None:
@@ -70,7 +70,7 @@ def too_short_to_retrain(series: pd.DataFrame, spec: DataSpec, holdout_days: int
     if len(series) >= needed:
         return None
     return (
-        f"only {len(series)} periods collected; retraining needs at least {needed} "
+        f"only {counted(len(series), 'period', 'periods')} collected; expected at least {needed} to retrain "
         f"({needed // spec.periods_per_day} days at {spec.frequency})"
     )
 

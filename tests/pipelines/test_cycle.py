@@ -292,7 +292,7 @@ def test_a_cycles_first_days_skip_what_they_cannot_do_yet_and_say_why(tmp_path):
     assert first.retraining == {
         "day": "2000-06-05",
         "retrained": False,
-        "reason": "only 48 periods collected; retraining needs at least 1344 (28 days at 30min)",
+        "reason": "only 48 periods collected; expected at least 1344 to retrain (28 days at 30min)",
     }
     assert first.forecast == {"origin": "2000-06-05", "forecast": False, "reason": "no champion yet"}
 
@@ -305,5 +305,5 @@ def test_a_cycles_first_days_skip_what_they_cannot_do_yet_and_say_why(tmp_path):
     assert second.forecast == {
         "origin": "2000-06-06",
         "forecast": False,
-        "reason": "only 96 periods of history; expected at least 384 (8 days at 30min) collected through 2000-06-06",
+        "reason": "through 2000-06-06, only 96 periods of history; expected at least 384 (8 days at 30min)",
     }

@@ -257,3 +257,14 @@ def test_the_team_file_example_in_the_teams_readme_is_valid_for_the_committed_en
     assert [team.name for team in dev.teams] == ["forecasting"] and dev.teams[0].budget.monthly_amount == 500
     assert schedule_problems(dev) == []
     assert load_environment("prod").teams == []
+
+
+def test_owners_may_be_any_member_form_google_spells(workspace):
+    """Accounts, groups, service accounts, GKE workload identities and domains."""
+    owners = (
+        "user:o'brien+ml@example.com,group:ml-team@example.co.uk,"
+        "serviceAccount:runner@acme-ml.iam.gserviceaccount.com,"
+        "serviceAccount:acme-ml.svc.id.goog[serving/predictor],domain:example.com"
+    )
+    onboard("forecasting", owners)
+    assert load_teams()[0].owners == owners.split(",")

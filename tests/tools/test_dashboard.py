@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import shutil
 import subprocess
 from datetime import date, timedelta
@@ -66,11 +67,13 @@ def test_gathers_versions_champions_drift_and_runs(sources):
 def test_drift_is_the_newest_monitoring_of_the_dashboards_model(sources, tmp_path):
     """A newer monitoring run of another model (another registry) is not this model's drift."""
     runs = tmp_path / "runs"
-    for run, registry, share in (("mine", sources.registry, 0.25), ("theirs", str(tmp_path / "other"), 1.0)):
+    for age, (run, registry, share) in enumerate((("mine", sources.registry, 0.25), ("theirs", "/other", 1.0))):
         metrics = {"artifacts": [{"metadata": {"drift_share": share, "threshold": 0.5}}]}
         monitored = {"artifacts": [{"metadata": {"registry_uri": registry}}]}
         output = {"artifacts": {"metrics": metrics, "report_json": monitored}}
         write_task(runs / f"monitoring-{run}", "detect-drift", output)
+        written = runs / f"monitoring-{run}" / "detect-drift" / "executor_output.json"
+        os.utime(written, (1_000_000 + age, 1_000_000 + age))  # theirs the newer, whatever the clock's resolution
     local = data.Sources(registry=sources.registry + "/.", runs=str(runs))  # the same folder, spelled otherwise
     assert data.gather(local)["drift"] == {"run": "monitoring-mine", "drift_share": 0.25, "threshold": 0.5}
 
