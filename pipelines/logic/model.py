@@ -68,7 +68,17 @@ ENSEMBLE_TREES_WEIGHT = 0.4
 SEASONAL_WINDOW_DAYS = 56  # MSTL's fitting window: eight weekly seasons
 TREE_WINDOW_DAYS = 365
 ORIGINS_PER_DAY = 4  # training origins every six hours: requests may end at any time of day
-DEFAULT_PARAMS = {"n_estimators": 150, "max_depth": 5, "learning_rate": 0.1, "subsample": 0.9}
+# The trees learn absolute error, the gate's default metric: on the 14 and 28 days before the
+# accuracy benchmark's folds (never scored by it), their champions beat the best of MSTL and the
+# naive rules on all 6 series and windows, against 4 of 6 learning squared error; the ensemble's
+# weight, chosen again on the reference's days 57-70, stayed 0.4.
+DEFAULT_PARAMS = {
+    "n_estimators": 150,
+    "max_depth": 5,
+    "learning_rate": 0.1,
+    "subsample": 0.9,
+    "objective": "reg:absoluteerror",
+}
 # KFP passes dict parameters as protobuf Structs, where every number is a double.
 INTEGER_PARAMS = frozenset(name for name, rule in MODEL_PARAMS.items() if rule.integer)
 

@@ -120,7 +120,10 @@ def main() -> None:
                 f"{s.coverage_95:>7.1f} {s.fit_seconds:>6.2f}"
             )
         champion = scores[f"champion ({chosen})"].mae
-        verdict = "beats" if champion < scores[best_other].mae else "does not beat"
+        if round(champion, 2) == round(scores[best_other].mae, 2):  # equal as printed: the same forecasts
+            verdict = "matches"
+        else:
+            verdict = "beats" if champion < scores[best_other].mae else "does not beat"
         change = (champion / scores[best_other].mae - 1) * 100
         print(f"{name:<16} champion {verdict} the best of MSTL and the naive rules ({best_other}): MAE {change:+.1f} %")
         print("-" * len(header))
