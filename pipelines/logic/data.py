@@ -18,11 +18,11 @@ import pandas as pd
 from pipelines.logic.spec import (
     REFERENCE,
     REFERENCE_FREQUENCY,
-    SECONDS_PER_DAY,
     VALUE_LIMIT,
     DataSpec,
     DataValidationError,
     counted,
+    frequency_of,
 )
 
 # Taylor (2003): half-hourly electricity demand in England and Wales (MW), Monday 5 June 2000 to
@@ -196,7 +196,8 @@ def validate(
                 f"column {column!r}: {counted(len(not_numbers), 'value is not a number', 'values are not numbers')}, "
                 f"first at {not_numbers.index[0]}"
             )
-        oversized = numeric[numeric.abs() > VALUE_LIMIT]  # inf too
+        too_large = numeric.abs() > VALUE_LIMIT  # inf too
+        oversized = numeric[too_large]
         if len(oversized):
             problems.append(
                 f"column {column!r}: {counted(len(oversized), 'value is', 'values are')} infinite or too large, "
@@ -204,7 +205,7 @@ def validate(
                 f"{-VALUE_LIMIT:g} to {VALUE_LIMIT:g}"
             )
         # Reported once: not again against the target's bounds.
-        frame[column] = numeric.mask(numeric.abs() > VALUE_LIMIT)
+        frame[column] = numeric.mask(too_large)
 
     target = frame[spec.target_column]
     observed_end = len(target) if not allow_future_rows else _last_observed(target) + 1
@@ -256,12 +257,7 @@ def _usual_spacing_note(index: pd.DatetimeIndex, spec: DataSpec) -> str:
     usual = steps.mode().iloc[0]
     if usual == pd.Timedelta(spec.frequency) or (steps == usual).mean() < 0.5:
         return ""
-    seconds = int(usual.total_seconds())
-    unit, size = next(((unit, size) for unit, size in _UNITS if seconds % size == 0), ("s", 1))
-    return f"; most rows are {seconds // size}{unit} apart"
-
-
-_UNITS = (("D", SECONDS_PER_DAY), ("h", 3600), ("min", 60))  # as data_spec.frequency spells them
+    return f"; most rows are {frequency_of(int(usual.total_seconds()))} apart"
 
 
 def _last_observed(target: pd.Series) -> int:

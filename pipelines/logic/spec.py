@@ -33,6 +33,12 @@ def frequency_seconds(frequency: object) -> int | None:
 VALUE_LIMIT = 1e20
 
 
+def frequency_of(seconds: int) -> str:
+    """A step in seconds written as a frequency is (`2h`, `30min`, `1D`); seconds when no unit divides it."""
+    unit, size = next(((unit, size) for unit, size in reversed(_UNIT_SECONDS.items()) if seconds % size == 0), ("s", 1))
+    return f"{seconds // size}{unit}"
+
+
 def counted(count: int, one: str, many: str) -> str:
     """A count and the phrase that agrees with it: `1 value is`, `3 values are`."""
     return f"{count} {one if count == 1 else many}"
