@@ -56,7 +56,7 @@ def prune(pipeline_root: Path, keep: int = KEEP_RUNS) -> list[Path]:
     """Remove all but the newest `keep` run folders and run logs, keeping as well the newest run of
     each pipeline that succeeded (failed runs never push out the last forecasts or model a summary
     pointed to); returns what was removed."""
-    removed = []
+    removed, kept = [], _newest_successes(pipeline_root)
     for folder, is_run in ((pipeline_root, Path.is_dir), (pipeline_root / LOGS, Path.is_file)):
         if not folder.is_dir():
             continue
@@ -65,12 +65,8 @@ def prune(pipeline_root: Path, keep: int = KEEP_RUNS) -> list[Path]:
             key=lambda p: p.stat().st_mtime,
             reverse=True,
         )
-        newest_success: dict[str, Path] = {}
-        for run in runs if folder == pipeline_root else ():
-            if (name := _RUN_FOLDER.fullmatch(run.name)) and _succeeded(run):
-                newest_success.setdefault(name[1], run)
         for old in runs[keep:]:
-            if old in newest_success.values():
+            if old in kept:
                 continue
             shutil.rmtree(old) if old.is_dir() else old.unlink()
             removed.append(old)
@@ -96,8 +92,13 @@ def mark_succeeded(pipeline_root: Path, before: set[Path]) -> None:
         (run / SUCCEEDED).touch()
 
 
-def _succeeded(run: Path) -> bool:
-    return (run / SUCCEEDED).is_file()
+def _newest_successes(pipeline_root: Path) -> set[Path]:
+    """The newest run folder of each pipeline that holds the SUCCEEDED mark."""
+    newest: dict[str, Path] = {}
+    for run in sorted(run_folders(pipeline_root), key=lambda p: p.stat().st_mtime, reverse=True):
+        if (name := _RUN_FOLDER.fullmatch(run.name)) and (run / SUCCEEDED).is_file():
+            newest.setdefault(name[1], run)
+    return set(newest.values())
 
 
 def log_path(pipeline_root: Path, pipeline: str) -> Path:
