@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import re
 import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -156,6 +158,25 @@ class StepReporter(io.TextIOBase):
         if not self.console.isatty():
             return label
         return f"\x1b[{32 if status == 'SUCCESS' else 31}m{label}\x1b[0m"
+
+
+@contextlib.contextmanager
+def component_scratch() -> Iterator[Path]:
+    """Run kfp.local inside this: its steps' temporary files go to a folder removed when the block
+    ends. kfp writes each lightweight component's program into a `mktemp -d` folder (kfp.dsl's
+    component_factory) and never removes it: one folder left in /tmp per step of every local run.
+    The steps inherit TMPDIR; this process keeps the temporary folder it had."""
+    tempfile.gettempdir()  # fixed for this process before TMPDIR changes
+    previous = os.environ.get("TMPDIR")
+    with tempfile.TemporaryDirectory(prefix="kfp-local-") as scratch:
+        os.environ["TMPDIR"] = scratch
+        try:
+            yield Path(scratch)
+        finally:
+            if previous is None:
+                os.environ.pop("TMPDIR", None)
+            else:
+                os.environ["TMPDIR"] = previous
 
 
 @contextlib.contextmanager

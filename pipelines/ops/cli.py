@@ -144,7 +144,7 @@ def run_locally(pipeline: str, params: dict, console=None) -> dict:
     log = local.log_path(LOCAL_PIPELINE_ROOT, pipeline)
     console.write(f"{pipeline}: full log in {_shown(log)}\n")
     runs_before = local.run_folders(LOCAL_PIPELINE_ROOT)
-    with local.reported(log, console) as reporter:
+    with local.component_scratch(), local.reported(log, console) as reporter:
         try:
             task = definition(**values)
         except RuntimeError:  # kfp.local reports a failed task as RuntimeError

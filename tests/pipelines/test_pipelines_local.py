@@ -46,7 +46,8 @@ def local_runs(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("local")
     local.init(root / "pipeline-root")
-    return root
+    with local.component_scratch():  # as `make run-pipeline` runs them: no program left in /tmp
+        yield root
 
 
 @pytest.fixture(scope="module")

@@ -134,12 +134,20 @@ def test_evaluation_refuses_a_champion_of_another_spec_wherever_it_runs(tmp_path
     )
 
 
-def test_a_failed_run_ends_with_the_step_and_every_problem(tmp_path, monkeypatch, capsys, reference):
+def test_a_failed_run_ends_with_the_step_and_every_problem_and_leaves_no_temporary_files(
+    tmp_path, monkeypatch, capsys, reference
+):
+    import tempfile
+
     import numpy as np
     import pandas as pd
 
     from pipelines.ops import cli
 
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))
+    monkeypatch.setenv("TMPDIR", str(temporary))
     monkeypatch.setattr(cli, "LOCAL_PIPELINE_ROOT", tmp_path / "runs")
     monkeypatch.setattr(cli, "LOCAL_REGISTRY", tmp_path / "registry")
     bad = reference.copy()
@@ -161,3 +169,5 @@ def test_a_failed_run_ends_with_the_step_and_every_problem(tmp_path, monkeypatch
     assert str(log) in last and "Executing task 'validate'" in log.read_text()
     (run,) = local.run_folders(tmp_path / "runs")
     assert run.name.startswith("training-") and not (run / local.SUCCEEDED).exists()
+    # kfp's steps wrote their programs into temporary folders (kfp.local leaves those behind)
+    assert list(temporary.iterdir()) == [] and os.environ["TMPDIR"] == str(temporary)
