@@ -59,6 +59,7 @@ def measure(code: str) -> float:
         subprocess.run(
             [sys.executable, "-c", source],
             cwd=REPO_ROOT,
+            env=os.environ | {"TMPDIR": scratch},  # kfp.local's step programs go where the run's files go
             check=True,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
