@@ -15,11 +15,13 @@ Settings: `functions.settings.TriggerSettings` (set by the stack; `make serve` s
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
 import re
 import tempfile
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -106,10 +108,23 @@ def day_before_firing(headers) -> str:
     return (fired.date() - timedelta(days=1)).isoformat()
 
 
-def load_template(templates: str, pipeline: str, version: str, credentials) -> Path:
-    """Download `<repository>/<pipeline>/<version>` (or read `<folder>/<pipeline>.yaml`) to a file."""
+@contextlib.contextmanager
+def template_file(templates: str, pipeline: str, version: str, credentials) -> Iterator[Path]:
+    """`<folder>/<pipeline>.yaml`, or `<repository>/<pipeline>/<version>` downloaded to a file that
+    is removed when the block ends: an instance's /tmp is memory (Cloud Run's in-memory file
+    system, cloud.google.com/run/docs/container-contract#filesystem), and a file left per request
+    would grow until the instance runs out of it."""
     if not templates.startswith(("https://", "http://")):
-        return Path(templates) / f"{pipeline}.yaml"
+        yield Path(templates) / f"{pipeline}.yaml"
+        return
+    with tempfile.TemporaryDirectory(prefix="template-") as folder:
+        path = Path(folder) / f"{pipeline}.yaml"
+        path.write_bytes(download_template(templates, pipeline, version, credentials))
+        yield path
+
+
+def download_template(templates: str, pipeline: str, version: str, credentials) -> bytes:
+    """`<repository>/<pipeline>/<version>` from the KFP repository, or BadRequest (404) without it."""
     import requests
 
     headers = {}
@@ -123,9 +138,7 @@ def load_template(templates: str, pipeline: str, version: str, credentials) -> P
     if response.status_code == 404:
         raise BadRequest("version", f"no template {pipeline}:{version} in the KFP repository", 404)
     response.raise_for_status()
-    path = Path(tempfile.mkdtemp()) / f"{pipeline}.yaml"
-    path.write_bytes(response.content)
-    return path
+    return response.content
 
 
 @functools.cache
@@ -157,23 +170,24 @@ def trigger(request, fields: dict):
             "job_id": identifier,
         }
         credentials = _credentials(settings.dry_run)
-        template_path = load_template(settings.templates, body["pipeline"], body["version"], credentials)
-        template = yaml.safe_load(template_path.read_text())
-        try:
-            submission = prepare(
-                target,
-                body["pipeline"],
-                body["parameters"],
-                team=body["team"],
-                trigger="scheduler",
-                template=template,
-            )
-        except InvalidSubmission as invalid:
-            raise BadRequest(*invalid.problems[0]) from None
+        with template_file(settings.templates, body["pipeline"], body["version"], credentials) as template_path:
+            template = yaml.safe_load(template_path.read_text())
+            try:
+                submission = prepare(
+                    target,
+                    body["pipeline"],
+                    body["parameters"],
+                    team=body["team"],
+                    trigger="scheduler",
+                    template=template,
+                )
+            except InvalidSubmission as invalid:
+                raise BadRequest(*invalid.problems[0]) from None
+            # The job reads its template as it is made: the file is needed no longer.
+            job = pipeline_job(target, submission, str(template_path), job_id=identifier, credentials=credentials)
     except BadRequest as bad:
         return bad.response()
 
-    job = pipeline_job(target, submission, str(template_path), job_id=identifier, credentials=credentials)
     request_body = request_of(job, submission.service_account)
     if settings.dry_run:
         return {"status": "dry_run", "job_id": identifier, "request": request_body}, 200

@@ -102,8 +102,7 @@ def local_registry(params: dict) -> Path:
 def champion_spec_problem(registry_uri: str, data_spec: dict) -> str | None:
     """A model's champion is only compared with (and scores, and monitors) data of its own spec:
     a run whose spec differs is refused before any step, pointing to the run's own model."""
-    from pipelines.logic.champion import spec_differences
-    from pipelines.logic.model import Forecaster
+    from pipelines.logic.champion import load_champion, spec_differences
     from pipelines.logic.promotion import current_champion
     from pipelines.logic.registry import open_registry
     from pipelines.logic.spec import DataSpec
@@ -112,9 +111,8 @@ def champion_spec_problem(registry_uri: str, data_spec: dict) -> str | None:
     champion = current_champion(registry)
     if champion is None:
         return None
-    differences = spec_differences(
-        Forecaster.load(registry.fetch(champion)).spec, DataSpec.from_dict(DEFAULT_DATA_SPEC | data_spec)
-    )
+    _, forecaster = load_champion(registry, current=champion)  # a downloaded copy is deleted once read
+    differences = spec_differences(forecaster.spec, DataSpec.from_dict(DEFAULT_DATA_SPEC | data_spec))
     if not differences:
         return None
     return (

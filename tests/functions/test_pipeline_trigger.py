@@ -222,7 +222,10 @@ def google_apis(templates, monkeypatch):
         yield server
 
 
-def test_submits_the_template_version_and_never_twice_for_one_firing(google_apis, monkeypatch):
+def test_submits_the_template_version_and_never_twice_for_one_firing(google_apis, monkeypatch, tmp_path):
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where the downloaded templates go
     client = make_app("pipeline_trigger", {"TEMPLATE_REPOSITORY": google_apis.url, "DRY_RUN": "false"}, monkeypatch)
     body = {"pipeline": "prediction", "version": "v3", "parameters": {"horizon": 12}}
     first = client.post("/", json=body, headers=FIRED)
@@ -249,6 +252,7 @@ def test_submits_the_template_version_and_never_twice_for_one_firing(google_apis
     assert sent["runtimeConfig"]["gcsOutputDirectory"] == "gs://acme-mlops-dev-pipeline-root"
     assert sent["labels"]["trigger"] == "scheduler" and sent["labels"]["pipeline"] == "prediction"
     assert sent["pipelineSpec"]["pipelineInfo"]["name"] == "prediction"
+    assert list(tmp_path.iterdir()) == [], "each downloaded template is removed with its request (/tmp is memory)"
 
 
 def test_unknown_template_version_is_404(google_apis, monkeypatch):
