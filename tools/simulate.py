@@ -1,5 +1,8 @@
 """`make simulate DAYS=N [SHIFT_DAY=K]`: the daily cycle over N replayed days of the reference
-series, on the local store (build/cycle/) and a registry of its own (build/cycle-registry/).
+series, as a model of its own (`SIMULATION_MODEL`): its registry build/registry/models/simulation
+and its store build/cycle/simulation (`cycle_store.store_root`), which each run starts from empty;
+no other model's registry or store is touched. `make dashboard REGISTRY=build/registry/models/simulation`
+shows it.
 
 The first `WARM_UP_DAYS` of the series are collected and a first champion is trained on them
 (through the gate, as any retraining). Then each replayed day runs the cycle's steps
@@ -12,20 +15,23 @@ with its date, then a summary. Each run starts from an empty store and registry.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import time
 from datetime import timedelta
+from pathlib import Path
 
-from environments.loading import BUILD_DIR
+from environments.loading import LOCAL_REGISTRY, REPO_ROOT
 from pipelines.logic import cycle_models
 from pipelines.logic.collection import ReplaySource, collect, history
 from pipelines.logic.cycle import CycleConfig, forecast_step, run_day
-from pipelines.logic.cycle_store import LOCAL_CYCLE_ROOT
+from pipelines.logic.cycle_store import store_root
 from pipelines.logic.data import load_reference
 from pipelines.logic.registry import open_registry
 
-REGISTRY = BUILD_DIR / "cycle-registry"
+SIMULATION_MODEL = "simulation"
+REGISTRY = LOCAL_REGISTRY / "models" / SIMULATION_MODEL
 WARM_UP_DAYS = 56  # enough for a first champion: feature warm-up, training weeks and a holdout week
 DEFAULT_SHIFT_FACTOR = 1.15
 
@@ -51,14 +57,15 @@ def number(value: float | None) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     reference = load_reference()
-    config = CycleConfig(store_root=str(LOCAL_CYCLE_ROOT), registry_uri=str(REGISTRY), source={"kind": "reference"})
+    store = Path(store_root(str(REGISTRY)))
+    config = CycleConfig(store_root=str(store), registry_uri=str(REGISTRY), source={"kind": "reference"})
     spec = config.spec
     first_day = ReplaySource(reference, spec).days[0]
     days_available = len(ReplaySource(reference, spec).days) - WARM_UP_DAYS
     args = arguments(argv, days_available)
     shift_day = first_day + timedelta(days=WARM_UP_DAYS + args.shift_day - 1) if args.shift_day else None
     source = ReplaySource(reference, spec, shift_day=shift_day, shift_factor=args.shift_factor)
-    shutil.rmtree(LOCAL_CYCLE_ROOT, ignore_errors=True)
+    shutil.rmtree(store, ignore_errors=True)
     shutil.rmtree(REGISTRY, ignore_errors=True)
     started = time.perf_counter()
 
@@ -113,7 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"summary: {args.days} days, {retrainings} retrainings, {promotions} champion changes, final champion "
         f"v{champion.version if champion else '-'}; champion MAE / naive MAE averaged {mean_ratio:.2f}; "
-        f"{time.perf_counter() - started:.0f} s; stored in {LOCAL_CYCLE_ROOT}",
+        f"{time.perf_counter() - started:.0f} s; stored in {os.path.relpath(store, REPO_ROOT)}; "
+        f"see it with `make dashboard REGISTRY={os.path.relpath(REGISTRY, REPO_ROOT)}`",
         flush=True,
     )
     return 0

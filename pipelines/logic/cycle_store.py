@@ -1,5 +1,6 @@
 """Where the daily cycle keeps what it collects, forecasts, scores and decides: the one owner of
-that layout, under a root that is a local folder (`build/cycle/` locally) or `gs://<data bucket>/cycle`.
+that layout, under a root per model (`store_root`): a local folder (`build/cycle/<model>/`) or
+`gs://<data bucket>/cycle/<model>`.
 
     observations/day=YYYY-MM-DD/observations.parquet      the day's collected rows (timestamp, target)
     forecasts/origin=YYYY-MM-DD/version=V/forecasts.parquet  forecasts issued at the end of `origin`
@@ -28,8 +29,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import pandas as pd
 
-from environments.loading import BUILD_DIR
-from environments.naming import bucket_name
+from environments.loading import BUILD_DIR, LOCAL_REGISTRY
+from environments.naming import MODEL, bucket_name
 from pipelines.logic.model_names import artifacts_prefix
 
 OBSERVATIONS, FORECASTS, SCORES, CHECKS, RETRAINING = "observations", "forecasts", "scores", "checks", "retraining"
@@ -43,10 +44,13 @@ def _day(value: date) -> str:
 
 def store_root(registry_uri: str) -> str:
     """Where a model's cycle keeps its files: beside the model's data in the environment's data
-    bucket (`gs://<project>-data/cycle/<model>`, a team's under its folder), or build/cycle/
-    for a local registry."""
+    bucket (`gs://<project>-data/cycle/<model>`, a team's under its folder), or for a local
+    registry `build/cycle/<its folder's name>` (`build/cycle/forecaster` for build/registry, the
+    platform's model): each model's cycle in a folder of its own, as in the cloud, since a store
+    holds one series of one spec."""
     if not registry_uri.startswith("vertex://"):
-        return str(LOCAL_CYCLE_ROOT)
+        registry = Path(registry_uri).absolute()
+        return str(LOCAL_CYCLE_ROOT / (MODEL if registry == LOCAL_REGISTRY.absolute() else registry.name))
     project, _, model = registry_uri.removeprefix("vertex://").split("/")
     prefix = artifacts_prefix(model)
     folder, _, name = prefix.rpartition("/")

@@ -235,6 +235,18 @@ def test_a_teams_cycle_keeps_its_files_in_the_teams_folder():
     )
 
 
+def test_each_local_registry_has_a_store_of_its_own():
+    """Locally too, one model's days never mix with another's (a store holds one series of one spec)."""
+    from environments.loading import BUILD_DIR, LOCAL_REGISTRY
+    from pipelines.logic.cycle_store import store_root
+
+    bakery = LOCAL_REGISTRY / "models" / "forecaster-b69aab8f-sales"
+    assert store_root(str(LOCAL_REGISTRY)) == str(BUILD_DIR / "cycle" / "forecaster")
+    assert store_root("build/registry") == str(BUILD_DIR / "cycle" / "forecaster")
+    assert store_root(str(bakery)) == str(BUILD_DIR / "cycle" / "forecaster-b69aab8f-sales")
+    assert store_root(str(LOCAL_REGISTRY / "models" / "simulation")) == str(BUILD_DIR / "cycle" / "simulation")
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -245,12 +257,14 @@ def test_a_teams_cycle_keeps_its_files_in_the_teams_folder():
 def test_simulate_refuses_days_out_of_range_before_any_work(argv, message, capsys, tmp_path, monkeypatch):
     from tools import simulate
 
-    monkeypatch.setattr(simulate, "LOCAL_CYCLE_ROOT", tmp_path / "cycle")
+    monkeypatch.setattr(simulate, "REGISTRY", tmp_path / "registry" / "simulation")
+    monkeypatch.setattr("pipelines.logic.cycle_store.LOCAL_CYCLE_ROOT", tmp_path / "cycle")
+    (tmp_path / "cycle" / "simulation").mkdir(parents=True)  # a previous simulation's store
     with pytest.raises(SystemExit) as exited:
         simulate.main(argv)
     assert exited.value.code == 2
     assert capsys.readouterr().err.strip().endswith(f"error: {message}")
-    assert not (tmp_path / "cycle").exists()
+    assert (tmp_path / "cycle" / "simulation").exists(), "nothing is removed before the arguments are checked"
 
 
 def test_a_retried_retraining_finds_the_version_it_registered_instead_of_registering_another(tmp_path):

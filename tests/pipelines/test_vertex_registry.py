@@ -16,9 +16,15 @@ IMAGE = "europe-west1-docker.pkg.dev/acme-mlops-dev/containers/python-components
 
 
 @pytest.fixture
-def vertex(monkeypatch, gcs_emulator):
+def vertex(monkeypatch, gcs_emulator, tmp_path_factory):
+    import tempfile
+
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import storage
+
+    # `fetch` downloads into a new temporary folder, which its callers delete (champion.load_champion);
+    # these tests read what it downloaded, inside their own temporary folder.
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path_factory.mktemp("downloads")))
 
     storage.Client(project="acme-mlops-dev", credentials=AnonymousCredentials()).create_bucket("acme-mlops-dev-models")
     registry = FakeModelRegistry()

@@ -17,7 +17,7 @@ import requests
 from environments.loading import REPO_ROOT
 from functions.serve import serving
 from pipelines.logic.cycle_store import CycleStore
-from pipelines.logic.data import load_reference, validate
+from pipelines.logic.data import DataSpec, load_reference, validate
 from pipelines.logic.registry import LocalRegistry
 from tests.support.dashboard import V1, V2
 from tools.dashboard import data
@@ -78,15 +78,16 @@ def test_drift_is_the_newest_monitoring_of_the_dashboards_model(sources, tmp_pat
     assert data.gather(local)["drift"] == {"run": "monitoring-mine", "drift_share": 0.25, "threshold": 0.5}
 
 
-def test_backtests_the_champion_on_the_reference_datas_last_week(sources):
+def test_backtests_the_champion_on_the_last_week_of_its_training_data(sources):
+    """The champion was trained on the reference up to 2000-08-20 (tests/tools/conftest.py)."""
     backtest = data.gather(sources)["backtest"]
     assert backtest["version"] == "1"
     assert len(backtest["timestamps"]) == 336
-    assert backtest["timestamps"][0] == "2000-08-21T00:00:00"
-    assert backtest["timestamps"][-1] == "2000-08-27T23:30:00"
+    assert backtest["timestamps"][0] == "2000-08-14T00:00:00"
+    assert backtest["timestamps"][-1] == "2000-08-20T23:30:00"
     reference = load_reference().set_index("timestamp")["demand"]
-    assert backtest["actual"][0] == float(reference["2000-08-21 00:00:00"])
-    assert backtest["naive"][0] == float(reference["2000-08-14 00:00:00"])
+    assert backtest["actual"][0] == float(reference["2000-08-14 00:00:00"])
+    assert backtest["naive"][0] == float(reference["2000-08-07 00:00:00"])
     errors = [abs(f - a) for f, a in zip(backtest["forecast"], backtest["actual"], strict=True)]
     assert sum(errors) / len(errors) < 1000  # MW: a forecast, not noise (demand is ~20-45 GW)
 
@@ -100,7 +101,8 @@ def test_the_forecasts_carry_the_intervals_predict_serves(sources, trained):
 
     backtest = data.gather(sources)["backtest"]
     forecaster, spec = Forecaster.load(trained), DataSpec()
-    series = Series.of(validate(load_reference(), spec, "reference"), spec)
+    trained_on = validate(load_reference(), spec, "reference").iloc[: -7 * spec.periods_per_day]
+    series = Series.of(trained_on, spec)
     day = 2 * spec.periods_per_day  # the third day shown
     origin = len(series.y) - 5 * spec.periods_per_day
     served = forecaster.predict(series.timestamps[origin - 1], series.y[:origin], spec.periods_per_day, {})
@@ -108,6 +110,29 @@ def test_the_forecasts_carry_the_intervals_predict_serves(sources, trained):
         np.testing.assert_allclose(backtest[key][day : day + spec.periods_per_day], served[key], rtol=1e-12)
     assert backtest["timestamps"][day] == pd.Timestamp(series.timestamps[origin]).isoformat()
     assert "with its intervals" in render(data.gather(sources))
+
+
+def test_a_model_of_another_spec_is_shown_on_its_own_data(tmp_path):
+    """A team's hourly sales model: the dashboard forecasts its own series, with its own columns."""
+    import numpy as np
+
+    from pipelines.logic.backtest import train_challenger
+    from pipelines.logic.spec import DataSpec
+
+    spec = DataSpec(timestamp_column="ts", target_column="sales", frequency="1h")
+    hours = pd.date_range("2025-01-06", periods=42 * 24, freq="1h")  # through 2025-02-16
+    daily = np.maximum(0, 40 * np.sin(np.pi * (hours.hour - 6) / 14)) * (hours.hour.isin(range(6, 21)))
+    sales = daily * np.where(hours.dayofweek >= 5, 1.3, 1.0) + np.random.default_rng(7).gamma(2.0, 1.0, len(hours))
+    frame = validate(pd.DataFrame({"ts": hours, "sales": sales}), spec, "sales.csv")
+    folder = tmp_path / "model"
+    train_challenger(frame, spec, 3, {"n_estimators": 20}).save(folder)
+    LocalRegistry(tmp_path / "registry").register(folder, V1, promote=True)
+
+    found = data.gather(data.Sources(registry=str(tmp_path / "registry"), runs=str(tmp_path / "runs")))
+    backtest = found["backtest"]
+    assert backtest["timestamps"][0] == "2025-02-10T00:00:00" and len(backtest["timestamps"]) == 7 * 24
+    assert backtest["actual"] == [float(v) for v in sales[-7 * 24 :]]
+    assert "forecasts" in render(found)
 
 
 def test_a_fresh_checkout_shows_what_to_run(tmp_path):
@@ -170,7 +195,7 @@ def cycle_store(root: Path) -> CycleStore:
 
 
 def test_reads_the_cycles_forecasts_against_actuals_and_its_daily_accuracy(tmp_path):
-    found = data.gather_cycle(cycle_store(tmp_path).root)
+    found = data.gather_cycle(cycle_store(tmp_path).root, DataSpec())
     assert found["forecasts"] == {
         "timestamps": ["2024-03-04T00:00:00", "2024-03-04T12:00:00", "2024-03-05T00:00:00", "2024-03-05T12:00:00"],
         "actual": [100.0, 100.0, 110.0, 110.0],
@@ -180,7 +205,7 @@ def test_reads_the_cycles_forecasts_against_actuals_and_its_daily_accuracy(tmp_p
         {"day": "2024-03-05", "version": "1", "mae": 5.0, "naive_daily": 10.0, "naive_weekly": 12.0},
         {"day": "2024-03-05", "version": "2", "mae": 2.0, "naive_daily": 10.0, "naive_weekly": 12.0},
     ]
-    assert data.gather_cycle(tmp_path / "nothing") == {"forecasts": None, "accuracy": []}
+    assert data.gather_cycle(tmp_path / "nothing", DataSpec()) == {"forecasts": None, "accuracy": []}
 
 
 def test_the_page_draws_its_charts_with_data_in_chromium(sources, tmp_path):

@@ -10,9 +10,11 @@ Every reader returns plain data (lists and dicts) and an empty result when its s
 exist yet, so the page shows what exists: a fresh checkout shows an empty page that says what to
 run, never an error.
 
-- forecasts against actuals: the registry's champion applied to the reference data's last
-  `BACKTEST_DAYS` (each period forecast from data at least a day old, as the daily prediction does),
-  with its 80 % and 95 % intervals (as predict serves them), next to the weekly seasonal-naive rule;
+- forecasts against actuals: the registry's champion applied to the last `BACKTEST_DAYS` of the
+  series it was trained on (its drift reference, stored with every version: any model's own data,
+  of its own spec), each period forecast from data at least a day old as the daily prediction
+  does, with its 80 % and 95 % intervals (as predict serves them), next to the weekly
+  seasonal-naive rule;
 - accuracy per model version: each version's holdout metrics and the naive baseline's, from the
   version metadata the gate records;
 - champion history: the versions that were promoted, in order, with the gate's reason;
@@ -33,7 +35,7 @@ from typing import TYPE_CHECKING
 
 from pipelines.kfp_glue import EXECUTOR_OUTPUT
 from pipelines.logic.cycle_store import CycleStore
-from pipelines.logic.data import DataSpec, load_reference, validate
+from pipelines.logic.data import DataSpec
 from pipelines.logic.registry import Registry, RegistryError, open_registry
 
 if TYPE_CHECKING:
@@ -136,27 +138,36 @@ def champion_history(rows: list[dict]) -> list[dict]:
     ]
 
 
-def backtest(registry: Registry, days: int = BACKTEST_DAYS) -> dict | None:
-    """The champion's day-ahead forecasts of the reference data's last `days` (each day from the
-    data before it), the actuals and the weekly seasonal-naive forecasts; None without a
-    (readable) champion."""
-    import numpy as np
-
-    from pipelines.logic.backtest import fold_origins
+def champion(registry: Registry) -> tuple[str, Forecaster] | None:
+    """The champion's version and forecaster, with the series it was trained on; None without a
+    (readable) champion. A registry in the cloud downloads a version once."""
     from pipelines.logic.champion import load_champion
-    from pipelines.logic.model import Series, interval_bounds
 
     try:
         version = registry.champion()
         if version is None:
             return None
-        if version.artifacts not in _champions:  # a registry in the cloud downloads a version once
-            _champions[version.artifacts] = load_champion(registry, current=version)[1]
+        if version.artifacts not in _champions:
+            _champions[version.artifacts] = load_champion(registry, training_data=True, current=version)[1]
     except (RegistryError, ValueError):
         return None
-    forecaster = _champions[version.artifacts]
+    return version.version, _champions[version.artifacts]
+
+
+def backtest(current: tuple[str, Forecaster] | None, days: int = BACKTEST_DAYS) -> dict | None:
+    """The champion's day-ahead forecasts of the last `days` of its training series (each day from
+    the data before it), the actuals and the weekly seasonal-naive forecasts; None without a
+    champion."""
+    import numpy as np
+
+    from pipelines.logic.backtest import fold_origins
+    from pipelines.logic.model import Series, interval_bounds
+
+    if current is None:
+        return None
+    version, forecaster = current
     spec: DataSpec = forecaster.spec
-    series = validate(load_reference(), spec, "reference")
+    series = forecaster.training_data
     arrays = Series.of(series, spec)
     origins = fold_origins(arrays, spec, days)
     per_day = spec.periods_per_day
@@ -169,7 +180,8 @@ def backtest(registry: Registry, days: int = BACKTEST_DAYS) -> dict | None:
         level = np.array([arrays.y[origin - per_day : origin].mean() for origin in origins])[:, None]
         bounds = interval_bounds(forecasts, level, forecaster.intervals)
     return {
-        "version": version.version,
+        "version": version,
+        "target": spec.target_column,
         "timestamps": [t.isoformat() for t in series.index[periods]],
         "forecast": [float(v) for v in forecasts.reshape(-1)],
         **{key: [float(v) for v in values.reshape(-1)] for key, values in bounds.items()},
@@ -225,11 +237,10 @@ def _same_registry(one: str, other: str) -> bool:
     return Path(one).resolve() == Path(other).resolve()
 
 
-def cycle_forecasts(store: CycleStore, spec: DataSpec | None = None) -> dict | None:
+def cycle_forecasts(store: CycleStore, spec: DataSpec) -> dict | None:
     """The daily cycle's stored forecasts against the collected actuals: the timestamps forecast,
     the actuals (None where not collected yet) and one series per model version; None when the
     cycle has stored no forecast."""
-    spec = spec or DataSpec()
     forecasts = store.forecasts()
     if forecasts.empty:
         return None
@@ -264,21 +275,23 @@ def cycle_accuracy(store: CycleStore) -> list[dict]:
     ]
 
 
-def gather_cycle(root: Path | str) -> dict:
+def gather_cycle(root: Path | str, spec: DataSpec) -> dict:
     """What the dashboard shows of the daily cycle (a folder or, with credentials, a gs:// root)."""
     store = CycleStore(str(root))
-    return {"forecasts": cycle_forecasts(store), "accuracy": cycle_accuracy(store)}
+    return {"forecasts": cycle_forecasts(store, spec), "accuracy": cycle_accuracy(store)}
 
 
 def gather(sources: Sources) -> dict:
     registry = open_registry(sources.registry)
     rows = accuracy(registry)
     found = tasks(sources.runs)
+    current = champion(registry)
+    spec = current[1].spec if current else DataSpec()  # the cycle's columns: the model's spec
     gathered = {
         "accuracy": rows,
         "champions": champion_history(rows),
-        "backtest": backtest(registry),
+        "backtest": backtest(current),
         "drift": drift(found, sources.registry),
         "runs": runs(found),
     }
-    return gathered | ({"cycle": gather_cycle(sources.cycle)} if sources.cycle is not None else {})
+    return gathered | ({"cycle": gather_cycle(sources.cycle, spec)} if sources.cycle is not None else {})

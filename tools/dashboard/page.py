@@ -49,9 +49,9 @@ def forecasts_chart(backtest: dict | None) -> str:
             go.Scatter(x=x, y=backtest["naive"], name="seasonal naive (a week before)", line={"dash": "dot"}),
         ]
     )
-    figure.update_yaxes(title="demand")
+    figure.update_yaxes(title=backtest["target"])
     shown = "with its intervals" if bands else "point forecasts: this version has no intervals"
-    return _chart(figure, "forecasts", f"{title}: last {len(x)} periods of the reference data ({shown})")
+    return _chart(figure, "forecasts", f"{title}: last {len(x)} periods of the data it was trained on ({shown})")
 
 
 def accuracy_chart(rows: list[dict]) -> str:

@@ -19,7 +19,7 @@ import plotly
 
 from environments.credentials import refused
 from functions.serve import LOOPBACK, listen_address
-from pipelines.logic.cycle_store import LOCAL_CYCLE_ROOT
+from pipelines.logic.cycle_store import store_root
 from pipelines.logic.registry import open_registry
 from pipelines.ops.cli import LOCAL_PIPELINE_ROOT, LOCAL_REGISTRY
 from tools.dashboard.data import Sources, check_runs_root, gather
@@ -56,7 +56,9 @@ def main(argv: list[str] | None = None) -> int:
         "--registry", default=str(LOCAL_REGISTRY), help="a folder or vertex://<project>/<region>/<model>"
     )
     parser.add_argument("--runs", default=str(LOCAL_PIPELINE_ROOT), help="a folder or gs://<bucket>[/<prefix>]")
-    parser.add_argument("--cycle", default=str(LOCAL_CYCLE_ROOT), help="a folder or gs://<bucket>/<prefix>")
+    parser.add_argument(
+        "--cycle", help="a folder or gs://<bucket>/<prefix>; by default the registry's model's (cycle_store.store_root)"
+    )
     args = parser.parse_args(argv)
     try:
         host, port, url = listen_address(args.host, args.port)
@@ -64,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         check_runs_root(args.runs)
     except ValueError as error:
         return refused(error)
-    sources = Sources(registry=args.registry, runs=args.runs, cycle=args.cycle)
+    sources = Sources(registry=args.registry, runs=args.runs, cycle=args.cycle or store_root(args.registry))
     render(gather(sources))  # before listening: the first view does not wait for the imports and model
     server = ThreadingHTTPServer((host, port), handler_for(sources))
     print(f"dashboard on {url} (registry {args.registry}, runs {args.runs})", flush=True)
