@@ -33,7 +33,6 @@ _DOMAIN = r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
 _ADDRESS = rf"[A-Za-z0-9._%+'-]+@{_DOMAIN}"
 _EMAIL = re.compile(_ADDRESS)
 _SCHEDULE_NAME = re.compile(r"[a-z][a-z0-9-]{0,49}")
-_CRON_FIELD = re.compile(r"[\d*/,\-A-Za-z]+")
 # GKE Workload Identity's members too: serviceAccount:<project>.svc.id.goog[<namespace>/<account>].
 _WORKLOAD_IDENTITY = r"[a-z][a-z0-9-]{4,28}[a-z0-9]\.svc\.id\.goog\[[a-z0-9-]+/[a-z0-9-]+\]"
 _MEMBER = re.compile(rf"(?:user|group|serviceAccount):{_ADDRESS}|serviceAccount:{_WORKLOAD_IDENTITY}|domain:{_DOMAIN}")
@@ -78,11 +77,57 @@ def _check_time_zone(value: str) -> str:
     return value
 
 
+# Cloud Scheduler's unix-cron fields and their values (cloud.google.com/scheduler/docs/configuring/
+# cron-job-schedules): it refuses anything else when the job is created, so synth refuses it first.
+_CRON_FIELDS = (
+    ("minute", 0, 59, ()),
+    ("hour", 0, 23, ()),
+    ("day of the month", 1, 31, ()),
+    ("month", 1, 12, ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")),
+    ("day of the week", 0, 7, ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")),  # 7 is Sunday too
+)
+_CRON_ITEM = re.compile(r"(?P<range>\*|(?P<first>[0-9A-Za-z]+)(?:-(?P<last>[0-9A-Za-z]+))?)(?:/(?P<step>[0-9]+))?")
+_CRON_EXPECTED = (
+    "expected a unix-cron expression of five fields (minute 0-59, hour 0-23, day of the month 1-31, "
+    "month 1-12 or JAN-DEC, day of the week 0-7 or SUN-SAT), such as '0 3 * * *'"
+)
+
+
 def _check_cron(value: str) -> str:
     fields = value.split()
-    if len(fields) != 5 or not all(_CRON_FIELD.fullmatch(f) for f in fields):
-        raise ValueError("expected a unix-cron expression of five fields, such as '0 3 * * *'")
+    if len(fields) != len(_CRON_FIELDS):
+        raise ValueError(f"{len(fields)} fields; {_CRON_EXPECTED}")
+    for text, (name, low, high, names) in zip(fields, _CRON_FIELDS, strict=True):
+        for item in text.split(","):
+            if problem := _cron_item_problem(item, low, high, names):
+                raise ValueError(f"{name} {item!r} {problem}; {_CRON_EXPECTED}")
     return value
+
+
+def _cron_item_problem(item: str, low: int, high: int, names: tuple[str, ...]) -> str | None:
+    """Why one comma-separated item of a cron field is not `*`, a value or a range, each with an
+    optional /step, within low-high (or named); None when it is."""
+    match = _CRON_ITEM.fullmatch(item)
+    if not match:
+        return "is not a value, a range or *"
+
+    def number(text: str) -> int | None:
+        if text.isascii() and text.isdigit():
+            return int(text)
+        return names.index(text.upper()) + low if text.upper() in names else None
+
+    if match["step"] is not None and int(match["step"]) < 1:
+        return "steps by 0"
+    if match["range"] == "*":
+        return None
+    first, last = number(match["first"]), number(match["last"] or match["first"])
+    if first is None or last is None:
+        return "is not a number" + (f" or one of {names[0]}-{names[-1]}" if names else "")
+    if not low <= first <= high or not low <= last <= high:
+        return f"is out of range ({low}-{high})"
+    if first > last:
+        return "is a range that ends before it starts"
+    return None
 
 
 ProjectId = Annotated[str, AfterValidator(_check_project_id)]

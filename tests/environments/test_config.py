@@ -109,8 +109,29 @@ BAD_FILES = {
     ),
     "bad cron": (
         DEV.replace('cron: "0 3 * * *"', "cron: '0 3 * *'"),
-        "schedules[0].cron: '0 3 * *' is not valid; expected a unix-cron expression of five fields, "
+        "schedules[0].cron: '0 3 * *' is not valid; 4 fields; expected a unix-cron expression of five fields "
+        "(minute 0-59, hour 0-23, day of the month 1-31, month 1-12 or JAN-DEC, day of the week 0-7 or SUN-SAT), "
         "such as '0 3 * * *'",
+    ),
+    # Cloud Scheduler refuses these when it creates the job
+    # (cloud.google.com/scheduler/docs/configuring/cron-job-schedules).
+    "cron hour out of range": (
+        DEV.replace('cron: "0 3 * * *"', "cron: '0 25 * * *'"),
+        "schedules[0].cron: '0 25 * * *' is not valid; hour '25' is out of range (0-23); expected a unix-cron "
+        "expression of five fields (minute 0-59, hour 0-23, day of the month 1-31, month 1-12 or JAN-DEC, day of "
+        "the week 0-7 or SUN-SAT), such as '0 3 * * *'",
+    ),
+    "cron of words": (
+        DEV.replace('cron: "0 3 * * *"', "cron: 'abc def ghi jkl mno'"),
+        "schedules[0].cron: 'abc def ghi jkl mno' is not valid; minute 'abc' is not a number; expected a unix-cron "
+        "expression of five fields (minute 0-59, hour 0-23, day of the month 1-31, month 1-12 or JAN-DEC, day of "
+        "the week 0-7 or SUN-SAT), such as '0 3 * * *'",
+    ),
+    "cron range backwards": (
+        DEV.replace('cron: "0 3 * * *"', "cron: '0 3 * * FRI-MON'"),
+        "schedules[0].cron: '0 3 * * FRI-MON' is not valid; day of the week 'FRI-MON' is a range that ends before "
+        "it starts; expected a unix-cron expression of five fields (minute 0-59, hour 0-23, day of the month 1-31, "
+        "month 1-12 or JAN-DEC, day of the week 0-7 or SUN-SAT), such as '0 3 * * *'",
     ),
     "not YAML": (
         "project_id: [unclosed\n",
