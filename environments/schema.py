@@ -69,6 +69,20 @@ def _check_labels(value: dict[str, str]) -> dict[str, str]:
     return value
 
 
+def _each_member_once(members: list[str]) -> list[str]:
+    """Refuse a member listed twice: IAM reads addresses without regard to case, so `user:Ana@acme.com`
+    and `user:ana@acme.com` are one member, whose grant the stack would declare twice."""
+    first: dict[str, int] = {}
+    for index, member in enumerate(members):
+        earlier = first.setdefault(member.lower(), index)
+        if earlier != index:
+            case = "" if members[earlier] == member else " (addresses are read without regard to case)"
+            raise ValueError(
+                f"[{index}] {member!r} is [{earlier}] {members[earlier]!r} again{case}; expected each member once"
+            )
+    return members
+
+
 def _check_time_zone(value: str) -> str:
     try:
         ZoneInfo(value)
@@ -250,7 +264,10 @@ class PredictSettings(FunctionSettings):
     model: Annotated[str, _check(MODEL_ID, "a Vertex AI model id such as forecaster")] = Field(
         MODEL, description="the one named model whose champion predict serves (a training run's registry model)"
     )
-    invokers: list[Annotated[str, _check(_MEMBER, "an IAM member such as group:ml@acme.com")]] = Field(
+    invokers: Annotated[
+        list[Annotated[str, _check(_MEMBER, "an IAM member such as group:ml@acme.com")]],
+        AfterValidator(_each_member_once),
+    ] = Field(
         min_length=1,
         description="at least one IAM member who may call predict, e.g. [group:forecast-users@acme.com]; "
         "with none, nothing could call it",
@@ -274,7 +291,7 @@ class Dashboard(_Strict):
     pipeline root as its own read-only service account. Only `viewers` may open it (run.invoker):
     never allUsers or allAuthenticatedUsers."""
 
-    viewers: list[Annotated[str, AfterValidator(_check_viewer)]] = Field(
+    viewers: Annotated[list[Annotated[str, AfterValidator(_check_viewer)]], AfterValidator(_each_member_once)] = Field(
         min_length=1,
         description="at least one IAM member who may open the dashboard, e.g. [group:ml-platform@acme.com]",
     )
@@ -330,7 +347,9 @@ class Team(_Strict):
     """A team: `environments/teams/<name>.yaml`."""
 
     name: TeamName
-    owners: list[Member] = Field(min_length=1, description="IAM members who own the team's resources")
+    owners: Annotated[list[Member], AfterValidator(_each_member_once)] = Field(
+        min_length=1, description="IAM members who own the team's resources"
+    )
     environments: list[str] = Field(min_length=1, description="the environments the team is enabled in")
     schedules: list[Schedule] = Field(default_factory=list)
     budget: Budget | None = None

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from cdktn import TerraformResource
@@ -41,3 +44,21 @@ class Principal:
     def of(cls, member: str) -> Principal:
         """A principal named after its member, e.g. `group:ml@acme.com` -> `group-ml-acme-com`."""
         return cls(member=member, grant_id=re.sub(r"[^a-z0-9]+", "-", member.lower()).strip("-"))
+
+    @classmethod
+    def each_of(cls, members: Sequence[str]) -> list[Principal]:
+        """The principals of distinct members granted side by side (a team's owners, predict's
+        invokers): each named after its member, and where two names would be the same
+        (`user:anna.b@acme.com` and `user:anna-b@acme.com`) each such name ends with a hash of its
+        member, so that their grants' construct ids differ. Every other name stays as `of` makes
+        it, so the grants already deployed keep their addresses."""
+        principals = [cls.of(member) for member in members]
+        names = Counter(principal.grant_id for principal in principals)
+        return [
+            principal
+            if names[principal.grant_id] == 1
+            else replace(
+                principal, grant_id=f"{principal.grant_id}-{hashlib.sha256(principal.member.encode()).hexdigest()[:8]}"
+            )
+            for principal in principals
+        ]

@@ -69,7 +69,7 @@ class TeamResources(Construct):
             account_id=ResourceNames.team_account(props.name),
             description=f"Team {props.name}: runs its pipelines",
         )
-        owners = [Principal.of(member) for member in props.owners]
+        owners = Principal.each_of(props.owners)
         prefix = ResourceNames.team_prefix(props.name)
         for bucket in (data, pipeline_root, models):
             folder = bucket.managed_folder(f"team-{props.name}", prefix)

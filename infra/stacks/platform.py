@@ -385,8 +385,8 @@ class PlatformStack(TerraformStack):
         trigger = function("pipeline_trigger", self.identities.trigger, settings.pipeline_trigger, ingress="internal")
         trigger.grant_invoke(self.identities.scheduler_invoker)
         predict = function("predict", self.identities.serving, settings.predict, ingress=settings.predict.ingress)
-        for member in settings.predict.invokers:
-            predict.grant_invoke(Principal.of(member))
+        for invoker in Principal.each_of(settings.predict.invokers):
+            predict.grant_invoke(invoker)
         return Functions(pipeline_trigger=trigger, predict=predict)
 
     @cached_property
@@ -421,8 +421,8 @@ class PlatformStack(TerraformStack):
             run_agent=self._service_agent("run.googleapis.com"),
             encryption_key=self.encryption_key,
         )
-        for member in environment.dashboard.viewers:
-            dashboard.grant_view(Principal.of(member))
+        for viewer in Principal.each_of(environment.dashboard.viewers):
+            dashboard.grant_view(viewer)
         return dashboard
 
     @cached_property

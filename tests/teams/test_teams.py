@@ -61,6 +61,13 @@ def test_onboarding_writes_a_valid_file_enabled_everywhere(workspace):
         ("forecasting", "user:ana@example.com,group: x", "OWNERS[1]: 'group: x' is not valid"),
         ("forecasting", "user:$(id)@example.com", "OWNERS[0]: 'user:$(id)@example.com' is not valid"),
         ("forecasting", "domain:example", "OWNERS[0]: 'domain:example' is not valid"),
+        (
+            "forecasting",
+            "user:ana@example.com,group:f@example.com,user:Ana@Example.com",
+            "OWNERS: ['user:ana@example.com', 'group:f@example.com', 'user:Ana@Example.com'] is not valid; [2] "
+            "'user:Ana@Example.com' is [0] 'user:ana@example.com' again (addresses are read without regard to case); "
+            "expected each member once",
+        ),
     ],
 )
 def test_bad_onboarding_is_refused_and_writes_nothing(workspace, team, owners, message):
@@ -201,6 +208,19 @@ def test_owners_may_run_pipelines_in_dev_but_only_read_in_prod(workspace, tmp_pa
         ("google_storage_managed_folder_iam_member", "roles/storage.objectUser"),
     }
     assert owner_roles("prod") == {("google_storage_managed_folder_iam_member", "roles/storage.objectViewer")}
+
+
+def test_owners_whose_names_read_alike_each_get_their_own_grants(workspace, tmp_path):
+    """`anna.b` and `anna-b` make the same construct name from their addresses: both are granted."""
+    onboard("forecasting", "user:anna.b@example.com,user:anna-b@example.com")
+    stacks = synth(tmp_path, "alike")
+    granted = sorted(
+        (grant["bucket"], grant["member"])
+        for grant in resources(stacks["prod"], "google_storage_managed_folder_iam_member").values()
+        if grant["member"].startswith("user:")
+    )
+    assert len(set(granted)) == 6 and len({bucket for bucket, _ in granted}) == 3  # on the team's folder of 3 buckets
+    assert sorted({member for _, member in granted}) == ["user:anna-b@example.com", "user:anna.b@example.com"]
 
 
 def test_an_onboarding_interrupted_before_the_link_leaves_no_file(workspace, monkeypatch):
