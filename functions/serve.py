@@ -27,7 +27,7 @@ from dataclasses import replace
 from environments.credentials import refused
 from environments.loading import COMPILED_DIR, LOCAL_REGISTRY, REPO_ROOT, load_environment
 from environments.messages import ConfigError
-from functions.settings import ENTRY_POINTS, FUNCTIONS, deployed_settings
+from functions.settings import ENTRY_POINTS, FUNCTIONS, SETTINGS, SettingsError, deployed_settings
 
 # What a local run changes of the deployed settings: compiled templates and a dry run for the
 # trigger, the local registry (checked on every request) for predict.
@@ -123,7 +123,8 @@ def main(argv: list[str] | None = None) -> int:
         return refused(error)
     try:
         variables = local_environment(args.function, args.env)
-    except ConfigError as error:
+        SETTINGS[args.function].from_env(variables)  # what the function reads: refused here, not on each request
+    except (ConfigError, SettingsError) as error:
         return refused(error)
     source = REPO_ROOT / "functions" / args.function / "main.py"
     command = [

@@ -8,12 +8,15 @@ Plain Python (no pydantic): the function archives ship it.
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from environments.messages import kind_of
 from pipelines.logic.model_names import default_registry_uri
+from pipelines.logic.parameters import data_spec_problems
 from pipelines.logic.spec import DataSpec
 from pipelines.ops.vertex import Target
 
@@ -65,11 +68,54 @@ class PredictSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> PredictSettings:
+        """The settings in `env`, or SettingsError naming the variable that holds none."""
+        seconds = env.get("CHAMPION_CHECK_SECONDS", "60")
+        try:
+            check_seconds = float(seconds)
+        except ValueError:
+            check_seconds = math.nan
+        if not 0 <= check_seconds <= MAX_CHAMPION_CHECK_SECONDS:
+            raise SettingsError(
+                f"CHAMPION_CHECK_SECONDS: {seconds[:40]!r} is not a number of seconds; expected 0 to "
+                f"{MAX_CHAMPION_CHECK_SECONDS}"
+            )
+        if not env.get("REGISTRY_URI"):
+            raise SettingsError(
+                "REGISTRY_URI: missing; expected a registry folder or vertex://<project>/<region>/<model>"
+            )
         return cls(
             registry_uri=env["REGISTRY_URI"],
-            data_spec=DataSpec.from_dict(json.loads(env.get("DATA_SPEC", "{}"))),
-            champion_check_seconds=float(env.get("CHAMPION_CHECK_SECONDS", "60")),
+            data_spec=_data_spec(env.get("DATA_SPEC", "{}")),
+            champion_check_seconds=check_seconds,
         )
+
+
+class SettingsError(ValueError):
+    """A function's environment variable holds no valid setting; the message names the variable."""
+
+
+MAX_CHAMPION_CHECK_SECONDS = 3600
+
+
+def _data_spec(text: str) -> DataSpec:
+    """DATA_SPEC's data spec, checked as a pipeline's `data_spec` parameter is."""
+    expected = 'expected a JSON object such as {"target_column": "sales", "frequency": "1h"}'
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise SettingsError(f"DATA_SPEC: not JSON ({error}); {expected}") from None
+    if not isinstance(value, dict):
+        raise SettingsError(f"DATA_SPEC: {kind_of(value)}; {expected}")
+    if problems := data_spec_problems(value):
+        raise SettingsError("DATA_SPEC: " + "; ".join(f"{key}: {problem}" for key, problem in problems))
+    return DataSpec.from_dict(value)
+
+
+# Each function's settings class, by function.
+SETTINGS: dict[str, type[TriggerSettings] | type[PredictSettings]] = {
+    "pipeline_trigger": TriggerSettings,
+    "predict": PredictSettings,
+}
 
 
 def deployed_settings(

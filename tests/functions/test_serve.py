@@ -56,3 +56,40 @@ def test_bad_host_or_port_exit_2_before_serving(execs, capsys):
         "or e.g. 0.0.0.0 (every interface)\n"
     )
     assert execs == []
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        (
+            "DATA_SPEC",
+            '{"target_column": "sales"',
+            "DATA_SPEC: not JSON (Expecting ',' delimiter: line 1 column 26 (char 25)); expected a JSON object such "
+            'as {"target_column": "sales", "frequency": "1h"}',
+        ),
+        (
+            "DATA_SPEC",
+            '{"target_colum": "sales"}',
+            "DATA_SPEC: target_colum: unknown key 'target_colum'; expected one of timestamp_column, target_column, "
+            "exogenous_columns, frequency, target_min, target_max",
+        ),
+        (
+            "DATA_SPEC",
+            '{"frequency": "hourly"}',
+            'DATA_SPEC: frequency: "hourly" is not a frequency that divides a day; expected e.g. 30min, 1h',
+        ),
+        (
+            "CHAMPION_CHECK_SECONDS",
+            "soon",
+            "CHAMPION_CHECK_SECONDS: 'soon' is not a number of seconds; expected 0 to 3600",
+        ),
+    ],
+)
+def test_a_setting_the_function_cannot_read_is_refused_before_serving(
+    execs, capsys, monkeypatch, variable, value, message
+):
+    """Else every request would get functions-framework's bare 500."""
+    monkeypatch.setenv(variable, value)
+    assert serve.main(["--function", "predict"]) == 2
+    assert capsys.readouterr().err == message + "\n"
+    assert execs == []
