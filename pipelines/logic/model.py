@@ -264,7 +264,9 @@ class Forecaster:
             matrix, level, base = origin_features(y, origins, horizon, first_period, self.spec, known)
             ratio = self._trees(matrix) + base
             parts["trees"] = (ratio * level).reshape(len(origins), horizon)
-        return parts
+        # Within the spec's bounds (sales never below 0): each part, so that the ensemble, their
+        # weighted mean, is too, and the backtest's ensemble of parts is the one served.
+        return {name: within_target(part, self.spec) for name, part in parts.items()}
 
     def predict_origins(self, y: np.ndarray, origins: np.ndarray, horizon: int, first_period: int, known: dict):
         """(n_origins, horizon) point forecasts of this forecaster's family."""
@@ -285,8 +287,8 @@ class Forecaster:
         first = int(period_number(last_timestamp_ns, per_day)) - length + 1
         mean = self.predict_origins(y, np.array([length]), horizon, first, known)[0]
         result = {"forecast": mean}
-        if self.intervals is not None:
-            result |= interval_bounds(mean, y[-per_day:].sum() / per_day, self.intervals)  # the last day's mean
+        if self.intervals is not None:  # around the last day's mean
+            result |= interval_bounds(mean, y[-per_day:].sum() / per_day, self.intervals, self.spec)
         return result
 
     def save(self, directory: Path) -> None:
@@ -356,12 +358,23 @@ class Forecaster:
         )
 
 
-def interval_bounds(mean: np.ndarray, level, quantiles: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def interval_bounds(
+    mean: np.ndarray, level, quantiles: dict[str, np.ndarray], spec: DataSpec | None = None
+) -> dict[str, np.ndarray]:
     """The INTERVAL_KEYS bounds of forecasts `mean` (the steps of one origin, or one row per
     origin) whose origins' last day averaged `level` (one value, or one per row, as a column):
-    mean + level x each step's relative residual quantile."""
+    mean + level x each step's relative residual quantile; with `spec`, within its target bounds
+    as served (the backtest's coverage needs none: an actual is always within them)."""
     horizon = mean.shape[-1]
-    return {key: mean + level * quantiles[key][:horizon] for key in INTERVAL_KEYS}
+    bounds = {key: mean + level * quantiles[key][:horizon] for key in INTERVAL_KEYS}
+    return bounds if spec is None else {key: within_target(values, spec) for key, values in bounds.items()}
+
+
+def within_target(values: np.ndarray, spec: DataSpec) -> np.ndarray:
+    """`values` clipped to the spec's target_min and target_max, where set."""
+    if spec.target_min is None and spec.target_max is None:
+        return values
+    return np.clip(values, spec.target_min, spec.target_max)
 
 
 def ensemble_of(seasonal: np.ndarray, trees: np.ndarray) -> np.ndarray:

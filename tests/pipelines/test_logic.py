@@ -124,6 +124,28 @@ def test_forecast_is_the_next_day_with_nested_intervals(series, trained):
     assert (result["hi_80"] <= result["hi_95"]).all()
 
 
+def test_forecasts_and_intervals_stay_within_the_specs_target_bounds():
+    """A shop closed at night sells 0: no forecast or interval bound below target_min (0 by
+    default), or above target_max where one is set; without bounds the same model reaches past both."""
+    hours = pd.date_range("2025-01-06", periods=35 * 24, freq="1h")
+    open_hours = (hours.hour >= 7) & (hours.hour < 20)
+    noise = np.random.default_rng(3).normal(0, 6, len(hours))
+    sales = np.where(open_hours, np.clip(30 + 20 * np.sin(np.pi * (hours.hour - 7) / 13) + noise, 0, 50), 0.0)
+    frame = pd.DataFrame({"timestamp": hours, "sales": sales})
+    ceiling = 50.0  # the ovens' capacity: the busiest hours sell out
+    bounded = DataSpec(target_column="sales", frequency="1h", target_max=ceiling)
+    unbounded = DataSpec(target_column="sales", frequency="1h", target_min=None)
+    results = {}
+    for name, spec in (("bounded", bounded), ("unbounded", unbounded)):
+        series = validate(frame, spec, "sales.csv")
+        model = train_challenger(series, spec, 7, {"n_estimators": 20})
+        results[name] = forecast(model, series, horizon=24)
+    keys = ["forecast", "lo_80", "hi_80", "lo_95", "hi_95"]
+    unclipped, clipped = results["unbounded"][keys].to_numpy(), results["bounded"][keys].to_numpy()
+    assert unclipped.min() < 0 and unclipped.max() > ceiling, "the case needs bounds past both limits"
+    assert clipped.min() == 0 and clipped.max() == ceiling
+
+
 def test_a_horizon_of_0_is_one_whole_day(series, trained):
     assert len(forecast(trained, series, horizon=0)) == 48  # the reference is half-hourly
 

@@ -178,7 +178,7 @@ def backtest(current: tuple[str, Forecaster] | None, days: int = BACKTEST_DAYS) 
     bounds = {}
     if forecaster.intervals is not None:  # as served: around each day's forecast, scaled by the day before's mean
         level = np.array([arrays.y[origin - per_day : origin].mean() for origin in origins])[:, None]
-        bounds = interval_bounds(forecasts, level, forecaster.intervals)
+        bounds = interval_bounds(forecasts, level, forecaster.intervals, spec)
     return {
         "version": version,
         "target": spec.target_column,
