@@ -34,7 +34,7 @@ from pipelines.logic.collection import (
 )
 from pipelines.logic.cycle_settings import TUNING, daily_parameters
 from pipelines.logic.cycle_store import CycleStore, store_root
-from pipelines.logic.data import load_reference
+from pipelines.logic.data import load_reference, read_source
 from pipelines.logic.forecast import short_history
 from pipelines.logic.registry import open_registry
 from pipelines.logic.scoring import NAIVE_RULES, NotScorable, degradation, score_day
@@ -49,7 +49,7 @@ class CycleConfig:
 
     store_root: str
     registry_uri: str
-    source: dict  # environments.schema.CycleSource as a dict, plus `bucket` for kind drop
+    source: dict  # environments.schema.CycleSource as a dict, plus `bucket` for kind drop; locally also kind file
     data_spec: dict = field(default_factory=lambda: DataSpec().to_dict())
     degradation_ratio: float = 1.0
     degradation_days: int = 3
@@ -75,9 +75,11 @@ class CycleConfig:
             described = {"kind": "http", "url": url}
         elif source == REFERENCE:
             described = {"kind": "reference"}
-        else:
+        elif source.startswith("gs://"):
             bucket, _, prefix = source.removeprefix("gs://").partition("/")
             described = {"kind": "drop", "bucket": bucket, "prefix": prefix.rstrip("/") + "/"}
+        else:  # a local run's CSV, replayed a day at a time as the reference is
+            described = {"kind": "file", "path": source}
         return cls(
             store_root=store_root(parameters["registry_uri"]),
             registry_uri=parameters["registry_uri"],
@@ -105,6 +107,8 @@ def source_of(config: CycleConfig) -> Source:
         return HttpSource(config.source["url"])
     if kind == "drop":
         return DropSource(config.source["bucket"], config.source.get("prefix", "incoming/"))
+    if kind == "file":
+        return ReplaySource(read_source(config.source["path"]), config.spec, name=config.source["path"])
     return ReplaySource(load_reference(), config.spec, name="reference")
 
 

@@ -194,6 +194,20 @@ def test_a_gcs_store_and_a_drop_folder_work_the_same_on_the_emulator(gcs_emulato
     )
 
 
+def test_a_local_csv_is_collected_a_day_at_a_time(tmp_path):
+    """`make run-pipeline PIPELINE=daily` on a user's own file: each day's rows, as the reference's."""
+    from pipelines.logic.cycle import CycleConfig, source_of
+
+    path = tmp_path / "demand.csv"
+    series({DAY: [1.0, 2.0, 3.0, 4.0], date(2024, 3, 6): [5.0] * 4}).to_csv(path, index=False)
+    config = CycleConfig.from_parameters(
+        {"source": str(path), "registry_uri": str(tmp_path / "registry"), "data_spec": SPEC.to_dict()}
+    )
+    store = CycleStore(str(tmp_path / "store"))
+    collect(store, source_of(config), DAY, SPEC)
+    assert history(store, SPEC)["demand"].tolist() == [1.0, 2.0, 3.0, 4.0]
+
+
 def test_a_missed_day_stays_a_gap_on_the_grid(tmp_path):
     store = CycleStore(str(tmp_path))
     source = ReplaySource(series({DAY: [1.0] * 4, date(2024, 3, 6): [3.0] * 4}), SPEC)
@@ -216,6 +230,7 @@ def test_a_missed_day_stays_a_gap_on_the_grid(tmp_path):
             {"source": "reference", "source_url": "https://data.example.com/{day}.csv"},
             {"kind": "http", "url": "https://data.example.com/{day}.csv"},
         ),
+        ({"source": "/data/bakery/sales.csv"}, {"kind": "file", "path": "/data/bakery/sales.csv"}),  # a local run's
     ],
 )
 def test_the_daily_pipelines_parameters_name_the_source_and_the_store_follows_the_registry(parameters, source):
