@@ -321,7 +321,7 @@ def table_template(pipeline: str) -> dict:
         if DEFAULTS[name] is not REQUIRED:
             spec |= {"isOptional": True, "defaultValue": DEFAULTS[name]}
         parameters[name] = spec
-    return {"root": {"inputDefinitions": {"parameters": parameters}}}
+    return {"pipelineInfo": {"name": pipeline}, "root": {"inputDefinitions": {"parameters": parameters}}}
 
 
 def check(template: dict, values: dict[str, Any], *, where: str = "parameters") -> list[tuple[str, str]]:
@@ -350,7 +350,29 @@ def check(template: dict, values: dict[str, Any], *, where: str = "parameters") 
     for name, parameter in known.items():
         if parameter.required and name not in values:
             problems.append((f"{where}.{name}", f"required parameter {name!r} is missing"))
+    if not problems and (rule := PIPELINE_RULES.get(template.get("pipelineInfo", {}).get("name"))):
+        problems += [(f"{where}.{name}", message) for name, message in rule(values)]
     return problems
+
+
+def _daily(values: dict) -> list[tuple[str, str]]:
+    """The daily cycle forecasts each next day from the target alone: the day's source brings the
+    day's observations, never the next day's values of a known-in-advance column."""
+    columns = values.get("data_spec", {}).get("exogenous_columns")
+    if not columns:
+        return []
+    return [
+        (
+            "data_spec.exogenous_columns",
+            f"{shown(columns)}: the daily cycle forecasts from the target alone, and a day's source brings no "
+            "values of the day ahead; expected none (a model with known-in-advance columns is trained and "
+            "predicted with the training and prediction pipelines)",
+        )
+    ]
+
+
+# Rules over a pipeline's parameters together, by pipeline (after each parameter's own RULES).
+PIPELINE_RULES: dict[str, Callable[[dict], list[tuple[str, str]]]] = {"daily": _daily}
 
 
 def _json_or_none(value: Any) -> str | None:

@@ -47,6 +47,12 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
             ["run", "prediction", "--params", '{"horizon": "tomorrow"}'],
             'PARAMS.horizon: "tomorrow" is a string; expected an integer',
         ),
+        (
+            ["run", "daily", "--params", '{"data_spec": {"target_column": "sales", "exogenous_columns": ["promo"]}}'],
+            'PARAMS.data_spec.exogenous_columns: ["promo"]: the daily cycle forecasts from the target alone, and a '
+            "day's source brings no values of the day ahead; expected none (a model with known-in-advance columns "
+            "is trained and predicted with the training and prediction pipelines)",
+        ),
         (["run", "training", "--dry-run"], "DRY_RUN: prints a Vertex AI request, so it needs ENV=<environment>"),
         (["run", "training", "--env", "staging"], "ENV: 'staging' is not an environment; expected one of dev, prod"),
     ],
