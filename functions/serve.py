@@ -39,7 +39,7 @@ LOCAL_OVERRIDES = {
 
 def local_environment(function: str, environment_name: str) -> dict[str, str]:
     """The deployed settings with the local overrides, then any of their variables exported in the shell."""
-    deployed = deployed_settings(function, load_environment(environment_name), team_accounts={})
+    deployed = deployed_settings(function, load_environment(environment_name))  # with the environment's teams
     variables = replace(deployed, **LOCAL_OVERRIDES[function]).to_env()
     exported = {key: os.environ[key] for key in variables if key in os.environ}
     # The function's folder holds main.py; the shared modules come from the repository itself.

@@ -119,9 +119,10 @@ SETTINGS: dict[str, type[TriggerSettings] | type[PredictSettings]] = {
 
 
 def deployed_settings(
-    function: str, environment: Environment, team_accounts: dict[str, str]
+    function: str, environment: Environment, team_accounts: dict[str, str] | None = None
 ) -> TriggerSettings | PredictSettings:
-    """A function's settings as the environment's stack deploys it."""
+    """A function's settings as the environment's stack deploys it: the teams' accounts as the
+    stack made them, or (None) as the environment's teams name them (`Target.of`)."""
     if function == "pipeline_trigger":
         return TriggerSettings(
             target=Target.of(environment, team_accounts), templates=environment.names.kfp_repository_url

@@ -93,3 +93,16 @@ def test_a_setting_the_function_cannot_read_is_refused_before_serving(
     assert serve.main(["--function", "predict"]) == 2
     assert capsys.readouterr().err == message + "\n"
     assert execs == []
+
+
+def test_the_local_trigger_knows_the_environments_teams(environments_dir):
+    """A team's run served locally (`make serve FUNCTION=pipeline_trigger`) uses the team's account."""
+    import json
+
+    from tests.support.environments import write_environments
+
+    write_environments(environments_dir, ["teams", "everything"])
+    variables = serve.local_environment("pipeline_trigger", "teams")
+    assert json.loads(variables["TEAM_SERVICE_ACCOUNTS"]) == {
+        "forecasting": "team-forecasting@fixture-teams.iam.gserviceaccount.com"
+    }
