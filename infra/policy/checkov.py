@@ -13,7 +13,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -25,13 +25,22 @@ SKIP_FILE = Path(__file__).resolve().parent / "checkov_skips.yaml"
 OFFLINE = {"BC_SKIP_MAPPING": "TRUE", "CKV_SKIP_PACKAGE_UPDATE_CHECK": "true", "LOG_LEVEL": "ERROR"}
 
 
+EVERY_ENVIRONMENT = "all"  # a skip of what every stack has, whatever its settings
+
+
 class Skip(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
     check: Annotated[str, StringConstraints(pattern=r"^CKV2?_[A-Z]+_\d+$")]
     resource: Annotated[str, StringConstraints(min_length=1)]
-    environments: list[str] = Field(min_length=1)
+    environments: Annotated[list[str], Field(min_length=1)] | Literal["all"]
     reason: Annotated[str, StringConstraints(min_length=20)]
+
+    def applies_to(self, environment: str) -> bool:
+        return self.environments == EVERY_ENVIRONMENT or environment in self.environments
+
+    def shown_environments(self) -> str:
+        return "every environment" if self.environments == EVERY_ENVIRONMENT else ", ".join(self.environments)
 
 
 class SkipFile(BaseModel):
@@ -128,7 +137,7 @@ def evaluate(passed: int, findings: list[Finding], skips: list[Skip], environmen
             (
                 i
                 for i, s in enumerate(skips)
-                if s.check == finding.check and s.resource == finding.resource and finding.environment in s.environments
+                if s.check == finding.check and s.resource == finding.resource and s.applies_to(finding.environment)
             ),
             None,
         )
@@ -137,8 +146,23 @@ def evaluate(passed: int, findings: list[Finding], skips: list[Skip], environmen
         else:
             used.add(match)
             report.skipped.append((finding, skips[match]))
-    report.unused = [s for i, s in enumerate(skips) if i not in used and set(s.environments) & set(environments)]
+    report.unused = [
+        s for i, s in enumerate(skips) if i not in used and any(s.applies_to(name) for name in environments)
+    ]
     return report
+
+
+def skipped_elsewhere(finding: Finding, skips: list[Skip]) -> str:
+    """For a failed finding that the skip file accepts in other environments: where, why, and what
+    to do (a new environment with the same settings needs its name on that skip)."""
+    for skip in skips:
+        if skip.check == finding.check and skip.resource == finding.resource:
+            return (
+                f"\n          skipped for {skip.shown_environments()} in infra/policy/checkov_skips.yaml: "
+                f"{skip.reason}\n          add {finding.environment} to that skip's environments if the reason "
+                "holds for it too"
+            )
+    return ""
 
 
 def check(environments: list[str], outdir: Path = OUT_DIR) -> Report:
@@ -167,11 +191,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     for finding, skip in report.skipped:
         print(f"  skipped {finding}\n          reason: {skip.reason}")
+    skips = load_skips()
     for finding in report.failed:
-        print(f"  FAILED  {finding}", file=sys.stderr)
+        print(f"  FAILED  {finding}{skipped_elsewhere(finding, skips)}", file=sys.stderr)
     for skip in report.unused:
         print(
-            f"  UNUSED SKIP {skip.check} {skip.resource} for {', '.join(skip.environments)}: it matches no "
+            f"  UNUSED SKIP {skip.check} {skip.resource} for {skip.shown_environments()}: it matches no "
             "finding any more; remove it from infra/policy/checkov_skips.yaml",
             file=sys.stderr,
         )

@@ -11,7 +11,7 @@ import pytest
 
 from environments.loading import REPO_ROOT
 from environments.messages import ConfigError
-from infra.policy.checkov import Finding, Skip, check, evaluate, load_skips
+from infra.policy.checkov import Finding, Skip, check, evaluate, load_skips, skipped_elsewhere
 
 
 def test_real_stacks_pass_checkov_with_only_listed_skips(synth_outdir):
@@ -52,6 +52,23 @@ def test_a_skip_matching_nothing_fails_so_the_file_stays_true():
     report = evaluate(10, [], [SKIP], ["dev"])
     assert report.unused == [SKIP] and not report.ok
     assert evaluate(10, [], [SKIP], ["prod"]).ok, "a dev skip is not stale when only prod is checked"
+
+
+def test_a_skip_for_every_environment_applies_to_a_new_one_and_goes_stale_like_the_others():
+    everywhere = Skip(check="CKV_GCP_62", resource="data/bucket", environments="all", reason="a reason long enough")
+    staging = Finding("staging", *list(FINDING.__dict__.values())[1:])
+    report = evaluate(10, [FINDING, staging], [everywhere], ["dev", "staging"])
+    assert report.failed == [] and [f for f, _ in report.skipped] == [FINDING, staging] and report.ok
+    assert evaluate(10, [], [everywhere], ["staging"]).unused == [everywhere]
+
+
+def test_a_finding_skipped_in_other_environments_says_where_and_why():
+    staging = Finding("staging", *list(FINDING.__dict__.values())[1:])
+    assert skipped_elsewhere(staging, [SKIP]) == (
+        "\n          skipped for dev in infra/policy/checkov_skips.yaml: a reason long enough to pass"
+        "\n          add staging to that skip's environments if the reason holds for it too"
+    )
+    assert skipped_elsewhere(Finding("staging", "CKV_GCP_1", "another check", "data/bucket"), [SKIP]) == ""
 
 
 def test_skip_file_without_reason_is_refused(tmp_path: Path):
