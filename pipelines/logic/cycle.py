@@ -148,11 +148,7 @@ def check_step(config: CycleConfig, day: date) -> dict:
         worse = degradation(
             store.scores(), champion.version, ratio=config.degradation_ratio, days=config.degradation_days
         )
-        reasons = (
-            [f"drift share {share:.2f} above {config.drift_threshold:g} ({drift.moves()})"]
-            if share > config.drift_threshold
-            else []
-        )
+        reasons = [drift.reason(config.drift_threshold)] if drift.exceeds(config.drift_threshold) else []
         reasons += [worse.reason] if worse.degraded else []
         verdict |= {
             "drift_share": share,

@@ -12,6 +12,10 @@ the tolerance is the largest weekly level change within the reference (each week
 `BASELINE_WEEKS` before it), and at least `MIN_TOLERANCE`. On the reference dataset its own last
 14 days change by about 3 % (tolerance about 5 %); the same days shifted by 10 % change by about
 14 %. The drift share is the share of monitored columns that drifted.
+
+Drift asks for retraining (`exceeds`) when the share is above the threshold, or when the target
+itself drifted: its level is what every forecast carries, so with known-in-advance columns beside
+it (where one drifted column of three is a share of 0.33) a target that moved still counts.
 """
 
 from __future__ import annotations
@@ -33,12 +37,19 @@ MIN_TOLERANCE = 0.03  # level changes below 3 % are never drift (weather, holida
 class DriftResult:
     share: float  # share of monitored columns that drifted
     drifted: list[str]
-    columns: list[str]
+    columns: list[str]  # the target first, then the exogenous columns
     changes: dict[str, float]  # each column's level change against its seasonal baseline
     tolerances: dict[str, float]  # the largest weekly change of each column within the reference
 
     def exceeds(self, threshold: float) -> bool:
-        return self.share > threshold
+        """Retrain: the drift share is above `threshold`, or the target drifted (module docstring)."""
+        return self.share > threshold or self.columns[0] in self.drifted
+
+    def reason(self, threshold: float) -> str:
+        """Why drift asks for retraining (`exceeds`), with the drifted columns' moves."""
+        if self.share > threshold:
+            return f"drift share {self.share:.2f} above {threshold:g} ({self.moves()})"
+        return f"the target drifted ({self.moves()}; drift share {self.share:.2f}, threshold {threshold:g})"
 
     def moves(self) -> str:
         """The drifted columns' moves in words: `demand's level -5.1%, tolerance 4.7%`."""

@@ -160,6 +160,18 @@ def run_locally(pipeline: str, params: dict, console=None) -> dict:
     }
 
 
+def _drift_outcome(report_json: Path, retrained: bool) -> str:
+    """What the monitoring run found (its drift report's JSON, beside the HTML one) and did."""
+    found = json.loads(report_json.read_text())
+    moves = "; ".join(
+        f"{column}'s level {found['changes'][column]:+.1%}, tolerance {found['tolerances'][column]:.1%}"
+        for column in found["drifted"]
+    )
+    if retrained:
+        return f"drift ({moves}; drift share {found['share']:.2f}): retrained"
+    return f"not retrained: drift share {found['share']:.2f}" + (f" ({moves})" if moves else ", no column drifted")
+
+
 def _failure(steps: list, log: Path) -> str:
     """Why a run failed, its last line naming the step and the reason (every problem of a
     multi-line reason on the lines above it)."""
@@ -209,7 +221,7 @@ def summary(result: dict) -> list[str]:
     elif result["pipeline"] == "monitoring":
         retrained = any(step.name == "register" for step in result["steps"])
         lines.append(f"drift report: {_shown(output)}")
-        lines.append("drift above the threshold: retrained" if retrained else "no drift above the threshold")
+        lines.append(_drift_outcome(Path(output).with_name("report_json"), retrained))
     if result["pipeline"] == "training" or any(step.name == "register" for step in result["steps"]):
         registry = open_registry(values["registry_uri"])
         versions = {v.version: v for v in registry.versions()}

@@ -210,3 +210,23 @@ def test_a_local_daily_run_summary_says_what_the_day_did_and_why_not(tmp_path):
         "retrained: version 2: beats champion",
         "forecast of the next day: version 2",
     ]
+
+
+def test_a_local_monitoring_run_summary_says_what_drifted_and_what_it_did(tmp_path):
+    from pipelines.ops.cli import summary
+
+    task = tmp_path / "monitoring-1" / "detect-drift"
+    task.mkdir(parents=True)
+    (task / "report").write_text("<html></html>")
+    drift = {"share": 1 / 3, "drifted": ["sales"], "changes": {"sales": 0.279}, "tolerances": {"sales": 0.03}}
+    (task / "report_json").write_text(json.dumps(drift))
+    result = {
+        "pipeline": "monitoring",
+        "parameters": {"registry_uri": str(tmp_path / "registry")},
+        "output": str(task / "report"),
+        "log": str(tmp_path / "run.log"),
+        "steps": [],
+    }
+    assert summary(result)[1] == "not retrained: drift share 0.33 (sales's level +27.9%, tolerance 3.0%)"
+    (task / "report_json").write_text(json.dumps(drift | {"share": 0.0, "drifted": []}))
+    assert summary(result)[1] == "not retrained: drift share 0.00, no column drifted"

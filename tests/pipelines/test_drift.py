@@ -42,6 +42,21 @@ def test_an_exogenous_column_is_monitored_beside_the_target(series):
     assert "<table>" in result.html and "temperature" in result.html
 
 
+def test_the_target_drifting_beside_steady_inputs_asks_for_retraining(series):
+    """One drifted column of three is a share of 0.33, below the default 0.5; when it is the target,
+    whose level every forecast carries, drift still asks for retraining, and says why."""
+    spec = DataSpec(exogenous_columns=("temperature", "promo"))
+    days = series.index.dayofyear.to_numpy()
+    inputs = series.assign(temperature=15.0 + (days % 7), promo=1.0 + (days % 3))
+    training, recent = inputs.iloc[: -7 * DAY], inputs.iloc[-14 * DAY :]
+    shifted = detect_drift(training, recent.assign(demand=recent["demand"] * 1.3), spec)
+    assert shifted.drifted == ["demand"] and round(shifted.share, 2) == 0.33 and shifted.exceeds(0.5)
+    assert shifted.reason(0.5).startswith("the target drifted (demand's level +")
+    assert shifted.reason(0.5).endswith("; drift share 0.33, threshold 0.5)")
+    promo = detect_drift(training, recent.assign(promo=recent["promo"] + 5.0), spec)
+    assert promo.drifted == ["promo"] and not promo.exceeds(0.5), "one input alone stays below the threshold"
+
+
 def test_the_references_early_august_dip_is_drift_and_says_how_far_the_level_moved(series):
     """Weekly mean demand fell from about 29,500 MW over July to 28,200 MW in the week to 6 August
     2000 (summer holidays): further than the reference ever moved in a week. `make simulate` shows
