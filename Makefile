@@ -190,7 +190,7 @@ bench: setup ## Benchmarks with their floors: synth, local training pipeline, pr
 	$(PY) tests/bench/bench_accuracy.py
 
 clean: ## Remove synthesized stacks (and staging leftovers), build outputs, test and lint caches (keeps .venv and .cache)
-	rm -rf infra/cdktf.out infra/.synth-* environments/teams/.*.partial build .pytest_cache .ruff_cache
+	rm -rf infra/cdktf.out infra/.synth-* environments/teams/.*.partial build .pytest_cache .ruff_cache .hypothesis
 
 env-required:
 	$(if $(ENV),,$(error ENV is required, e.g. `make $(MAKECMDGOALS) ENV=dev` (environments: $(ENVIRONMENTS))))

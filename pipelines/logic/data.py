@@ -127,6 +127,15 @@ def _parse_csv(handle, source: str) -> pd.DataFrame:
         raise DataValidationError(source, [f"is not a readable CSV ({error})"]) from None
 
 
+def _delimiter_hint(frame: pd.DataFrame) -> str:
+    """A file read as one column whose name holds semicolons or tabs was separated by them."""
+    if len(frame.columns) == 1:
+        for name, delimiter in (("semicolons", ";"), ("tabs", "\t")):
+            if delimiter in str(frame.columns[0]):
+                return f" (its one header cell holds {name}: expected a CSV separated by commas)"
+    return ""
+
+
 def validate(
     frame: pd.DataFrame, spec: DataSpec, source: str, *, min_history: int = 0, allow_future_rows: bool = False
 ) -> pd.DataFrame:
@@ -141,7 +150,11 @@ def validate(
         raise DataValidationError(
             source,
             # The header is file content: its size is named, never its text.
-            [f"missing column {c!r}; the data has {len(frame.columns)} columns, none named {c!r}" for c in missing],
+            [
+                f"missing column {c!r}; the data has {counted(len(frame.columns), 'column', 'columns')}, none named "
+                f"{c!r}{_delimiter_hint(frame)}"
+                for c in missing
+            ],
         )
     frame = frame[columns].copy()
 

@@ -63,6 +63,19 @@ def test_missing_column_names_the_expected_column_and_the_count_only(reference):
     ]
 
 
+def test_a_csv_separated_by_semicolons_is_told_so(tmp_path):
+    """A European spreadsheet export reads as one column: the hint names the separator, not the text."""
+    path = tmp_path / "sales.csv"
+    path.write_text("timestamp;demand\n2000-06-05 00:00:00;31000\n")
+    with pytest.raises(DataValidationError) as raised:
+        validate(read_source(str(path)), SPEC, str(path))
+    assert raised.value.problems == [
+        f"missing column '{column}'; the data has 1 column, none named '{column}' (its one header cell holds "
+        "semicolons: expected a CSV separated by commas)"
+        for column in ("timestamp", "demand")
+    ]
+
+
 def test_errors_never_echo_the_files_text(tmp_path):
     secret = tmp_path / "secret.csv"
     secret.write_text("password=hunter2,api_key=AKIA123\nx,y\n")
