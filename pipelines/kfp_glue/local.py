@@ -145,7 +145,7 @@ class StepReporter(io.TextIOBase):
         if _STARTED.search(line):
             self._started, self._block = time.monotonic(), []
         elif finished := _FINISHED.search(line):
-            step = Step(finished[1], finished[2], time.monotonic() - self._started, self._block[-MAX_REASON_LINES:])
+            step = Step(finished[1], finished[2], time.monotonic() - self._started, _reason(self._block))
             self.steps.append(step)
             self.console.write(f"{self._status(step.status)} {step.name:<16} {step.seconds:6.1f}s\n")
             self.console.flush()
@@ -158,6 +158,17 @@ class StepReporter(io.TextIOBase):
         if not self.console.isatty():
             return label
         return f"\x1b[{32 if status == 'SUCCESS' else 31}m{label}\x1b[0m"
+
+
+_TRACEBACK = "Traceback (most recent call last):"
+
+
+def _reason(block: list[str]) -> list[str]:
+    """A task's reason from its last block of lines: a traceback in it counts as its last line
+    alone (the exception), after what the task printed before it."""
+    if _TRACEBACK in block:
+        block = [*block[: block.index(_TRACEBACK)], block[-1]]
+    return block[-MAX_REASON_LINES:]
 
 
 @contextlib.contextmanager

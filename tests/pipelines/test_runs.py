@@ -45,6 +45,22 @@ def test_each_step_is_one_plain_line_and_everything_goes_to_the_log():
     ]
 
 
+def test_a_traceback_is_one_reason_the_exception_after_what_the_step_printed():
+    crashed = (
+        "22:00:00.000 - INFO - Executing task 'daily-cycle'\n"
+        "    day 2025-05-01: collecting\n"
+        "    Traceback (most recent call last):\n"
+        '      File "/x/cycle.py", line 9, in run_day\n'
+        "        raise ValueError('Neither `start` nor `end` can be NaT')\n"
+        "    ValueError: Neither `start` nor `end` can be NaT\n"
+        "22:00:01.000 - ERROR - Task 'daily-cycle' finished with status FAILURE\n"
+    )
+    reporter = StepReporter(io.StringIO(), io.StringIO())
+    reporter.write(crashed)
+    (step,) = reporter.steps
+    assert step.last_lines == ["day 2025-05-01: collecting", "ValueError: Neither `start` nor `end` can be NaT"]
+
+
 def test_only_the_newest_runs_and_logs_are_kept(tmp_path):
     (tmp_path / "logs").mkdir()
     for number in range(5):
