@@ -99,6 +99,25 @@ def local_registry(params: dict) -> Path:
     return LOCAL_REGISTRY if model == MODEL else LOCAL_REGISTRY / "models" / model
 
 
+NEEDS_A_CHAMPION = ("prediction", "monitoring")  # pipelines that use a model's champion
+
+
+def no_champion(values: dict) -> str | None:
+    """For a run that uses a champion and names no registry: that the model of its source and spec
+    has none yet, with the local models that have one (a file named otherwise is another model)."""
+    from pipelines.logic.registry import open_registry
+
+    if open_registry(values["registry_uri"]).champion() is not None:
+        return None
+    registries = [LOCAL_REGISTRY, *sorted((LOCAL_REGISTRY / "models").glob("*"))]
+    with_champion = [_shown(path) for path in registries if path.is_dir() and open_registry(str(path)).champion()]
+    return (
+        f"not given, so the model of this source and spec, {_shown(values['registry_uri'])}, which has no champion "
+        "yet; expected the registry_uri of the model to use"
+        + (f" (with a champion here: {', '.join(with_champion)})" if with_champion else ", once one is trained")
+    )
+
+
 def champion_spec_problem(registry_uri: str, data_spec: dict) -> str | None:
     """A model's champion is only compared with (and scores, and monitors) data of its own spec:
     a run whose spec differs is refused before any step, pointing to the run's own model."""
@@ -136,6 +155,8 @@ def run_locally(pipeline: str, params: dict, console=None) -> dict:
     values = checked_parameters(template, params, {"registry_uri": str(local_registry(params))})
     if problem := champion_spec_problem(values["registry_uri"], values.get("data_spec", DEFAULT_DATA_SPEC)):
         raise UsageError(f"PARAMS.data_spec: {problem}")
+    if pipeline in NEEDS_A_CHAMPION and "registry_uri" not in params and (problem := no_champion(values)):
+        raise UsageError(f"PARAMS.registry_uri: {problem}")
     held_before = {version.version for version in open_registry(values["registry_uri"]).versions()}
     local.prune(LOCAL_PIPELINE_ROOT, local.KEEP_RUNS - 1)  # room for this run: KEEP_RUNS after it
     local.init(LOCAL_PIPELINE_ROOT)

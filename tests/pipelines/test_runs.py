@@ -125,6 +125,31 @@ def test_a_spec_other_than_the_champions_is_refused_before_any_step(tmp_path, se
     assert 'target_column "load" (champion: "demand")' in problem and "frequency" not in problem
 
 
+def test_a_prediction_of_a_model_without_a_champion_names_the_models_that_have_one(
+    tmp_path, monkeypatch, capsys, series
+):
+    """Trained on sales.csv, predicting sales_with_future.csv: another file is another model."""
+    from pipelines.logic.data import DataSpec
+    from pipelines.logic.model import Forecaster
+    from pipelines.logic.registry import LocalRegistry
+    from pipelines.ops import cli
+
+    monkeypatch.setattr(cli, "LOCAL_REGISTRY", tmp_path / "registry")
+    monkeypatch.setattr(cli, "REPO_ROOT", tmp_path)
+    model = tmp_path / "model"
+    Forecaster.train(series.iloc[: 20 * 48], DataSpec(), "trees", {"n_estimators": 2, "max_depth": 1}).save(model)
+    LocalRegistry(tmp_path / "registry" / "models" / "forecaster-1234abcd-sales").register(model, {}, promote=True)
+    params = '{"source": "/data/sales_with_future.csv"}'
+    assert cli.main(["run", "prediction", "--params", params]) == 2
+    derived = derived_model("/data/sales_with_future.csv", cli.DEFAULT_DATA_SPEC)  # model_names' own tests
+    assert derived.endswith("-sales-with-future")
+    assert capsys.readouterr().err == (
+        f"PARAMS.registry_uri: not given, so the model of this source and spec, registry/models/{derived}, which "
+        "has no champion yet; expected the registry_uri of the model to use (with a champion here: "
+        "registry/models/forecaster-1234abcd-sales)\n"
+    )
+
+
 def test_evaluation_refuses_a_champion_of_another_spec_wherever_it_runs(tmp_path, series):
     """The same rule inside the pipeline's evaluate step, which runs on Vertex AI too (where no
     check before the steps can read the registry)."""
