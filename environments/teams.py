@@ -19,7 +19,7 @@ import yaml
 from pydantic import ValidationError
 
 from environments.credentials import refused
-from environments.loading import environment_names, load_teams, team_path, teams_dir
+from environments.loading import environment_names, load_environment, load_teams, team_path, teams_dir
 from environments.messages import ConfigError, describe, unknown_team
 from environments.schema import Team
 
@@ -78,11 +78,20 @@ def listing() -> str:
     if not teams:
         return "no teams yet; add one with `make onboard-team TEAM=<name> OWNERS=<member>[,<member>]`"
     width = max(len(t.name) for t in teams)
+    billed = {name for name in environment_names() if load_environment(name).billing_account}
     return "\n".join(
         f"{t.name:<{width}}  environments: {', '.join(t.environments)}  owners: {', '.join(t.owners)}"
-        + (f"  budget: {t.budget.monthly_amount:g} {t.budget.currency}/month" if t.budget else "")
+        + (f"  budget: {t.budget.monthly_amount:g} {t.budget.currency}/month{_unbilled(t, billed)}" if t.budget else "")
         for t in teams
     )
+
+
+def _unbilled(team: Team, billed: set[str]) -> str:
+    """Where a team's budget alerts nobody: a budget needs the environment's billing_account."""
+    unbilled = [name for name in team.environments if name not in billed]
+    if not unbilled:
+        return ""
+    return f" (no alert in {', '.join(unbilled)}: no billing_account there)"
 
 
 def _cli_message(error: dict) -> str:

@@ -288,3 +288,14 @@ def test_owners_may_be_any_member_form_google_spells(workspace):
     )
     onboard("forecasting", owners)
     assert load_teams()[0].owners == owners.split(",")
+
+
+def test_the_listing_says_where_a_budget_alerts_nobody(environments_dir):
+    """A budget needs the environment's billing account: without one, `make teams` says so."""
+    (environments_dir / "dev.yaml").write_text(minimal("dev"))
+    (environments_dir / "prod.yaml").write_text(minimal("prod", extra="billing_account: 012345-6789AB-CDEF01\n"))
+    (environments_dir / "teams").mkdir()
+    (environments_dir / "teams" / "bakery.yaml").write_text(
+        "name: bakery\nowners: [group:bakery@example.com]\nenvironments: [dev, prod]\nbudget: {monthly_amount: 200}\n"
+    )
+    assert listing().endswith("budget: 200 USD/month (no alert in dev: no billing_account there)")
