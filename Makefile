@@ -39,7 +39,7 @@ define function-requirements
 endef
 
 .PHONY: help setup test lint format synth policy plan plan-release apply-release real-plans apply deploy bootstrap \
-	bench clean env-required compile-pipelines run-pipeline publish-pipelines demo serve onboard-team offboard-team \
+	bench clean env-required prerequisites compile-pipelines run-pipeline publish-pipelines demo serve onboard-team offboard-team \
 	teams diff requirements check-requirements status run-schedule pause-schedule resume-schedule call verify-deploy dashboard setup-browser \
 	wait-dashboard-image simulate setup-airflow deploy-dags
 
@@ -103,13 +103,16 @@ synth: setup ## Synthesize stacks to infra/cdktf.out/stacks/<env>/ [ENV=]; print
 policy: synth ## Policy-check synthesized stacks with checkov, offline [ENV=]
 	$(PY) -m infra.policy.checkov $(ENV_FLAG)
 
-plan: env-required synth ## Terraform/OpenTofu init + plan for ENV= [READ_ONLY=1: no lock, nothing saved]
+prerequisites: env-required setup ## Check that Terraform (or OpenTofu) and Google credentials for ENV= are there (plan and deploy check first)
+	$(PY) -m infra.terraform prerequisites $(ENV_FLAG)
+
+plan: env-required prerequisites synth ## Terraform/OpenTofu init + plan for ENV= [READ_ONLY=1: no lock, nothing saved]
 	$(PY) -m infra.terraform plan $(ENV_FLAG) $(if $(READ_ONLY),--read-only)
 
-plan-release: env-required synth ## Plan ENV= and save it with its summary in the state bucket for approval (COMMIT_SHA=)
+plan-release: env-required prerequisites synth ## Plan ENV= and save it with its summary in the state bucket for approval (COMMIT_SHA=)
 	$(PY) -m infra.terraform plan-release $(ENV_FLAG)
 
-apply-release: env-required synth ## Apply exactly the plan saved for COMMIT_SHA= in ENV= (after approval)
+apply-release: env-required prerequisites synth ## Apply exactly the plan saved for COMMIT_SHA= in ENV= (after approval)
 	$(PY) -m infra.terraform apply-release $(ENV_FLAG)
 
 real-plans: setup ## Say which environments show pull requests the plan against real state
@@ -118,7 +121,7 @@ real-plans: setup ## Say which environments show pull requests the plan against 
 apply: env-required setup ## Apply exactly the plan `make plan ENV=` saved
 	$(PY) -m infra.terraform apply $(ENV_FLAG)
 
-deploy: env-required synth ## Plan, then apply that plan, for ENV=
+deploy: env-required prerequisites synth ## Plan, then apply that plan, for ENV=
 	$(PY) -m infra.terraform deploy $(ENV_FLAG)
 
 diff: setup ## Resource-level diff of every synthesized stack against BASE= (default origin/main)

@@ -285,7 +285,16 @@ def _storage_credentials(environment: Environment):
     return google_credentials(environment.project_id)
 
 
+def prerequisites(environment: Environment) -> str:
+    """Terraform (or OpenTofu) and Google credentials for the environment's project, checked before
+    anything is synthesized: without them a plan stops after the seconds synth takes."""
+    binary = terraform_binary()
+    google_credentials(environment.project_id)
+    return f"{environment.name}: {Path(binary).name} and Google credentials for {environment.project_id} are there"
+
+
 COMMANDS = {
+    "prerequisites": prerequisites,
     "plan": plan,
     "apply": apply,
     "deploy": deploy,

@@ -68,6 +68,25 @@ def test_missing_credentials_say_how_to_get_them(tmp_path: Path):
     assert "should-not-run" not in result.stdout
 
 
+def test_make_plan_checks_the_prerequisites_before_it_synthesizes(tmp_path: Path):
+    """Without credentials a plan stops at once, not after the seconds synth takes."""
+    fake = tmp_path / "terraform"
+    fake.write_text("#!/bin/sh\nexit 9\n")
+    fake.chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GOOGLE_", "CLOUDSDK_"))}
+    result = subprocess.run(
+        ["make", "--no-print-directory", "plan", "ENV=dev"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env | {"TERRAFORM": str(fake), "HOME": str(tmp_path), "NO_GCE_CHECK": "True"},
+    )
+    assert result.returncode != 0
+    assert result.stderr.startswith("prerequisites dev: no Google Cloud credentials found; ")
+    assert "infra.synth" not in result.stdout, "nothing was synthesized"
+
+
 def test_make_plan_without_env_names_the_environments():
     result = subprocess.run(
         ["make", "--no-print-directory", "plan"], cwd=REPO_ROOT, capture_output=True, text=True, check=False
