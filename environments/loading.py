@@ -6,6 +6,7 @@ environments: any other file in `environments/` is reported, never loaded.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from pathlib import Path
@@ -15,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from environments.messages import ConfigError, describe, value_and_kind
+from environments.naming import MODEL
 from environments.schema import Environment, Team
 
 M = TypeVar("M", bound=BaseModel)
@@ -23,8 +25,34 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 # Everything the tools make locally (compiled templates, the local registry, runs, archives): `make clean`.
 BUILD_DIR = REPO_ROOT / "build"
 COMPILED_DIR = BUILD_DIR / "pipelines"  # `make compile-pipelines`
-LOCAL_REGISTRY = BUILD_DIR / "registry"  # local runs' model registry
+LOCAL_REGISTRY = BUILD_DIR / "registry"  # local runs' model registry: the platform's model
+LOCAL_MODELS = LOCAL_REGISTRY / "models"  # every other model's local registry, by name
 LOCAL_PIPELINE_ROOT = BUILD_DIR / "local-runs"  # kfp.local's artifacts
+
+
+def local_registry_of(model: str) -> Path:
+    """A model's local registry: build/registry for the platform's model (`MODEL`),
+    build/registry/models/<model> for any other."""
+    return LOCAL_REGISTRY if model == MODEL else LOCAL_MODELS / model
+
+
+def local_registries() -> list[Path]:
+    """Every local model's registry folder: the platform's, then the others by name."""
+    return [LOCAL_REGISTRY, *sorted(LOCAL_MODELS.glob("*"))]
+
+
+def local_model_of(registry: str | Path) -> str:
+    """The model a local registry folder holds (`local_registry_of` read backwards); a folder
+    elsewhere is named after itself and its path (`<name>-<hash>`), so two folders of one name
+    stay two models."""
+    path = Path(registry).resolve()
+    if path == LOCAL_REGISTRY.resolve():
+        return MODEL
+    if path.parent == LOCAL_MODELS.resolve():
+        return path.name
+    return f"{path.name}-{hashlib.sha256(str(path).encode()).hexdigest()[:8]}"
+
+
 # Tests and forks may point the platform at another folder of environment files.
 ENVIRONMENTS_DIR_VARIABLE = "PLATFORM_ENVIRONMENTS_DIR"
 

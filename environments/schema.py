@@ -216,7 +216,13 @@ class Cycle(_Strict):
         1.0, gt=0, le=10, description="the champion's error over the better naive rule's that counts as degraded"
     )
     degradation_days: int = Field(3, ge=1, le=30, description="consecutive degraded days that trigger retraining")
-    drift_threshold: float = Field(0.5, ge=0, le=1, description="share of drifted columns that triggers retraining")
+    drift_threshold: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="share of drifted columns above which drift triggers retraining, as does the target's own "
+        "drift below 1 (1: never on drift)",
+    )
     drift_window_days: int = Field(7, ge=1, le=60, description="recent days compared with the training data")
     bigquery_table: bool = Field(False, description="true for a BigQuery external table over the stored forecasts")
 

@@ -27,7 +27,7 @@ from dataclasses import replace
 from environments.credentials import refused
 from environments.loading import COMPILED_DIR, LOCAL_REGISTRY, REPO_ROOT, load_environment
 from environments.messages import ConfigError
-from functions.settings import ENTRY_POINTS, FUNCTIONS, SETTINGS, SettingsError, deployed_settings
+from functions.settings import ENTRY_POINTS, FUNCTIONS, SettingsError, deployed_settings
 
 # What a local run changes of the deployed settings: compiled templates and a dry run for the
 # trigger, the local registry (checked on every request) for predict.
@@ -38,12 +38,14 @@ LOCAL_OVERRIDES = {
 
 
 def local_environment(function: str, environment_name: str) -> dict[str, str]:
-    """The deployed settings with the local overrides, then any of their variables exported in the shell."""
+    """The deployed settings with the local overrides, then any of their variables exported in the
+    shell; SettingsError when the function could not read them (refused here, not on each request)."""
     deployed = deployed_settings(function, load_environment(environment_name))  # with the environment's teams
     variables = replace(deployed, **LOCAL_OVERRIDES[function]).to_env()
-    exported = {key: os.environ[key] for key in variables if key in os.environ}
+    variables |= {key: os.environ[key] for key in variables if key in os.environ}
+    type(deployed).from_env(variables)
     # The function's folder holds main.py; the shared modules come from the repository itself.
-    return variables | exported | {"PYTHONPATH": str(REPO_ROOT)}
+    return variables | {"PYTHONPATH": str(REPO_ROOT)}
 
 
 def free_port() -> int:
@@ -123,7 +125,6 @@ def main(argv: list[str] | None = None) -> int:
         return refused(error)
     try:
         variables = local_environment(args.function, args.env)
-        SETTINGS[args.function].from_env(variables)  # what the function reads: refused here, not on each request
     except (ConfigError, SettingsError) as error:
         return refused(error)
     source = REPO_ROOT / "functions" / args.function / "main.py"

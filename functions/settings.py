@@ -42,6 +42,17 @@ class TriggerSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> TriggerSettings:
+        """The settings in `env`, or SettingsError naming the variable that holds none."""
+        for variable in ("JOB_LABELS", "TEAM_SERVICE_ACCOUNTS"):
+            if not isinstance(_json_or_none(env.get(variable, "{}")), dict):
+                raise SettingsError(f'{variable}: not a JSON object; expected e.g. {{"name": "value"}}')
+        missing = [
+            variable
+            for variable in ("PROJECT_ID", "REGION", "PIPELINE_ROOT", "RUNNER_SERVICE_ACCOUNT", "TEMPLATE_REPOSITORY")
+            if not env.get(variable)
+        ]
+        if missing:
+            raise SettingsError(f"{missing[0]}: missing; expected the value the stack deploys the function with")
         return cls(
             target=Target.from_variables(env),
             templates=env["TEMPLATE_REPOSITORY"],
@@ -76,7 +87,7 @@ class PredictSettings:
             check_seconds = math.nan
         if not 0 <= check_seconds <= MAX_CHAMPION_CHECK_SECONDS:
             raise SettingsError(
-                f"CHAMPION_CHECK_SECONDS: {seconds[:40]!r} is not a number of seconds; expected 0 to "
+                f"CHAMPION_CHECK_SECONDS: {seconds[:40]!r}; expected a number of seconds from 0 to "
                 f"{MAX_CHAMPION_CHECK_SECONDS}"
             )
         if not env.get("REGISTRY_URI"):
@@ -97,6 +108,13 @@ class SettingsError(ValueError):
 MAX_CHAMPION_CHECK_SECONDS = 3600
 
 
+def _json_or_none(text: str):
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return None
+
+
 def _data_spec(text: str) -> DataSpec:
     """DATA_SPEC's data spec, checked as a pipeline's `data_spec` parameter is."""
     expected = 'expected a JSON object such as {"target_column": "sales", "frequency": "1h"}'
@@ -109,13 +127,6 @@ def _data_spec(text: str) -> DataSpec:
     if problems := data_spec_problems(value):
         raise SettingsError("DATA_SPEC: " + "; ".join(f"{key}: {problem}" for key, problem in problems))
     return DataSpec.from_dict(value)
-
-
-# Each function's settings class, by function.
-SETTINGS: dict[str, type[TriggerSettings] | type[PredictSettings]] = {
-    "pipeline_trigger": TriggerSettings,
-    "predict": PredictSettings,
-}
 
 
 def deployed_settings(

@@ -1,7 +1,7 @@
 """`make simulate DAYS=N [SHIFT_DAY=K]`: the daily cycle over N replayed days of the reference
 series, as a model of its own (`SIMULATION_MODEL`): its registry build/registry/models/simulation
 and its store build/cycle/simulation (`cycle_store.store_root`), which each run starts from empty;
-no other model's registry or store is touched. `make dashboard REGISTRY=build/registry/models/simulation`
+no other model's registry or store is touched. `make dashboard REGISTRY_URI=build/registry/models/simulation`
 shows it.
 
 The first `WARM_UP_DAYS` of the series are collected and a first champion is trained on them
@@ -22,7 +22,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from environments.loading import LOCAL_REGISTRY, REPO_ROOT
+from environments.loading import REPO_ROOT, local_registry_of
 from pipelines.logic import cycle_models
 from pipelines.logic.collection import ReplaySource, collect, history
 from pipelines.logic.cycle import CycleConfig, forecast_step, run_day
@@ -31,7 +31,7 @@ from pipelines.logic.data import load_reference
 from pipelines.logic.registry import open_registry
 
 SIMULATION_MODEL = "simulation"
-REGISTRY = LOCAL_REGISTRY / "models" / SIMULATION_MODEL
+REGISTRY = local_registry_of(SIMULATION_MODEL)
 WARM_UP_DAYS = 56  # enough for a first champion: feature warm-up, training weeks and a holdout week
 DEFAULT_SHIFT_FACTOR = 1.15
 
@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         f"summary: {args.days} days, {retrainings} retrainings, {promotions} champion changes, final champion "
         f"v{champion.version if champion else '-'}; champion MAE / naive MAE averaged {mean_ratio:.2f}; "
         f"{time.perf_counter() - started:.0f} s; stored in {os.path.relpath(store, REPO_ROOT)}; "
-        f"see it with `make dashboard REGISTRY={os.path.relpath(REGISTRY, REPO_ROOT)}`",
+        f"see it with `make dashboard REGISTRY_URI={os.path.relpath(REGISTRY, REPO_ROOT)}`",
         flush=True,
     )
     return 0

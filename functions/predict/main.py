@@ -110,9 +110,9 @@ def predict(request, fields: dict):
     serving = champion()
     current = serving.get()
     if current is None:
-        error = (
-            serving.problem or f"no champion model yet in {_settings().registry_uri}; run the training pipeline first"
-        )
+        # The registry is named in the log, never to callers (it names the project).
+        fields["registry"] = _settings().registry_uri
+        error = serving.problem or "no champion model yet; run the training pipeline first"
         return {"error": error, "field": None}, 503
     version, forecaster = current
     fields["model_version"] = version

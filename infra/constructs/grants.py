@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
@@ -48,17 +47,16 @@ class Principal:
     @classmethod
     def each_of(cls, members: Sequence[str]) -> list[Principal]:
         """The principals of distinct members granted side by side (a team's owners, predict's
-        invokers): each named after its member, and where two names would be the same
-        (`user:anna.b@acme.com` and `user:anna-b@acme.com`) each such name ends with a hash of its
-        member, so that their grants' construct ids differ. Every other name stays as `of` makes
-        it, so the grants already deployed keep their addresses."""
-        principals = [cls.of(member) for member in members]
-        names = Counter(principal.grant_id for principal in principals)
-        return [
-            principal
-            if names[principal.grant_id] == 1
-            else replace(
-                principal, grant_id=f"{principal.grant_id}-{hashlib.sha256(principal.member.encode()).hexdigest()[:8]}"
-            )
-            for principal in principals
-        ]
+        invokers): each named after its member, and where a name is taken by a member listed
+        earlier (`user:anna.b@acme.com`, then `user:anna-b@acme.com`) it ends with a hash of its
+        own member, so that their grants' construct ids differ. The first keeps the name `of` makes,
+        so a member added to the end of a list never moves the grants already deployed."""
+        principals, taken = [], set()
+        for member in members:
+            principal = cls.of(member)
+            if principal.grant_id in taken:
+                digest = hashlib.sha256(member.encode()).hexdigest()[:8]
+                principal = replace(principal, grant_id=f"{principal.grant_id}-{digest}")
+            taken.add(principal.grant_id)
+            principals.append(principal)
+        return principals

@@ -213,7 +213,8 @@ def detect_drift(
     report_json: Output[Artifact],
     metrics: Output[Metrics],
 ) -> bool:
-    """Seasonal level drift of recent inputs against the champion's training data (drift.py); True above threshold."""
+    """Seasonal level drift of recent inputs against the champion's training data (drift.py); True
+    when it asks for retraining (`DriftResult.exceeds`: the share above the threshold, or the target)."""
     from pathlib import Path
 
     from pipelines.logic import drift

@@ -75,7 +75,7 @@ def build(image: str = LOCAL_COMPONENTS_IMAGE) -> SimpleNamespace:
             validated=valid.outputs["validated"], registry_uri=registry_uri, horizon=horizon
         ).outputs["forecasts"]
 
-    @dsl.pipeline(name="monitoring", description="Drift of recent inputs against the champion; retrain above threshold")
+    @dsl.pipeline(name="monitoring", description="Drift of recent inputs against the champion; retrain when it asks")
     def monitoring(
         registry_uri: str,
         source: str = D["source"],

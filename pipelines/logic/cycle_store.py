@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import pandas as pd
 
-from environments.loading import BUILD_DIR, LOCAL_REGISTRY
-from environments.naming import MODEL, bucket_name
+from environments.loading import BUILD_DIR, local_model_of
+from environments.naming import bucket_name
 from pipelines.logic.model_names import artifacts_prefix
 
 OBSERVATIONS, FORECASTS, SCORES, CHECKS, RETRAINING = "observations", "forecasts", "scores", "checks", "retraining"
@@ -45,12 +45,11 @@ def _day(value: date) -> str:
 def store_root(registry_uri: str) -> str:
     """Where a model's cycle keeps its files: beside the model's data in the environment's data
     bucket (`gs://<project>-data/cycle/<model>`, a team's under its folder), or for a local
-    registry `build/cycle/<its folder's name>` (`build/cycle/forecaster` for build/registry, the
-    platform's model): each model's cycle in a folder of its own, as in the cloud, since a store
+    registry `build/cycle/<model>` (`loading.local_model_of`: `build/cycle/forecaster` for
+    build/registry): each model's cycle in a folder of its own, as in the cloud, since a store
     holds one series of one spec."""
     if not registry_uri.startswith("vertex://"):
-        registry = Path(registry_uri).absolute()
-        return str(LOCAL_CYCLE_ROOT / (MODEL if registry == LOCAL_REGISTRY.absolute() else registry.name))
+        return str(LOCAL_CYCLE_ROOT / local_model_of(registry_uri))
     project, _, model = registry_uri.removeprefix("vertex://").split("/")
     prefix = artifacts_prefix(model)
     folder, _, name = prefix.rpartition("/")

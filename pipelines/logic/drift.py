@@ -15,7 +15,8 @@ the tolerance is the largest weekly level change within the reference (each week
 
 Drift asks for retraining (`exceeds`) when the share is above the threshold, or when the target
 itself drifted: its level is what every forecast carries, so with known-in-advance columns beside
-it (where one drifted column of three is a share of 0.33) a target that moved still counts.
+it (where one drifted column of three is a share of 0.33) a target that moved still counts. A
+threshold of 1 turns drift retraining off (no share is above it, and the target rule yields).
 """
 
 from __future__ import annotations
@@ -37,13 +38,24 @@ MIN_TOLERANCE = 0.03  # level changes below 3 % are never drift (weather, holida
 class DriftResult:
     share: float  # share of monitored columns that drifted
     drifted: list[str]
-    columns: list[str]  # the target first, then the exogenous columns
+    columns: list[str]  # the target first (`target`), then the exogenous columns
     changes: dict[str, float]  # each column's level change against its seasonal baseline
     tolerances: dict[str, float]  # the largest weekly change of each column within the reference
 
+    @property
+    def target(self) -> str:
+        return self.columns[0]
+
+    @classmethod
+    def from_json(cls, text: str) -> DriftResult:
+        """The result `json` wrote (its changes list every column, the target first)."""
+        found = json.loads(text)
+        return cls(found["share"], found["drifted"], list(found["changes"]), found["changes"], found["tolerances"])
+
     def exceeds(self, threshold: float) -> bool:
-        """Retrain: the drift share is above `threshold`, or the target drifted (module docstring)."""
-        return self.share > threshold or self.columns[0] in self.drifted
+        """Retrain: the drift share is above `threshold`, or the target drifted while drift
+        retraining is on (`threshold` below 1; module docstring)."""
+        return self.share > threshold or (threshold < 1 and self.target in self.drifted)
 
     def reason(self, threshold: float) -> str:
         """Why drift asks for retraining (`exceeds`), with the drifted columns' moves."""

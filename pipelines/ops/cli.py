@@ -21,11 +21,18 @@ from pathlib import Path
 import yaml
 
 from environments.credentials import MissingPrerequisite, google_credentials, refused
-from environments.loading import COMPILED_DIR, LOCAL_PIPELINE_ROOT, LOCAL_REGISTRY, REPO_ROOT, load_environment
+from environments.loading import (
+    COMPILED_DIR,
+    LOCAL_PIPELINE_ROOT,
+    REPO_ROOT,
+    load_environment,
+    local_registries,
+    local_registry_of,
+)
 from environments.messages import ConfigError
 from environments.naming import LOCAL_COMPONENTS_IMAGE, PIPELINES, TAG
 from environments.schema import Environment
-from pipelines.logic.model_names import MODEL, derived_model
+from pipelines.logic.model_names import derived_model
 from pipelines.logic.parameters import DEFAULT_DATA_SPEC, DEFAULTS, check
 
 
@@ -95,8 +102,9 @@ def checked_parameters(template: dict, params: dict, defaults: dict) -> dict:
 def local_registry(params: dict) -> Path:
     """A local run's default registry: the run's model (model_names.derived_model), the
     platform's model in build/registry, any other in build/registry/models/<model>."""
-    model = derived_model(params.get("source", DEFAULTS["source"]), params.get("data_spec", DEFAULT_DATA_SPEC))
-    return LOCAL_REGISTRY if model == MODEL else LOCAL_REGISTRY / "models" / model
+    return local_registry_of(
+        derived_model(params.get("source", DEFAULTS["source"]), params.get("data_spec", DEFAULT_DATA_SPEC))
+    )
 
 
 NEEDS_A_CHAMPION = ("prediction", "monitoring")  # pipelines that use a model's champion
@@ -109,8 +117,9 @@ def no_champion(values: dict) -> str | None:
 
     if open_registry(values["registry_uri"]).champion() is not None:
         return None
-    registries = [LOCAL_REGISTRY, *sorted((LOCAL_REGISTRY / "models").glob("*"))]
-    with_champion = [_shown(path) for path in registries if path.is_dir() and open_registry(str(path)).champion()]
+    with_champion = [
+        _shown(path) for path in local_registries() if path.is_dir() and open_registry(str(path)).champion()
+    ]
     return (
         f"not given, so the model of this source and spec, {_shown(values['registry_uri'])}, which has no champion "
         "yet; expected the registry_uri of the model to use"
@@ -181,16 +190,15 @@ def run_locally(pipeline: str, params: dict, console=None) -> dict:
     }
 
 
-def _drift_outcome(report_json: Path, retrained: bool) -> str:
+def _drift_outcome(report_json: Path, retrained: bool, threshold: float) -> str:
     """What the monitoring run found (its drift report's JSON, beside the HTML one) and did."""
-    found = json.loads(report_json.read_text())
-    moves = "; ".join(
-        f"{column}'s level {found['changes'][column]:+.1%}, tolerance {found['tolerances'][column]:.1%}"
-        for column in found["drifted"]
-    )
+    from pipelines.logic.drift import DriftResult
+
+    found = DriftResult.from_json(report_json.read_text())
     if retrained:
-        return f"drift ({moves}; drift share {found['share']:.2f}): retrained"
-    return f"not retrained: drift share {found['share']:.2f}" + (f" ({moves})" if moves else ", no column drifted")
+        return f"retrained: {found.reason(threshold)}"
+    moves = found.moves()
+    return f"not retrained: drift share {found.share:.2f}" + (f" ({moves})" if moves else ", no column drifted")
 
 
 def _failure(steps: list, log: Path) -> str:
@@ -242,7 +250,8 @@ def summary(result: dict) -> list[str]:
     elif result["pipeline"] == "monitoring":
         retrained = any(step.name == "register" for step in result["steps"])
         lines.append(f"drift report: {_shown(output)}")
-        lines.append(_drift_outcome(Path(output).with_name("report_json"), retrained))
+        threshold = values.get("drift_threshold", DEFAULTS["drift_threshold"])
+        lines.append(_drift_outcome(Path(output).with_name("report_json"), retrained, threshold))
     if result["pipeline"] == "training" or any(step.name == "register" for step in result["steps"]):
         registry = open_registry(values["registry_uri"])
         versions = {v.version: v for v in registry.versions()}

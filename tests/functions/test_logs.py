@@ -90,7 +90,8 @@ def test_predict_without_a_champion_logs_an_error(tmp_path, monkeypatch, capsys)
         "message": "predict answered 503",
         "status": 503,
         "horizon": 1,
-        "error": f"no champion model yet in {tmp_path / 'empty'}; run the training pipeline first",
+        "registry": str(tmp_path / "empty"),
+        "error": "no champion model yet; run the training pipeline first",
     }
 
 

@@ -81,7 +81,7 @@ def test_bad_host_or_port_exit_2_before_serving(execs, capsys):
         (
             "CHAMPION_CHECK_SECONDS",
             "soon",
-            "CHAMPION_CHECK_SECONDS: 'soon' is not a number of seconds; expected 0 to 3600",
+            "CHAMPION_CHECK_SECONDS: 'soon'; expected a number of seconds from 0 to 3600",
         ),
     ],
 )
@@ -106,3 +106,10 @@ def test_the_local_trigger_knows_the_environments_teams(environments_dir):
     assert json.loads(variables["TEAM_SERVICE_ACCOUNTS"]) == {
         "forecasting": "team-forecasting@fixture-teams.iam.gserviceaccount.com"
     }
+
+
+def test_a_trigger_setting_it_cannot_read_is_refused_before_serving(execs, capsys, monkeypatch):
+    monkeypatch.setenv("TEAM_SERVICE_ACCOUNTS", '["team-a"]')
+    assert serve.main(["--function", "pipeline_trigger"]) == 2
+    assert capsys.readouterr().err == 'TEAM_SERVICE_ACCOUNTS: not a JSON object; expected e.g. {"name": "value"}\n'
+    assert execs == []

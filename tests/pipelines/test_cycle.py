@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -250,16 +251,19 @@ def test_a_teams_cycle_keeps_its_files_in_the_teams_folder():
     )
 
 
-def test_each_local_registry_has_a_store_of_its_own():
+def test_each_local_registry_has_a_store_of_its_own(tmp_path):
     """Locally too, one model's days never mix with another's (a store holds one series of one spec)."""
-    from environments.loading import BUILD_DIR, LOCAL_REGISTRY
+    from environments.loading import BUILD_DIR, LOCAL_MODELS, LOCAL_REGISTRY
     from pipelines.logic.cycle_store import store_root
 
-    bakery = LOCAL_REGISTRY / "models" / "forecaster-b69aab8f-sales"
     assert store_root(str(LOCAL_REGISTRY)) == str(BUILD_DIR / "cycle" / "forecaster")
-    assert store_root("build/registry") == str(BUILD_DIR / "cycle" / "forecaster")
-    assert store_root(str(bakery)) == str(BUILD_DIR / "cycle" / "forecaster-b69aab8f-sales")
-    assert store_root(str(LOCAL_REGISTRY / "models" / "simulation")) == str(BUILD_DIR / "cycle" / "simulation")
+    assert store_root(str(LOCAL_MODELS / "forecaster-b69aab8f-sales")) == str(
+        BUILD_DIR / "cycle" / "forecaster-b69aab8f-sales"
+    )
+    # Folders elsewhere are named after themselves and their paths: two of one name stay two models.
+    first, second = store_root(str(tmp_path / "a" / "bakery")), store_root(str(tmp_path / "b" / "bakery"))
+    assert first != second and Path(first).parent == Path(second).parent == BUILD_DIR / "cycle"
+    assert Path(first).name.startswith("bakery-") and store_root(str(tmp_path / "a" / "x" / ".." / "bakery")) == first
 
 
 @pytest.mark.parametrize(

@@ -53,6 +53,7 @@ def test_the_target_drifting_beside_steady_inputs_asks_for_retraining(series):
     assert shifted.drifted == ["demand"] and round(shifted.share, 2) == 0.33 and shifted.exceeds(0.5)
     assert shifted.reason(0.5).startswith("the target drifted (demand's level +")
     assert shifted.reason(0.5).endswith("; drift share 0.33, threshold 0.5)")
+    assert not shifted.exceeds(1.0), "a threshold of 1 turns drift retraining off"
     promo = detect_drift(training, recent.assign(promo=recent["promo"] + 5.0), spec)
     assert promo.drifted == ["promo"] and not promo.exceeds(0.5), "one input alone stays below the threshold"
 

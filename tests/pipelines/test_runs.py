@@ -134,7 +134,8 @@ def test_a_prediction_of_a_model_without_a_champion_names_the_models_that_have_o
     from pipelines.logic.registry import LocalRegistry
     from pipelines.ops import cli
 
-    monkeypatch.setattr(cli, "LOCAL_REGISTRY", tmp_path / "registry")
+    monkeypatch.setattr("environments.loading.LOCAL_REGISTRY", tmp_path / "registry")
+    monkeypatch.setattr("environments.loading.LOCAL_MODELS", tmp_path / "registry" / "models")
     monkeypatch.setattr(cli, "REPO_ROOT", tmp_path)
     model = tmp_path / "model"
     Forecaster.train(series.iloc[: 20 * 48], DataSpec(), "trees", {"n_estimators": 2, "max_depth": 1}).save(model)
@@ -190,7 +191,7 @@ def test_a_failed_run_ends_with_the_step_and_every_problem_and_leaves_no_tempora
     monkeypatch.setattr(tempfile, "tempdir", str(temporary))
     monkeypatch.setenv("TMPDIR", str(temporary))
     monkeypatch.setattr(cli, "LOCAL_PIPELINE_ROOT", tmp_path / "runs")
-    monkeypatch.setattr(cli, "LOCAL_REGISTRY", tmp_path / "registry")
+    monkeypatch.setattr("environments.loading.LOCAL_REGISTRY", tmp_path / "registry")
     bad = reference.copy()
     bad.loc[[5, 9], "demand"] = np.nan
     path = tmp_path / "load.csv"

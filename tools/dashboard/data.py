@@ -50,7 +50,9 @@ _champions: dict[str, Forecaster] = {}  # loaded forecasters by their artifacts 
 class Sources:
     registry: str  # a registry URI: a folder, or vertex://<project>/<region>/<model>
     runs: str  # a pipeline root: a folder, or gs://<bucket>[/<prefix>]
-    cycle: str | None = None  # the daily cycle's store: a folder (build/cycle/ locally) or gs://<bucket>/<prefix>
+    cycle: str | None = (
+        None  # the daily cycle's store: a folder (build/cycle/<model> locally) or gs://<bucket>/<prefix>
+    )
 
 
 @dataclass(frozen=True)
@@ -275,10 +277,11 @@ def cycle_accuracy(store: CycleStore) -> list[dict]:
     ]
 
 
-def gather_cycle(root: Path | str, spec: DataSpec) -> dict:
-    """What the dashboard shows of the daily cycle (a folder or, with credentials, a gs:// root)."""
+def gather_cycle(root: Path | str, spec: DataSpec | None) -> dict:
+    """What the dashboard shows of the daily cycle (a folder or, with credentials, a gs:// root);
+    its forecasts need the model's spec (its columns), known once there is a champion."""
     store = CycleStore(str(root))
-    return {"forecasts": cycle_forecasts(store, spec), "accuracy": cycle_accuracy(store)}
+    return {"forecasts": cycle_forecasts(store, spec) if spec else None, "accuracy": cycle_accuracy(store)}
 
 
 def gather(sources: Sources) -> dict:
@@ -286,7 +289,7 @@ def gather(sources: Sources) -> dict:
     rows = accuracy(registry)
     found = tasks(sources.runs)
     current = champion(registry)
-    spec = current[1].spec if current else DataSpec()  # the cycle's columns: the model's spec
+    spec = current[1].spec if current else None  # the cycle's columns: the model's
     gathered = {
         "accuracy": rows,
         "champions": champion_history(rows),

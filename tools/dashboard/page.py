@@ -51,7 +51,12 @@ def forecasts_chart(backtest: dict | None) -> str:
     )
     figure.update_yaxes(title=backtest["target"])
     shown = "with its intervals" if bands else "point forecasts: this version has no intervals"
-    return _chart(figure, "forecasts", f"{title}: last {len(x)} periods of the data it was trained on ({shown})")
+    return _chart(
+        figure,
+        "forecasts",
+        f"{title}: last {len(x)} periods of the data it was trained on, each day from the days before it, in "
+        f"sample ({shown})",
+    )
 
 
 def accuracy_chart(rows: list[dict]) -> str:
@@ -183,7 +188,7 @@ def render(data: dict) -> str:
             "No local run yet.",
         ),
     ]
-    if "cycle" in data:  # the daily cycle's store was given (make dashboard: build/cycle/)
+    if "cycle" in data:  # the daily cycle's store was given (make dashboard: the registry's, build/cycle/<model>)
         sections += [cycle_forecasts_chart(data["cycle"]["forecasts"]), cycle_accuracy_chart(data["cycle"]["accuracy"])]
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>MLOps platform: forecasts and model health</title>

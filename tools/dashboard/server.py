@@ -1,10 +1,12 @@
-"""`make dashboard [PORT=] [HOST=]`: the dashboard on a registry and a pipeline root.
+"""`make dashboard [REGISTRY_URI=] [PORT=] [HOST=]`: the dashboard on a registry and a pipeline root.
 
-By default the local ones (build/registry, build/local-runs); `--registry vertex://<project>/<region>/<model>`
-and `--runs gs://<bucket>/<prefix>` read an environment's instead (the deployed service does, see
-infra/constructs/dashboard.py). Listens on 127.0.0.1 (this machine only) unless HOST names another
-address. Every page view reads the registry and runs again, so it shows the newest state without a
-restart.
+By default the local ones (build/registry, or the local registry REGISTRY_URI names, and
+build/local-runs), with the local registry's daily cycle store (`cycle_store.store_root`);
+`--registry vertex://<project>/<region>/<model>`, `--runs gs://<bucket>/<prefix>` and `--cycle`
+read an environment's instead (the deployed service does, see infra/constructs/dashboard.py: it
+gives `--cycle` only where the cycle is on). Listens on 127.0.0.1 (this machine only) unless HOST
+names another address. Every page view reads the registry and runs again, so it shows the newest
+state without a restart.
 """
 
 from __future__ import annotations
@@ -18,10 +20,10 @@ from pathlib import Path
 import plotly
 
 from environments.credentials import refused
+from environments.loading import LOCAL_PIPELINE_ROOT, LOCAL_REGISTRY
 from functions.serve import LOOPBACK, listen_address
 from pipelines.logic.cycle_store import store_root
 from pipelines.logic.registry import open_registry
-from pipelines.ops.cli import LOCAL_PIPELINE_ROOT, LOCAL_REGISTRY
 from tools.dashboard.data import Sources, check_runs_root, gather
 from tools.dashboard.page import PLOTLY_JS, render
 
@@ -57,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--runs", default=str(LOCAL_PIPELINE_ROOT), help="a folder or gs://<bucket>[/<prefix>]")
     parser.add_argument(
-        "--cycle", help="a folder or gs://<bucket>/<prefix>; by default the registry's model's (cycle_store.store_root)"
+        "--cycle", help="a folder or gs://<bucket>/<prefix>; by default a local registry's (cycle_store.store_root)"
     )
     args = parser.parse_args(argv)
     try:
@@ -66,7 +68,11 @@ def main(argv: list[str] | None = None) -> int:
         check_runs_root(args.runs)
     except ValueError as error:
         return refused(error)
-    sources = Sources(registry=args.registry, runs=args.runs, cycle=args.cycle or store_root(args.registry))
+    # A local registry's cycle store by default; a deployed one only where the stack gives it (and read access).
+    local = not args.registry.startswith("vertex://")
+    sources = Sources(
+        registry=args.registry, runs=args.runs, cycle=args.cycle or (store_root(args.registry) if local else None)
+    )
     render(gather(sources))  # before listening: the first view does not wait for the imports and model
     server = ThreadingHTTPServer((host, port), handler_for(sources))
     print(f"dashboard on {url} (registry {args.registry}, runs {args.runs})", flush=True)
