@@ -290,7 +290,10 @@ def prerequisites(environment: Environment) -> str:
     anything is synthesized: without them a plan stops after the seconds synth takes."""
     binary = terraform_binary()
     google_credentials(environment.project_id)
-    return f"{environment.name}: {Path(binary).name} and Google credentials for {environment.project_id} are there"
+    return (
+        f"{environment.name}: {Path(binary).name} and Google credentials found (their access to "
+        f"{environment.project_id} is checked by the plan itself)"
+    )
 
 
 COMMANDS = {
