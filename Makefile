@@ -19,7 +19,9 @@ SYNTH_PY := $(PY) -O
 # expands a `$` inside it) and reaches programs through the environment, quoted ("$$TAG"), never
 # pasted into shell text; the Python entry point that receives it checks it against its pattern.
 # DRY_RUN and READ_ONLY are only tested for being set, and not exported (the trigger reads its own DRY_RUN).
-USER_VARIABLES := ENV PIPELINE PARAMS TAG FUNCTION HOST PORT TEAM OWNERS BASE NAME BODY DAYS SHIFT_DAY REGISTRY_URI
+# Every one is exported, empty when not given: none may be named like a variable a program reads
+# (REGISTRY_URI, DATA_SPEC: `make serve` takes those from the shell).
+USER_VARIABLES := ENV PIPELINE PARAMS TAG FUNCTION HOST PORT TEAM OWNERS BASE NAME BODY DAYS SHIFT_DAY DASHBOARD_REGISTRY
 PARAMS ?= {}
 BODY ?= {}
 HOST ?= 127.0.0.1
@@ -176,8 +178,8 @@ verify-deploy: env-required setup ## Check ENV= runs what was applied: functions
 deploy-dags: env-required setup ## Upload the daily cycle's DAG, settings and code to ENV='s Composer bucket (where Composer is on)
 	$(PY) -m infra.dags $(ENV_FLAG)
 
-dashboard: setup ## The dashboard on a local registry (build/registry, or REGISTRY_URI=) and the local runs [PORT=8080] [HOST=127.0.0.1]
-	$(PY) -m tools.dashboard.server --host "$$HOST" --port "$$PORT" $(if $(REGISTRY_URI),--registry "$$REGISTRY_URI")
+dashboard: setup ## The dashboard on a local registry (build/registry, or DASHBOARD_REGISTRY=) and the local runs [PORT=8080] [HOST=127.0.0.1]
+	$(PY) -m tools.dashboard.server --host "$$HOST" --port "$$PORT" $(if $(DASHBOARD_REGISTRY),--registry "$$DASHBOARD_REGISTRY")
 
 wait-dashboard-image: env-required setup ## Wait until the components image of this commit, which ENV='s dashboard runs, is published
 	$(PY) -m tools.dashboard.image $(ENV_FLAG)

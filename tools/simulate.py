@@ -1,7 +1,7 @@
 """`make simulate DAYS=N [SHIFT_DAY=K]`: the daily cycle over N replayed days of the reference
 series, as a model of its own (`SIMULATION_MODEL`): its registry build/registry/models/simulation
 and its store build/cycle/simulation (`cycle_store.store_root`), which each run starts from empty;
-no other model's registry or store is touched. `make dashboard REGISTRY_URI=build/registry/models/simulation`
+no other model's registry or store is touched. `make dashboard DASHBOARD_REGISTRY=build/registry/models/simulation`
 shows it.
 
 The first `WARM_UP_DAYS` of the series are collected and a first champion is trained on them
@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         f"summary: {args.days} days, {retrainings} retrainings, {promotions} champion changes, final champion "
         f"v{champion.version if champion else '-'}; champion MAE / naive MAE averaged {mean_ratio:.2f}; "
         f"{time.perf_counter() - started:.0f} s; stored in {os.path.relpath(store, REPO_ROOT)}; "
-        f"see it with `make dashboard REGISTRY_URI={os.path.relpath(REGISTRY, REPO_ROOT)}`",
+        f"see it with `make dashboard DASHBOARD_REGISTRY={os.path.relpath(REGISTRY, REPO_ROOT)}`",
         flush=True,
     )
     return 0

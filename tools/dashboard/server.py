@@ -1,6 +1,6 @@
-"""`make dashboard [REGISTRY_URI=] [PORT=] [HOST=]`: the dashboard on a registry and a pipeline root.
+"""`make dashboard [DASHBOARD_REGISTRY=] [PORT=] [HOST=]`: the dashboard on a registry and a pipeline root.
 
-By default the local ones (build/registry, or the local registry REGISTRY_URI names, and
+By default the local ones (build/registry, or the local registry DASHBOARD_REGISTRY names, and
 build/local-runs), with the local registry's daily cycle store (`cycle_store.store_root`);
 `--registry vertex://<project>/<region>/<model>`, `--runs gs://<bucket>/<prefix>` and `--cycle`
 read an environment's instead (the deployed service does, see infra/constructs/dashboard.py: it
