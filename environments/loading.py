@@ -48,7 +48,7 @@ def local_model_of(registry: str | Path) -> str:
     path = Path(registry).resolve()
     if path == LOCAL_REGISTRY.resolve():
         return MODEL
-    if path.parent == LOCAL_MODELS.resolve():
+    if path.parent == LOCAL_MODELS.resolve() and path.name != MODEL:  # build/registry is MODEL's
         return path.name
     return f"{path.name}-{hashlib.sha256(str(path).encode()).hexdigest()[:8]}"
 

@@ -158,6 +158,11 @@ class Collected:
 
 def collect(store: CycleStore, source: Source, day: date, spec: DataSpec) -> Collected:
     """Bring `day`'s observations into the store, once; CollectionError when they are late or bad."""
+    if problem := store.spec_problem(spec):
+        raise CollectionError(
+            f"cycle store {store.root} {problem}; expected a day of its own series (each model's cycle has a store "
+            "of its own: run it with that model's registry_uri)"
+        )
     path = store.observations_path(day)
     if store.exists(path):
         return Collected(day, len(store.read_frame(path)), already=True)
@@ -168,6 +173,7 @@ def collect(store: CycleStore, source: Source, day: date, spec: DataSpec) -> Col
         )
     checked = check_day(rows, spec, day, source.name)
     store.write_frame(path, checked[spec.columns])
+    store.record_spec(spec)
     return Collected(day, len(checked), already=False)
 
 

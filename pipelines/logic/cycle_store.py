@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import pandas as pd
 
+    from pipelines.logic.spec import DataSpec
+
 from environments.loading import BUILD_DIR, local_model_of
 from environments.naming import bucket_name
 from pipelines.logic.model_names import artifacts_prefix
@@ -86,6 +88,33 @@ class CycleStore:
     @staticmethod
     def retraining_path(day: date) -> str:
         return f"{RETRAINING}/day={_day(day)}.json"
+
+    SPEC_PATH = "spec.json"  # the data spec of the one series a store holds, written with its first day
+
+    def spec_problem(self, spec: DataSpec) -> str | None:
+        """Why a day of `spec` does not belong in this store (it holds one series of one spec: its
+        own, recorded with its first collected day by `record_spec`; a store from before the
+        record, by its observations' columns); None when it does."""
+        if self.exists(self.SPEC_PATH):
+            held = self.read_json(self.SPEC_PATH)
+            if held == spec.to_dict():
+                return None
+            ours = spec.to_dict()
+            differing = [
+                f"{key} {held.get(key)!r} here, {ours.get(key)!r} in this run"
+                for key in dict.fromkeys([*held, *ours])
+                if held.get(key) != ours.get(key)
+            ]
+            return f"holds another series: {', '.join(differing)}"
+        days = self.list(OBSERVATIONS)
+        if days and (columns := list(self.read_frame(days[0]).columns)) != list(spec.columns):
+            return f"holds another series: columns {columns} here, {list(spec.columns)} in this run"
+        return None
+
+    def record_spec(self, spec: DataSpec) -> None:
+        """Record the store's spec with its first collected day (`spec_problem` reads it)."""
+        if not self.exists(self.SPEC_PATH):
+            self.write_json(self.SPEC_PATH, spec.to_dict())
 
     # Reading and writing.
     def exists(self, path: str) -> bool:

@@ -209,6 +209,25 @@ def test_a_local_csv_is_collected_a_day_at_a_time(tmp_path):
     assert history(store, SPEC)["demand"].tolist() == [1.0, 2.0, 3.0, 4.0]
 
 
+def test_a_store_holds_one_series_and_refuses_a_day_of_another_spec(tmp_path):
+    """Another model's days (another registry named alike, or before any champion) never mix in."""
+    store = CycleStore(str(tmp_path))
+    collect(store, ReplaySource(series({DAY: [1.0] * 4}), SPEC), DAY, SPEC)
+    sales = DataSpec(target_column="sales", frequency="6h")
+    other = ReplaySource(series({date(2024, 3, 5): [2.0] * 4}).rename(columns={"demand": "sales"}), sales)
+    with pytest.raises(CollectionError) as refused:
+        collect(store, other, date(2024, 3, 5), sales)
+    assert str(refused.value) == (
+        f"cycle store {tmp_path} holds another series: target_column 'demand' here, 'sales' in this run; expected "
+        "a day of its own series (each model's cycle has a store of its own: run it with that model's registry_uri)"
+    )
+    assert history(store, SPEC)["demand"].tolist() == [1.0] * 4
+    # A store from before the record: its observations' columns decide.
+    (tmp_path / CycleStore.SPEC_PATH).unlink()
+    with pytest.raises(CollectionError, match=r"holds another series: columns \['timestamp', 'demand'\] here"):
+        collect(store, other, date(2024, 3, 5), sales)
+
+
 def test_a_missed_day_stays_a_gap_on_the_grid(tmp_path):
     store = CycleStore(str(tmp_path))
     source = ReplaySource(series({DAY: [1.0] * 4, date(2024, 3, 6): [3.0] * 4}), SPEC)
@@ -264,6 +283,7 @@ def test_each_local_registry_has_a_store_of_its_own(tmp_path):
     first, second = store_root(str(tmp_path / "a" / "bakery")), store_root(str(tmp_path / "b" / "bakery"))
     assert first != second and Path(first).parent == Path(second).parent == BUILD_DIR / "cycle"
     assert Path(first).name.startswith("bakery-") and store_root(str(tmp_path / "a" / "x" / ".." / "bakery")) == first
+    assert store_root(str(LOCAL_MODELS / "forecaster")) != store_root(str(LOCAL_REGISTRY)), "named like the platform's"
 
 
 @pytest.mark.parametrize(
