@@ -22,7 +22,17 @@ import numpy as np
 import pandas as pd
 
 from pipelines.logic.evaluation import NAIVE_RULES, Evaluation, Scores, point_scores
-from pipelines.logic.model import FAMILIES, INTERVAL_KEYS, LEVELS, Forecaster, Series, ensemble_of, interval_bounds
+from pipelines.logic.model import (
+    FAMILIES,
+    INTERVAL_KEYS,
+    INTERVAL_LEVEL_DAYS,
+    LEVELS,
+    Forecaster,
+    Series,
+    ensemble_of,
+    interval_bounds,
+    interval_level,
+)
 from pipelines.logic.parameters import DEFAULTS
 from pipelines.logic.spec import DataSpec
 
@@ -35,7 +45,7 @@ class FoldForecasts:
 
     forecast: np.ndarray
     actual: np.ndarray
-    level: np.ndarray  # (folds,) mean of the day before each origin
+    level: np.ndarray  # (folds,) the residuals' scale at each origin (model.interval_level)
     fit_seconds: float = 0.0
 
     def relative_residuals(self) -> np.ndarray:
@@ -88,10 +98,12 @@ def fold_origins(series: Series, spec: DataSpec, days: int) -> np.ndarray:
     return end - per_day * np.arange(days, 0, -1)
 
 
-def _fold_forecasts(series: Series, spec: DataSpec, origins: np.ndarray, forecast, seconds: float) -> FoldForecasts:
+def _fold_forecasts(
+    series: Series, spec: DataSpec, origins: np.ndarray, forecast, seconds: float, level_days: int = INTERVAL_LEVEL_DAYS
+) -> FoldForecasts:
     per_day = spec.periods_per_day
     actual = np.stack([series.y[o : o + per_day] for o in origins])
-    level = np.array([series.y[o - per_day : o].mean() for o in origins])
+    level = interval_level(series.y, origins, per_day, level_days)
     return FoldForecasts(np.asarray(forecast, dtype=float), actual, level, seconds)
 
 
@@ -146,7 +158,7 @@ def champion_forecasts(
             for k in np.flatnonzero(seen):
                 refit = Forecaster.fit(series.upto(int(origins[k])), spec, champion.family, champion.params)
                 forecast[k] = refit.predict_origins(series.y, origins[k : k + 1], per_day, first, series.known)[0]
-    return _fold_forecasts(series, spec, origins, forecast, 0.0)
+    return _fold_forecasts(series, spec, origins, forecast, 0.0, champion.interval_level_days)
 
 
 def fold_days(series: Series, origins: np.ndarray) -> list[str]:

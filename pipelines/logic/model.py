@@ -13,8 +13,9 @@ Families (`FAMILIES`), all forecasting up to one day after the end of the histor
 - `ensemble`: ENSEMBLE_TREES_WEIGHT x trees + the rest x seasonal.
 
 Prediction intervals (80 % and 95 %) are conformal: quantiles of the backtest's relative residuals
-per step ((actual - forecast) / level, level = the mean of the last day before the origin), set by
-the training run from its backtest (backtest.py); a forecast adds level x quantile to the mean.
+per step ((actual - forecast) / level, level = the mean of the INTERVAL_LEVEL_DAYS before the origin,
+`interval_level`), set by the training run from its backtest (backtest.py); a forecast adds level x
+quantile to the mean.
 
 `save`/`load` own the file layout: `forecaster.json` (description, profile, intervals, the trees
 in XGBoost's UBJSON, base64) and `training_data.parquet` (the series it was fitted on: the drift
@@ -66,6 +67,10 @@ READABLE_FORMATS = (2, FORMAT)
 # accuracy benchmark's last 14 days): with the trees learning absolute error, 0.4 gives 242.4 MAE
 # there, 0.3 and 0.5 give 246.1 and 243.6 (with squared error, 0.3-0.5 were within 0.5 %).
 ENSEMBLE_TREES_WEIGHT = 0.4
+# The residuals' scale: the mean of the week before the origin. A day's mean was near 0 after a day
+# a building or shop is closed, and the intervals then reached 30 times the series' largest value.
+# A saved form without `interval_level_days` scaled by the day before (1).
+INTERVAL_LEVEL_DAYS = 7
 SEASONAL_WINDOW_DAYS = 56  # MSTL's fitting window: eight weekly seasons
 TREE_WINDOW_DAYS = 365
 ORIGINS_PER_DAY = 4  # training origins every six hours: requests may end at any time of day
@@ -231,6 +236,7 @@ class Forecaster:
     # reuses to score this model's recipe on days it was trained on.
     fold_forecasts: dict[str, np.ndarray] = field(default_factory=dict)
     trained_until: str | None = None  # the last period of the training data (ISO)
+    interval_level_days: int = INTERVAL_LEVEL_DAYS  # the days `interval_level` averages for this model
 
     @classmethod
     def fit(cls, series: Series, spec: DataSpec, family: str = "ensemble", params: dict | None = None) -> Forecaster:
@@ -287,8 +293,9 @@ class Forecaster:
         first = int(period_number(last_timestamp_ns, per_day)) - length + 1
         mean = self.predict_origins(y, np.array([length]), horizon, first, known)[0]
         result = {"forecast": mean}
-        if self.intervals is not None:  # around the last day's mean
-            result |= interval_bounds(mean, y[-per_day:].sum() / per_day, self.intervals, self.spec)
+        if self.intervals is not None:
+            level = interval_level(y, np.array([len(y)]), per_day, self.interval_level_days)
+            result |= interval_bounds(mean, level[0], self.intervals, self.spec)
         return result
 
     def save(self, directory: Path) -> None:
@@ -313,6 +320,7 @@ class Forecaster:
             "backtest": _without_fit_times(self.backtest),
             "fold_forecasts": {k: v.tolist() for k, v in self.fold_forecasts.items()},
             "trained_until": self.trained_until,
+            "interval_level_days": self.interval_level_days,
         }
         (directory / DESCRIPTION_FILE).write_text(json.dumps(description))
         if self.backtest is not None:
@@ -355,6 +363,7 @@ class Forecaster:
             backtest=_with_fit_times(description["backtest"], directory / FIT_TIMES_FILE),
             fold_forecasts={k: np.asarray(v) for k, v in description["fold_forecasts"].items()},
             trained_until=description["trained_until"],
+            interval_level_days=description.get("interval_level_days", 1),
         )
 
 
@@ -368,6 +377,13 @@ def interval_bounds(
     horizon = mean.shape[-1]
     bounds = {key: mean + level * quantiles[key][:horizon] for key in INTERVAL_KEYS}
     return bounds if spec is None else {key: within_target(values, spec) for key, values in bounds.items()}
+
+
+def interval_level(y: np.ndarray, origins: np.ndarray, per_day: int, days: int = INTERVAL_LEVEL_DAYS) -> np.ndarray:
+    """(n_origins,) the scale of the conformal residuals at each origin: the mean of the `days`
+    before it (fewer where the series is shorter)."""
+    window = days * per_day
+    return np.array([y[max(0, int(origin) - window) : int(origin)].mean() for origin in origins])
 
 
 def within_target(values: np.ndarray, spec: DataSpec) -> np.ndarray:

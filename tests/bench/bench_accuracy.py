@@ -35,7 +35,7 @@ import pandas as pd
 
 from pipelines.logic.backtest import FoldForecasts, candidate_forecasts, fold_origins, naive_forecasts
 from pipelines.logic.data import load_reference, validate
-from pipelines.logic.model import SEASONAL_WINDOW_DAYS, Series
+from pipelines.logic.model import SEASONAL_WINDOW_DAYS, Series, interval_level
 from pipelines.logic.spec import DataSpec
 
 FOLDS = int(os.environ.get("BENCH_FOLDS", "14"))
@@ -87,7 +87,7 @@ def mstl_forecasts(series: Series, spec: DataSpec, origins: np.ndarray) -> FoldF
         forecasts.append(MSTL(season_length=[per_day, 7 * per_day]).forecast(y=history, h=per_day)["mean"])
         seconds += time.process_time() - started
     actual = np.stack([series.y[o : o + per_day] for o in origins])
-    level = np.array([series.y[o - per_day : o].mean() for o in origins])
+    level = interval_level(series.y, origins, per_day)
     return FoldForecasts(np.stack(forecasts), actual, level, seconds / len(origins))
 
 

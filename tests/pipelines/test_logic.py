@@ -146,6 +146,22 @@ def test_forecasts_and_intervals_stay_within_the_specs_target_bounds():
     assert clipped.min() == 0 and clipped.max() == ceiling
 
 
+def test_intervals_stay_in_proportion_to_a_series_with_closed_days():
+    """Offices use ~0 on Sundays: a backtest fold whose day before was Sunday divided Monday's errors
+    by ~0, and every later forecast's intervals reached tens of times the series' largest value;
+    scaled by the week's mean, they stay within a few times of it."""
+    hours = pd.date_range("2025-01-06", periods=45 * 24, freq="1h")  # Monday, 6 weeks, to a Wednesday
+    working = (hours.dayofweek < 5) & (hours.hour >= 8) & (hours.hour < 18)
+    noise = np.random.default_rng(5).normal(0, 10, len(hours))
+    kwh = np.where(working, 200 + noise, np.where(hours.dayofweek < 5, 20.0, 0.2))
+    spec = DataSpec(target_column="kwh", frequency="1h")
+    series = validate(pd.DataFrame({"timestamp": hours, "kwh": kwh}), spec, "offices.csv")
+    model = train_challenger(series, spec, 7, {"n_estimators": 20})
+    thursday = forecast(model, series, horizon=24)  # the backtest's 7 folds include a Monday
+    assert thursday["timestamp"].iloc[0].dayofweek == 3
+    assert thursday["hi_95"].max() < 3 * kwh.max(), thursday["hi_95"].max()
+
+
 def test_a_horizon_of_0_is_one_whole_day(series, trained):
     assert len(forecast(trained, series, horizon=0)) == 48  # the reference is half-hourly
 

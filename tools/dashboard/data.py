@@ -163,7 +163,7 @@ def backtest(current: tuple[str, Forecaster] | None, days: int = BACKTEST_DAYS) 
     import numpy as np
 
     from pipelines.logic.backtest import fold_origins
-    from pipelines.logic.model import Series, interval_bounds
+    from pipelines.logic.model import Series, interval_bounds, interval_level
 
     if current is None:
         return None
@@ -178,8 +178,8 @@ def backtest(current: tuple[str, Forecaster] | None, days: int = BACKTEST_DAYS) 
     actual = series[spec.target_column]
     week = 7 * per_day
     bounds = {}
-    if forecaster.intervals is not None:  # as served: around each day's forecast, scaled by the day before's mean
-        level = np.array([arrays.y[origin - per_day : origin].mean() for origin in origins])[:, None]
+    if forecaster.intervals is not None:  # as served: around each day's forecast, scaled by `interval_level`
+        level = interval_level(arrays.y, origins, per_day, forecaster.interval_level_days)[:, None]
         bounds = interval_bounds(forecasts, level, forecaster.intervals, spec)
     return {
         "version": version,
