@@ -90,9 +90,9 @@ class PredictSettings:
                 f"CHAMPION_CHECK_SECONDS: {seconds[:40]!r}; expected a number of seconds from 0 to "
                 f"{MAX_CHAMPION_CHECK_SECONDS}"
             )
-        if not env.get("REGISTRY_URI"):
+        if problem := _registry_problem(env.get("REGISTRY_URI", "")):
             raise SettingsError(
-                "REGISTRY_URI: missing; expected a registry folder or vertex://<project>/<region>/<model>"
+                f"REGISTRY_URI: {problem}; expected a registry folder or vertex://<project>/<region>/<model>"
             )
         return cls(
             registry_uri=env["REGISTRY_URI"],
@@ -106,6 +106,20 @@ class SettingsError(ValueError):
 
 
 MAX_CHAMPION_CHECK_SECONDS = 3600
+
+
+def _registry_problem(uri: str) -> str | None:
+    """Why `uri` names no registry predict could read (a folder not made yet is one: 503 until trained)."""
+    if not uri:
+        return "missing"
+    if uri.startswith("vertex://"):
+        parts = uri.removeprefix("vertex://").split("/")
+        return None if len(parts) == 3 and all(parts) else f"{uri[:80]!r} is not vertex://<project>/<region>/<model>"
+    if "://" in uri:
+        return f"{uri[:80]!r} is neither a folder nor vertex://"
+    if os.path.exists(uri) and not os.path.isdir(uri):
+        return f"{uri[:80]!r} is a file"
+    return None
 
 
 def _json_or_none(text: str):

@@ -83,6 +83,23 @@ def test_bad_host_or_port_exit_2_before_serving(execs, capsys):
             "soon",
             "CHAMPION_CHECK_SECONDS: 'soon'; expected a number of seconds from 0 to 3600",
         ),
+        (
+            "REGISTRY_URI",
+            "vertex://bad",
+            "REGISTRY_URI: 'vertex://bad' is not vertex://<project>/<region>/<model>; expected a registry folder or "
+            "vertex://<project>/<region>/<model>",
+        ),
+        (
+            "REGISTRY_URI",
+            "gs://bucket/models",
+            "REGISTRY_URI: 'gs://bucket/models' is neither a folder nor vertex://; expected a registry folder or "
+            "vertex://<project>/<region>/<model>",
+        ),
+        (
+            "REGISTRY_URI",
+            "README.md",
+            "REGISTRY_URI: 'README.md' is a file; expected a registry folder or vertex://<project>/<region>/<model>",
+        ),
     ],
 )
 def test_a_setting_the_function_cannot_read_is_refused_before_serving(
