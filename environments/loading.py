@@ -150,7 +150,26 @@ def load_environments(names: list[str] | None = None) -> list[Environment]:
             problems.extend(error.problems)
     if problems:
         raise ConfigError(problems)
+    if names is None:
+        _check_distinct_projects(environments)
     return environments
+
+
+def _check_distinct_projects(environments: list[Environment]) -> None:
+    """Two environments in one project, or with one state bucket, would apply over each other's
+    resources (a copy of dev.yaml saved as staging.yaml and not yet edited)."""
+    problems = []
+    for key in ("project_id", "state_bucket"):
+        first: dict[str, str] = {}
+        for environment in environments:
+            value = getattr(environment, key)
+            if (other := first.setdefault(value, environment.name)) != environment.name:
+                problems.append(
+                    f"{display_path(environment_path(environment.name))}: {key}: {value!r} is {other}'s too; "
+                    "expected an environment's own (each environment is a project of its own)"
+                )
+    if problems:
+        raise ConfigError(problems)
 
 
 def validate_file(model: type[M], path: Path) -> M:

@@ -69,18 +69,23 @@ def _check_labels(value: dict[str, str]) -> dict[str, str]:
     return value
 
 
-def _each_member_once(members: list[str]) -> list[str]:
-    """Refuse a member listed twice: IAM reads addresses without regard to case, so `user:Ana@acme.com`
-    and `user:ana@acme.com` are one member, whose grant the stack would declare twice."""
-    first: dict[str, int] = {}
-    for index, member in enumerate(members):
-        earlier = first.setdefault(member.lower(), index)
-        if earlier != index:
-            case = "" if members[earlier] == member else " (addresses are read without regard to case)"
-            raise ValueError(
-                f"[{index}] {member!r} is [{earlier}] {members[earlier]!r} again{case}; expected each member once"
-            )
-    return members
+def _each_once(noun: str):
+    """Refuse an address listed twice: addresses are read without regard to case, so `user:Ana@acme.com`
+    and `user:ana@acme.com` are one member (whose grant the stack would declare twice), and
+    `Ana@acme.com` and `ana@acme.com` one mailbox (which every alert would reach twice)."""
+
+    def validate(values: list[str]) -> list[str]:
+        first: dict[str, int] = {}
+        for index, value in enumerate(values):
+            earlier = first.setdefault(value.lower(), index)
+            if earlier != index:
+                case = "" if values[earlier] == value else " (addresses are read without regard to case)"
+                raise ValueError(
+                    f"[{index}] {value!r} is [{earlier}] {values[earlier]!r} again{case}; expected each {noun} once"
+                )
+        return values
+
+    return AfterValidator(validate)
 
 
 def _check_time_zone(value: str) -> str:
@@ -239,7 +244,7 @@ class Storage(_Strict):
 
 
 class Notifications(_Strict):
-    emails: list[Email] = Field(default_factory=list)
+    emails: Annotated[list[Email], _each_once("address")] = Field(default_factory=list)
 
 
 class Schedule(_Strict):
@@ -272,7 +277,7 @@ class PredictSettings(FunctionSettings):
     )
     invokers: Annotated[
         list[Annotated[str, _check(_MEMBER, "an IAM member such as group:ml@acme.com")]],
-        AfterValidator(_each_member_once),
+        _each_once("member"),
     ] = Field(
         min_length=1,
         description="at least one IAM member who may call predict, e.g. [group:forecast-users@acme.com]; "
@@ -297,7 +302,7 @@ class Dashboard(_Strict):
     pipeline root as its own read-only service account. Only `viewers` may open it (run.invoker):
     never allUsers or allAuthenticatedUsers."""
 
-    viewers: Annotated[list[Annotated[str, AfterValidator(_check_viewer)]], AfterValidator(_each_member_once)] = Field(
+    viewers: Annotated[list[Annotated[str, AfterValidator(_check_viewer)]], _each_once("member")] = Field(
         min_length=1,
         description="at least one IAM member who may open the dashboard, e.g. [group:ml-platform@acme.com]",
     )
@@ -353,10 +358,12 @@ class Team(_Strict):
     """A team: `environments/teams/<name>.yaml`."""
 
     name: TeamName
-    owners: Annotated[list[Member], AfterValidator(_each_member_once)] = Field(
+    owners: Annotated[list[Member], _each_once("member")] = Field(
         min_length=1, description="IAM members who own the team's resources"
     )
-    environments: list[str] = Field(min_length=1, description="the environments the team is enabled in")
+    environments: Annotated[list[str], _each_once("environment")] = Field(
+        min_length=1, description="the environments the team is enabled in"
+    )
     schedules: list[Schedule] = Field(default_factory=list)
     budget: Budget | None = None
 

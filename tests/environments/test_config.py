@@ -133,6 +133,12 @@ BAD_FILES = {
         "it starts; expected a unix-cron expression of five fields (minute 0-59, hour 0-23, day of the month 1-31, "
         "month 1-12 or JAN-DEC, day of the week 0-7 or SUN-SAT), such as '0 3 * * *'",
     ),
+    "an address twice": (
+        DEV.replace("[ml-platform@example.com]", "[ml-platform@example.com, ML-Platform@example.com]"),
+        "notifications.emails: ['ml-platform@example.com', 'ML-Platform@example.com'] is not valid; [1] "
+        "'ML-Platform@example.com' is [0] 'ml-platform@example.com' again (addresses are read without regard to "
+        "case); expected each address once",
+    ),
     "not YAML": (
         "project_id: [unclosed\n",
         "not valid YAML: line 2, column 1: expected ',' or ']', but got '<stream end>'",
@@ -154,6 +160,22 @@ def test_bad_file_gets_one_exact_message(case: str, environments_dir: Path):
     with pytest.raises(ConfigError) as raised:
         load_environment("broken")
     assert raised.value.problems == [f"environments/broken.yaml: {expected}"]
+
+
+def test_two_environments_in_one_project_are_refused_naming_both(environments_dir: Path):
+    """A copy of dev.yaml saved as staging.yaml, not edited yet, would apply over dev's resources."""
+    from environments.loading import load_environments
+
+    (environments_dir / "dev.yaml").write_text(DEV)
+    (environments_dir / "staging.yaml").write_text(DEV)
+    with pytest.raises(ConfigError) as raised:
+        load_environments()
+    assert raised.value.problems == [
+        f"environments/staging.yaml: {key}: '{value}' is dev's too; expected an environment's own (each "
+        "environment is a project of its own)"
+        for key, value in (("project_id", "fixture-dev"), ("state_bucket", "fixture-dev-tfstate"))
+    ]
+    assert [e.name for e in load_environments(["staging"])] == ["staging"], "one alone is an environment"
 
 
 def test_every_problem_of_a_file_is_reported_at_once(environments_dir: Path):

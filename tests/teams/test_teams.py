@@ -299,3 +299,15 @@ def test_the_listing_says_where_a_budget_alerts_nobody(environments_dir):
         "name: bakery\nowners: [group:bakery@example.com]\nenvironments: [dev, prod]\nbudget: {monthly_amount: 200}\n"
     )
     assert listing().endswith("budget: 200 USD/month (no alert in dev: no billing_account there)")
+
+
+def test_a_team_enabled_twice_in_one_environment_is_refused(workspace):
+    (workspace / "teams" / "bakery.yaml").write_text(
+        "name: bakery\nowners: [group:bakery@example.com]\nenvironments: [dev, dev]\n"
+    )
+    with pytest.raises(ConfigError) as raised:
+        load_teams()
+    assert raised.value.problems == [
+        "environments/teams/bakery.yaml: environments: ['dev', 'dev'] is not valid; [1] 'dev' is [0] 'dev' again; "
+        "expected each environment once"
+    ]
