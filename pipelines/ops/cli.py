@@ -198,7 +198,8 @@ def _drift_outcome(report_json: Path, retrained: bool, threshold: float) -> str:
     if retrained:
         return f"retrained: {found.reason(threshold)}"
     moves = found.moves()
-    return f"not retrained: drift share {found.share:.2f}" + (f" ({moves})" if moves else ", no column drifted")
+    shown = f"not retrained: drift share {found.share:.2f}, threshold {threshold:g}"
+    return shown + (f" ({moves})" if moves else ", no column drifted")
 
 
 def _failure(steps: list, log: Path) -> str:

@@ -219,7 +219,8 @@ def test_a_local_monitoring_run_summary_says_what_drifted_and_what_it_did(tmp_pa
     task = tmp_path / "monitoring-1" / "detect-drift"
     task.mkdir(parents=True)
     (task / "report").write_text("<html></html>")
-    drift = {"share": 1 / 3, "drifted": ["sales"], "changes": {"sales": 0.279}, "tolerances": {"sales": 0.03}}
+    changes = {"sales": 0.01, "temperature": 0.02, "promo": 0.279}  # the target first, as DriftResult.json writes
+    drift = {"share": 1 / 3, "drifted": ["promo"], "changes": changes, "tolerances": dict.fromkeys(changes, 0.03)}
     (task / "report_json").write_text(json.dumps(drift))
     result = {
         "pipeline": "monitoring",
@@ -228,6 +229,6 @@ def test_a_local_monitoring_run_summary_says_what_drifted_and_what_it_did(tmp_pa
         "log": str(tmp_path / "run.log"),
         "steps": [],
     }
-    assert summary(result)[1] == "not retrained: drift share 0.33 (sales's level +27.9%, tolerance 3.0%)"
+    assert summary(result)[1] == "not retrained: drift share 0.33, threshold 0.5 (promo's level +27.9%, tolerance 3.0%)"
     (task / "report_json").write_text(json.dumps(drift | {"share": 0.0, "drifted": []}))
-    assert summary(result)[1] == "not retrained: drift share 0.00, no column drifted"
+    assert summary(result)[1] == "not retrained: drift share 0.00, threshold 0.5, no column drifted"

@@ -197,6 +197,7 @@ def cycle_store(root: Path) -> CycleStore:
 def test_reads_the_cycles_forecasts_against_actuals_and_its_daily_accuracy(tmp_path):
     found = data.gather_cycle(cycle_store(tmp_path).root, DataSpec())
     assert found["forecasts"] == {
+        "target": "demand",
         "timestamps": ["2024-03-04T00:00:00", "2024-03-04T12:00:00", "2024-03-05T00:00:00", "2024-03-05T12:00:00"],
         "actual": [100.0, 100.0, 110.0, 110.0],
         "versions": {"1": [105.0, 105.0, 115.0, 115.0], "2": [None, None, 108.0, 108.0]},

@@ -254,6 +254,7 @@ def cycle_forecasts(store: CycleStore, spec: DataSpec) -> dict | None:
         values = rows.set_index(spec.timestamp_column)["forecast"]
         by_version[version] = [float(values[t]) if t in values.index else None for t in timestamps]
     return {
+        "target": spec.target_column,
         "timestamps": [t.isoformat() for t in timestamps],
         "actual": [float(actual[t]) if actual is not None and t in actual.index else None for t in timestamps],
         "versions": dict(sorted(by_version.items(), key=lambda item: int(item[0]) if item[0].isdigit() else 0)),

@@ -106,26 +106,31 @@ def drift_chart(drift: dict | None) -> str:
     return _chart(figure, "drift", f"{title} (newest monitoring run: {drift['run']})")
 
 
+# What fills the daily cycle's panels (its store is the dashboard registry's model's).
+CYCLE_HINT = (
+    "run `make run-pipeline PIPELINE=daily` for this model's days (or `make simulate DAYS=14`, then "
+    "`make dashboard DASHBOARD_REGISTRY=build/registry/models/simulation`)."
+)
+
+
 def cycle_forecasts_chart(forecasts: dict | None) -> str:
     title = "Daily cycle: stored forecasts against actuals"
     if forecasts is None:
-        return _empty(
-            "cycle-forecasts", title, "The daily cycle has stored no forecast yet: run `make simulate DAYS=14`."
-        )
+        return _empty("cycle-forecasts", title, f"The daily cycle has stored no forecast yet: {CYCLE_HINT}")
     x = forecasts["timestamps"]
     traces = [go.Scatter(x=x, y=forecasts["actual"], name="actual", line={"color": "#222"})]
     traces += [
         go.Scatter(x=x, y=values, name=f"version {version}") for version, values in forecasts["versions"].items()
     ]
     figure = go.Figure(traces)
-    figure.update_yaxes(title="demand")
+    figure.update_yaxes(title=forecasts["target"])
     return _chart(figure, "cycle-forecasts", f"{title} (each forecast issued the day before)")
 
 
 def cycle_accuracy_chart(rows: list[dict]) -> str:
     title = "Daily cycle: daily MAE per model version next to the naive rules (lower is better)"
     if not rows:
-        return _empty("cycle-accuracy", title, "No day has been scored yet: run `make simulate DAYS=14`.")
+        return _empty("cycle-accuracy", title, f"No day has been scored yet: {CYCLE_HINT}")
     days = sorted({row["day"] for row in rows})
     first = {}
     for row in rows:
