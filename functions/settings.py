@@ -90,7 +90,7 @@ class PredictSettings:
                 f"CHAMPION_CHECK_SECONDS: {seconds[:40]!r}; expected a number of seconds from 0 to "
                 f"{MAX_CHAMPION_CHECK_SECONDS}"
             )
-        if problem := _registry_problem(env.get("REGISTRY_URI", "")):
+        if problem := registry_problem(env.get("REGISTRY_URI", "")):
             raise SettingsError(
                 f"REGISTRY_URI: {problem}; expected a registry folder or vertex://<project>/<region>/<model>"
             )
@@ -108,8 +108,9 @@ class SettingsError(ValueError):
 MAX_CHAMPION_CHECK_SECONDS = 3600
 
 
-def _registry_problem(uri: str) -> str | None:
-    """Why `uri` names no registry predict could read (a folder not made yet is one: 503 until trained)."""
+def registry_problem(uri: str) -> str | None:
+    """Why `uri` names no registry predict (or the dashboard) could read; None for a folder not
+    made yet (it has no champion until a training run registers one)."""
     if not uri:
         return "missing"
     if uri.startswith("vertex://"):
