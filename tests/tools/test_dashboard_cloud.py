@@ -129,7 +129,11 @@ def test_a_vertex_registry_without_a_model_has_no_versions(monkeypatch):
             ["--runs", "gs://Bad_Bucket!/x"],
             "--runs 'gs://Bad_Bucket!/x': expected gs://<bucket>[/<prefix>] or a folder\n",
         ),
-        (["--registry", "vertex://p/r"], "registry 'vertex://p/r': expected vertex://<project>/<region>/<model>\n"),
+        (
+            ["--registry", "vertex://p/r"],
+            "registry: 'vertex://p/r' is not vertex://<project>/<region>/<model>; expected a registry folder or "
+            "vertex://<project>/<region>/<model>\n",
+        ),
     ],
 )
 def test_bad_sources_exit_2_before_serving(arguments, message, capsys):
