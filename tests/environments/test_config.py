@@ -54,6 +54,16 @@ def test_resource_names_and_labels_derive_from_the_environment(environments_dir:
     }
 
 
+def bad_cron(cron: str, problem: str) -> tuple[str, str]:
+    """The dev file with a schedule's cron replaced, and the message it gets."""
+    return (
+        DEV.replace('cron: "0 3 * * *"', f"cron: '{cron}'"),
+        f"schedules[0].cron: '{cron}' is not valid; {problem}; expected a unix-cron expression of five fields "
+        "(minute 0-59, hour 0-23, day of the month 1-31, month 1-12 or JAN-DEC, day of the week 0-7 or SUN-SAT), "
+        "such as '0 3 * * *'",
+    )
+
+
 BAD_FILES = {
     "unknown key": (
         DEV + "colour: blue\n",
@@ -107,31 +117,13 @@ BAD_FILES = {
         DEV.replace("cost-center: ml-platform", "env: x"),
         "labels: {'env': 'x'} is not valid; expected none of the keys the platform sets itself (env)",
     ),
-    "bad cron": (
-        DEV.replace('cron: "0 3 * * *"', "cron: '0 3 * *'"),
-        "schedules[0].cron: '0 3 * *' is not valid; 4 fields; expected a unix-cron expression of five fields "
-        "(minute 0-59, hour 0-23, day of the month 1-31, month 1-12 or JAN-DEC, day of the week 0-7 or SUN-SAT), "
-        "such as '0 3 * * *'",
-    ),
     # Cloud Scheduler refuses these when it creates the job
     # (cloud.google.com/scheduler/docs/configuring/cron-job-schedules).
-    "cron hour out of range": (
-        DEV.replace('cron: "0 3 * * *"', "cron: '0 25 * * *'"),
-        "schedules[0].cron: '0 25 * * *' is not valid; hour '25' is out of range (0-23); expected a unix-cron "
-        "expression of five fields (minute 0-59, hour 0-23, day of the month 1-31, month 1-12 or JAN-DEC, day of "
-        "the week 0-7 or SUN-SAT), such as '0 3 * * *'",
-    ),
-    "cron of words": (
-        DEV.replace('cron: "0 3 * * *"', "cron: 'abc def ghi jkl mno'"),
-        "schedules[0].cron: 'abc def ghi jkl mno' is not valid; minute 'abc' is not a number; expected a unix-cron "
-        "expression of five fields (minute 0-59, hour 0-23, day of the month 1-31, month 1-12 or JAN-DEC, day of "
-        "the week 0-7 or SUN-SAT), such as '0 3 * * *'",
-    ),
-    "cron range backwards": (
-        DEV.replace('cron: "0 3 * * *"', "cron: '0 3 * * FRI-MON'"),
-        "schedules[0].cron: '0 3 * * FRI-MON' is not valid; day of the week 'FRI-MON' is a range that ends before "
-        "it starts; expected a unix-cron expression of five fields (minute 0-59, hour 0-23, day of the month 1-31, "
-        "month 1-12 or JAN-DEC, day of the week 0-7 or SUN-SAT), such as '0 3 * * *'",
+    "bad cron": bad_cron("0 3 * *", "4 fields"),
+    "cron hour out of range": bad_cron("0 25 * * *", "hour '25' is out of range (0-23)"),
+    "cron of words": bad_cron("abc def ghi jkl mno", "minute 'abc' is not a number"),
+    "cron range backwards": bad_cron(
+        "0 3 * * FRI-MON", "day of the week 'FRI-MON' is a range that ends before it starts"
     ),
     "an address twice": (
         DEV.replace("[ml-platform@example.com]", "[ml-platform@example.com, ML-Platform@example.com]"),
