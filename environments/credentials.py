@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 from environments.messages import ConfigError
@@ -16,6 +17,12 @@ def google_credentials(project_id: str):
     import google.auth
     from google.auth.exceptions import DefaultCredentialsError
 
+    named = os.environ.get("GOOGLE_APPLICATION_CREDENTIALS")
+    if named and not os.path.isfile(named):
+        raise MissingPrerequisite(
+            f"GOOGLE_APPLICATION_CREDENTIALS names {named[:200]!r}, which is not a file; expected the file "
+            "`gcloud auth application-default login` writes, or the variable unset"
+        )
     try:
         credentials, _ = google.auth.default(scopes=["https://www.googleapis.com/auth/cloud-platform"])
     except DefaultCredentialsError:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import json
 import math
 import threading
 import time
@@ -118,14 +119,19 @@ def predict(request, fields: dict):
     fields["model_version"] = version
     if forecaster.spec != spec:
         return {
-            "error": f"champion version {version} expects {forecaster.spec.to_dict()}; this function is "
-            f"configured for {spec.to_dict()} (DATA_SPEC)",
+            "error": f"champion version {version} expects the data spec {_shown(forecaster.spec)}; this function "
+            f"is configured for {_shown(spec)} (DATA_SPEC)",
             "field": None,
         }, 503
     try:
         return answer_json(forecaster, version, parsed), 200
     except InvalidRequest as invalid:
         return {"error": invalid.error, "field": invalid.field}, 400
+
+
+def _shown(spec: DataSpec) -> str:
+    """A spec as DATA_SPEC spells it: JSON."""
+    return json.dumps(spec.to_dict(), sort_keys=True)
 
 
 def read_request(raw: bytes, spec: DataSpec) -> Request:

@@ -527,6 +527,20 @@ def test_the_typed_route_reads_exactly_what_the_checked_parse_reads(case):
     assert set(known) == set(spec.exogenous_columns)
 
 
+def test_a_champion_of_another_spec_is_503_naming_both_specs_as_data_spec_spells_them(registry, monkeypatch):
+    spec = '{"target_column": "load"}'
+    app = make_app("predict", {"REGISTRY_URI": str(registry.root), "DATA_SPEC": spec}, monkeypatch)
+    rows = [{"timestamp": row["timestamp"], "load": row["demand"]} for row in history()]
+    response = app.post("/", json={"history": rows, "horizon": 3})
+    assert response.status_code == 503
+    assert response.get_json()["error"] == (
+        'champion version 1 expects the data spec {"exogenous_columns": [], "frequency": "30min", "target_column": '
+        '"demand", "target_min": 0.0, "timestamp_column": "timestamp"}; this function is configured for '
+        '{"exogenous_columns": [], "frequency": "30min", "target_column": "load", "target_min": 0.0, '
+        '"timestamp_column": "timestamp"} (DATA_SPEC)'
+    )
+
+
 def test_a_spec_naming_a_column_twice_is_read_by_the_checked_route_alone():
     """data_spec_problems refuses such a spec; one set by hand in DATA_SPEC still gets answers, not 500s."""
     from functions.predict.main import read_request

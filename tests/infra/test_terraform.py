@@ -68,6 +68,26 @@ def test_missing_credentials_say_how_to_get_them(tmp_path: Path):
     assert "should-not-run" not in result.stdout
 
 
+def test_a_credentials_variable_naming_no_file_is_named(tmp_path: Path):
+    fake = tmp_path / "terraform"
+    fake.write_text("#!/bin/sh\nexit 9\n")
+    fake.chmod(0o755)
+    missing = str(tmp_path / "adc.json")
+    result = run_terraform(
+        "prerequisites",
+        "--env",
+        "dev",
+        TERRAFORM=str(fake),
+        GOOGLE_APPLICATION_CREDENTIALS=missing,
+        PATH=os.environ["PATH"],
+    )
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"prerequisites dev: GOOGLE_APPLICATION_CREDENTIALS names '{missing}', which is not a file; expected the "
+        "file `gcloud auth application-default login` writes, or the variable unset\n"
+    )
+
+
 def test_make_plan_checks_the_prerequisites_before_it_synthesizes(tmp_path: Path):
     """Without credentials a plan stops at once, not after the seconds synth takes."""
     fake = tmp_path / "terraform"
