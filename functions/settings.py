@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from environments.messages import kind_of
-from pipelines.logic.model_names import default_registry_uri
+from pipelines.logic.model_names import default_registry_uri, unreadable_registry
 from pipelines.logic.parameters import data_spec_problems
 from pipelines.logic.spec import DataSpec
 from pipelines.ops.vertex import Target
@@ -73,7 +73,7 @@ class PredictSettings:
     def to_env(self) -> dict[str, str]:
         return {
             "REGISTRY_URI": self.registry_uri,
-            "DATA_SPEC": json.dumps(self.data_spec.to_dict(), sort_keys=True),
+            "DATA_SPEC": data_spec_variable(self.data_spec),
             "CHAMPION_CHECK_SECONDS": f"{self.champion_check_seconds:g}",
         }
 
@@ -90,7 +90,7 @@ class PredictSettings:
                 f"CHAMPION_CHECK_SECONDS: {seconds[:40]!r}; expected a number of seconds from 0 to "
                 f"{MAX_CHAMPION_CHECK_SECONDS}"
             )
-        if problem := registry_problem(env.get("REGISTRY_URI", "")):
+        if problem := unreadable_registry(env.get("REGISTRY_URI", "")):
             raise SettingsError(
                 f"REGISTRY_URI: {problem}; expected a registry folder or vertex://<project>/<region>/<model>"
             )
@@ -101,26 +101,16 @@ class PredictSettings:
         )
 
 
+def data_spec_variable(spec: DataSpec) -> str:
+    """A data spec as DATA_SPEC spells it: JSON, keys sorted."""
+    return json.dumps(spec.to_dict(), sort_keys=True)
+
+
 class SettingsError(ValueError):
     """A function's environment variable holds no valid setting; the message names the variable."""
 
 
 MAX_CHAMPION_CHECK_SECONDS = 3600
-
-
-def registry_problem(uri: str) -> str | None:
-    """Why `uri` names no registry predict (or the dashboard) could read; None for a folder not
-    made yet (it has no champion until a training run registers one)."""
-    if not uri:
-        return "missing"
-    if uri.startswith("vertex://"):
-        parts = uri.removeprefix("vertex://").split("/")
-        return None if len(parts) == 3 and all(parts) else f"{uri[:80]!r} is not vertex://<project>/<region>/<model>"
-    if "://" in uri:
-        return f"{uri[:80]!r} is neither a folder nor vertex://"
-    if os.path.exists(uri) and not os.path.isdir(uri):
-        return f"{uri[:80]!r} is a file"
-    return None
 
 
 def _json_or_none(text: str):

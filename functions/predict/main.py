@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import functools
 import gc
-import json
 import math
 import threading
 import time
@@ -27,7 +26,7 @@ import functions_framework
 
 from functions.http_json import BadRequest, fast_json, object_of, post_body, typed_json
 from functions.logs import log, logged
-from functions.settings import PredictSettings
+from functions.settings import PredictSettings, data_spec_variable
 from pipelines.logic.champion import load_champion
 from pipelines.logic.model import Forecaster
 from pipelines.logic.online import BODY_KEYS, InvalidRequest, Request, answer_json, parse, parse_usual, usual_body
@@ -119,19 +118,14 @@ def predict(request, fields: dict):
     fields["model_version"] = version
     if forecaster.spec != spec:
         return {
-            "error": f"champion version {version} expects the data spec {_shown(forecaster.spec)}; this function "
-            f"is configured for {_shown(spec)} (DATA_SPEC)",
+            "error": f"champion version {version} expects the data spec {data_spec_variable(forecaster.spec)}; "
+            f"this function is configured for {data_spec_variable(spec)} (DATA_SPEC)",
             "field": None,
         }, 503
     try:
         return answer_json(forecaster, version, parsed), 200
     except InvalidRequest as invalid:
         return {"error": invalid.error, "field": invalid.field}, 400
-
-
-def _shown(spec: DataSpec) -> str:
-    """A spec as DATA_SPEC spells it: JSON."""
-    return json.dumps(spec.to_dict(), sort_keys=True)
 
 
 def read_request(raw: bytes, spec: DataSpec) -> Request:

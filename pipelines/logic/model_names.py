@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from pathlib import PurePosixPath
 
@@ -53,3 +54,23 @@ def artifacts_prefix(model: str) -> str:
 
 def default_registry_uri(project: str, region: str, model: str = MODEL) -> str:
     return f"vertex://{project}/{region}/{model}"
+
+
+def vertex_parts(uri: str) -> list[str] | None:
+    """Project, region and model of `vertex://<project>/<region>/<model>`, or None."""
+    parts = uri.removeprefix("vertex://").split("/")
+    return parts if len(parts) == 3 and all(parts) else None
+
+
+def unreadable_registry(uri: str) -> str | None:
+    """Why `uri` names no registry `registry.open_registry` could read; None for a folder not made yet (it
+    has no champion until a training run registers one)."""
+    if not uri:
+        return "missing"
+    if uri.startswith("vertex://"):
+        return None if vertex_parts(uri) else f"{uri[:80]!r} is not vertex://<project>/<region>/<model>"
+    if "://" in uri:
+        return f"{uri[:80]!r} is neither a folder nor vertex://"
+    if os.path.exists(uri) and not os.path.isdir(uri):
+        return f"{uri[:80]!r} is a file"
+    return None

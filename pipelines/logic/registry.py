@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Protocol
 
 from pipelines.logic.model import SERVING_FILES, TRAINING_DATA_FILE
-from pipelines.logic.model_names import MODEL_ID, artifacts_prefix
+from pipelines.logic.model_names import MODEL_ID, artifacts_prefix, vertex_parts
 
 CHAMPION = "champion"
 # The serving container a Vertex AI registration declares, so the model can be deployed to an
@@ -411,8 +411,7 @@ def open_registry(uri: str, serving_image: str | None = None) -> Registry:
     """A folder path, or `vertex://<project>/<region>/<model>`; `serving_image` is the image a Vertex
     AI registration declares as the model's serving container (the components image)."""
     if uri.startswith("vertex://"):
-        parts = uri.removeprefix("vertex://").split("/")
-        if len(parts) != 3 or not all(parts):
+        if (parts := vertex_parts(uri)) is None:
             raise ValueError(f"registry {uri!r}: expected vertex://<project>/<region>/<model>")
         return VertexRegistry(*parts, serving_image=serving_image)
     return LocalRegistry(Path(uri), reuse_identical=True)

@@ -22,8 +22,8 @@ import plotly
 from environments.credentials import refused
 from environments.loading import LOCAL_PIPELINE_ROOT, LOCAL_REGISTRY
 from functions.serve import LOOPBACK, listen_address
-from functions.settings import registry_problem
 from pipelines.logic.cycle_store import store_root
+from pipelines.logic.model_names import unreadable_registry
 from tools.dashboard.data import Sources, check_runs_root, gather
 from tools.dashboard.page import PLOTLY_JS, render
 
@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         host, port, url = listen_address(args.host, args.port)
-        if problem := registry_problem(args.registry):
+        if problem := unreadable_registry(args.registry):
             raise ValueError(f"registry: {problem}; expected a registry folder or vertex://<project>/<region>/<model>")
         check_runs_root(args.runs)
     except ValueError as error:
