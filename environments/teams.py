@@ -19,9 +19,9 @@ import yaml
 from pydantic import ValidationError
 
 from environments.credentials import refused
-from environments.loading import environment_names, load_environment, load_teams, team_path, teams_dir
+from environments.loading import environment_names, environment_path, load_teams, team_path, teams_dir, validate_file
 from environments.messages import ConfigError, describe, unknown_team
-from environments.schema import Team
+from environments.schema import Environment, Team
 
 
 def onboard(name: str, owners: str) -> str:
@@ -78,7 +78,9 @@ def listing() -> str:
     if not teams:
         return "no teams yet; add one with `make onboard-team TEAM=<name> OWNERS=<member>[,<member>]`"
     width = max(len(t.name) for t in teams)
-    billed = {name for name in environment_names() if load_environment(name).billing_account}
+    # The environment files alone (load_environment would read every team file again, per environment).
+    budgeted = {name for t in teams if t.budget for name in t.environments}
+    billed = {name for name in budgeted if validate_file(Environment, environment_path(name)).billing_account}
     return "\n".join(
         f"{t.name:<{width}}  environments: {', '.join(t.environments)}  owners: {', '.join(t.owners)}"
         + (f"  budget: {t.budget.monthly_amount:g} {t.budget.currency}/month{_unbilled(t, billed)}" if t.budget else "")

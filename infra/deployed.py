@@ -62,8 +62,8 @@ class DeployedSchedule:
     name: str
     job_id: str
     schedule: Schedule
+    key: str  # where its file declares it: `schedules[<index>]`, or the environment's `cycle`
     team: str | None = None
-    key: str = "cycle"  # where its file declares it: `schedules[<index>]`, or the environment's `cycle`
 
 
 CYCLE_SCHEDULE = "daily-cycle"
@@ -90,17 +90,17 @@ def cycle_schedule(environment: Environment) -> Schedule | None:
 
 def schedules_of(environment: Environment) -> list[DeployedSchedule]:
     cycle = [
-        DeployedSchedule(s.name, schedule_job_id(environment.name, s.name), s)
+        DeployedSchedule(s.name, schedule_job_id(environment.name, s.name), s, "cycle")
         for s in [cycle_schedule(environment)]
         if s
     ]
     platform = [
-        DeployedSchedule(s.name, schedule_job_id(environment.name, s.name), s, key=f"schedules[{index}]")
+        DeployedSchedule(s.name, schedule_job_id(environment.name, s.name), s, f"schedules[{index}]")
         for index, s in enumerate(environment.schedules)
     ]
     teams = [
         DeployedSchedule(
-            f"{t.name}-{s.name}", schedule_job_id(environment.name, s.name, t.name), s, t.name, f"schedules[{index}]"
+            f"{t.name}-{s.name}", schedule_job_id(environment.name, s.name, t.name), s, f"schedules[{index}]", t.name
         )
         for t in environment.teams
         for index, s in enumerate(t.schedules)

@@ -11,7 +11,7 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -66,6 +66,7 @@ class Report:
     failed: list[Finding]
     skipped: list[tuple[Finding, Skip]]
     unused: list[Skip]
+    skips: list[Skip] = field(default_factory=list)  # the skip file it was judged by
 
     @property
     def ok(self) -> bool:
@@ -130,7 +131,7 @@ def _construct_paths(stack_json: Path) -> dict[str, str]:
 
 
 def evaluate(passed: int, findings: list[Finding], skips: list[Skip], environments: list[str]) -> Report:
-    report = Report(passed=passed, failed=[], skipped=[], unused=[])
+    report = Report(passed=passed, failed=[], skipped=[], unused=[], skips=skips)
     used: set[int] = set()
     for finding in findings:
         match = next(
@@ -191,9 +192,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     for finding, skip in report.skipped:
         print(f"  skipped {finding}\n          reason: {skip.reason}")
-    skips = load_skips()
     for finding in report.failed:
-        print(f"  FAILED  {finding}{skipped_elsewhere(finding, skips)}", file=sys.stderr)
+        print(f"  FAILED  {finding}{skipped_elsewhere(finding, report.skips)}", file=sys.stderr)
     for skip in report.unused:
         print(
             f"  UNUSED SKIP {skip.check} {skip.resource} for {skip.shown_environments()}: it matches no "

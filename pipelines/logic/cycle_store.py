@@ -95,11 +95,11 @@ class CycleStore:
         """Why a day of `spec` does not belong in this store (it holds one series of one spec: its
         own, recorded with its first collected day by `record_spec`; a store from before the
         record, by its observations' columns); None when it does."""
+        ours = spec.to_dict()
         if self.exists(self.SPEC_PATH):
             held = self.read_json(self.SPEC_PATH)
-            if held == spec.to_dict():
+            if held == ours:
                 return None
-            ours = spec.to_dict()
             differing = [
                 f"{key} {held.get(key)!r} here, {ours.get(key)!r} in this run"
                 for key in dict.fromkeys([*held, *ours])

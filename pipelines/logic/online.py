@@ -183,9 +183,10 @@ def _as_arrays(past: dict, ahead: dict, horizon: int, spec: DataSpec) -> Request
     ):
         return None
     # Every row as validate checks it, the future rows past the horizon too.
-    if any(np.abs(np.concatenate((past[c], ahead[c]))).max() > VALUE_LIMIT for c in spec.exogenous_columns):
+    whole = {column: np.concatenate((past[column], ahead[column])) for column in spec.exogenous_columns}
+    if any(np.abs(values).max() > VALUE_LIMIT for values in whole.values()):
         return None
-    known = {column: np.concatenate((past[column], ahead[column][:horizon])) for column in spec.exogenous_columns}
+    known = {column: values[: len(y) + horizon] for column, values in whole.items()}
     return Request(horizon, last_ns=int(nanoseconds[len(y) - 1]), y=y, known=known)
 
 
