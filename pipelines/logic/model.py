@@ -383,14 +383,23 @@ def interval_level(y: np.ndarray, origins: np.ndarray, per_day: int, days: int =
     """(n_origins,) the scale of the conformal residuals at each origin: the mean of the `days`
     before it (fewer where the series is shorter)."""
     window = days * per_day
-    return np.array([y[max(0, int(origin) - window) : int(origin)].mean() for origin in origins])
+    return np.array([_mean(y[max(0, int(origin) - window) : int(origin)]) for origin in origins])
+
+
+def _mean(values: np.ndarray) -> float:
+    """`values.mean()`, to the last bit (numpy's mean is this sum and division), without the
+    microseconds its dispatch costs each of predict's requests."""
+    return np.add.reduce(values) / len(values)
 
 
 def within_target(values: np.ndarray, spec: DataSpec) -> np.ndarray:
     """`values` clipped to the spec's target_min and target_max, where set."""
-    if spec.target_min is None and spec.target_max is None:
-        return values
-    return np.clip(values, spec.target_min, spec.target_max)
+    # The ufuncs np.clip calls, without its dispatch (a quarter of predict's own time on 5 arrays).
+    if spec.target_min is not None:
+        values = np.maximum(values, spec.target_min)
+    if spec.target_max is not None:
+        values = np.minimum(values, spec.target_max)
+    return values
 
 
 def ensemble_of(seasonal: np.ndarray, trees: np.ndarray) -> np.ndarray:
