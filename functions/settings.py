@@ -25,6 +25,10 @@ if TYPE_CHECKING:
 
 FUNCTIONS = ("pipeline_trigger", "predict")
 ENTRY_POINTS = {"pipeline_trigger": "trigger", "predict": "predict"}
+# Requests an instance of a function receives at a time (service_config.max_instance_request_concurrency,
+# set by the stack). 1 is Cloud Run functions' own default: "each instance can handle only one request
+# at a time" (cloud.google.com/functions/docs/configuring/max-instances).
+REQUEST_CONCURRENCY = 1
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,11 @@ class PredictSettings:
             "REGISTRY_URI": self.registry_uri,
             "DATA_SPEC": data_spec_variable(self.data_spec),
             "CHAMPION_CHECK_SECONDS": f"{self.champion_check_seconds:g}",
+            # functions-framework's gunicorn threads (its default: 4 per core). Predict is CPU-bound
+            # and gets one request at a time: one thread is gunicorn's sync worker, which gunicorn
+            # documents for CPU-bound apps behind a buffering proxy (Cloud Run's front end); more
+            # threads only contend for the GIL (`make bench` shows both).
+            "THREADS": str(REQUEST_CONCURRENCY),
         }
 
     @classmethod

@@ -17,6 +17,7 @@ from cdktn_provider_google.cloudfunctions2_function import (
 from cdktn_provider_google.storage_bucket_object import StorageBucketObject
 from constructs import Construct
 
+from functions.settings import REQUEST_CONCURRENCY
 from infra import google_rules
 from infra.constructs.bucket import SecureBucket
 from infra.constructs.grants import Grantee, granted
@@ -91,6 +92,7 @@ class CloudFunction(Construct):
             service_config=Cloudfunctions2FunctionServiceConfig(
                 min_instance_count=0,
                 max_instance_count=max_instances,
+                max_instance_request_concurrency=REQUEST_CONCURRENCY,
                 available_memory=memory,
                 timeout_seconds=60,
                 ingress_settings=INGRESS[ingress],

@@ -1,7 +1,10 @@
 """Load benchmark: the predict function on loopback, next to a hello-world function (the floor:
 functions-framework itself) measured in the same run; then malformed requests next to valid ones.
 
-Each server runs under functions-framework as `make serve` runs it. Beside the floor, a function
+Each server runs under functions-framework as `make serve` runs it: the floor with the framework's
+defaults (gunicorn, 4 threads per core), predict as deployed (THREADS=1: one request at a time,
+functions/settings.py), and the floor again with predict's THREADS, to show what that setting
+alone is worth. Beside the floor, a function
 that reads predict's request and writes predict's own answer to it (computed beforehand) with no
 work in between shows what the bytes alone cost. wrk (installed with apt-get
 when missing and running as root; it takes little CPU from the server) keeps 1 or 8 persistent
@@ -215,10 +218,14 @@ def main() -> None:
     answer_file.write_bytes(predict_answer(champion, body))
     # As deployed, the champion alias is checked once a minute (`make serve` checks on every request).
     deployed = deployed_settings("predict", load_environment("dev"), team_accounts={}).to_env()
-    predict_env = {"REGISTRY_URI": str(registry), "CHAMPION_CHECK_SECONDS": deployed["CHAMPION_CHECK_SECONDS"]}
+    served_as_deployed = {key: deployed[key] for key in ("CHAMPION_CHECK_SECONDS", "THREADS")}
+    predict_env = {"REGISTRY_URI": str(registry), **served_as_deployed}
     predict_name = f"predict ({champion[1].family})"
+    hello = ["functions_framework", "--source", floors, "--target", "hello"]
     servers = {
-        "hello-world (floor)": (["functions_framework", "--source", floors, "--target", "hello"], b"{}", {}),
+        "hello-world (floor)": (hello, b"{}", {}),
+        # The floor with predict's own server setting: what that setting alone gives.
+        f"hello-world, THREADS={deployed['THREADS']}": (hello, b"{}", {"THREADS": deployed["THREADS"]}),
         # Predict's request in, its answer out, no work between: what the bytes alone cost.
         "same bytes, no work": (
             ["functions_framework", "--source", floors, "--target", "same_bytes"],

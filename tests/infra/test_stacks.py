@@ -309,6 +309,10 @@ def test_functions_are_private_gen2_scaled_to_zero_with_their_own_accounts(fixtu
         assert service["available_memory"] == "1G"
         assert service["ingress_settings"] == ingress[name]
         assert account_of(service["service_account_email"]) == accounts[name]
+    # One request at a time, Cloud Run functions' default, set explicitly: predict's one gunicorn
+    # thread (THREADS) is chosen for it (cloud.google.com/functions/docs/configuring/max-instances).
+    assert [function["service_config"]["max_instance_request_concurrency"] for function in functions.values()] == [1, 1]
+    assert functions["predict"]["service_config"]["environment_variables"]["THREADS"] == "1"
     trigger_env = functions["pipeline-trigger"]["service_config"]["environment_variables"]
     assert trigger_env["TEMPLATE_REPOSITORY"] == f"https://{REGION[env]}-kfp.pkg.dev/fixture-{env}/pipelines"
     assert trigger_env["RUNNER_SERVICE_ACCOUNT"] == f"pipelines-runner@fixture-{env}.iam.gserviceaccount.com"
