@@ -13,6 +13,7 @@ import pytest
 
 from environments.loading import ENVIRONMENTS_DIR_VARIABLE, REPO_ROOT, load_environment
 from tests.http_capture import CapturedRequest, CaptureServer
+from tests.support.environments import COMMITTED
 from tests.support.environments import write_operated
 from tests.support.stacks import synthesized
 
@@ -112,7 +113,7 @@ def test_make_plan_without_env_names_the_environments():
         ["make", "--no-print-directory", "plan"], cwd=REPO_ROOT, capture_output=True, text=True, check=False
     )
     assert result.returncode != 0
-    assert "ENV is required, e.g. `make plan ENV=dev` (environments: dev prod)" in result.stderr
+    assert f"ENV is required, e.g. `make plan ENV=dev` (environments: {' '.join(COMMITTED)})" in result.stderr
 
 
 ENABLE = "/v1/projects/acme-mlops-dev/services:batchEnable"

@@ -15,6 +15,7 @@ from pipelines.ops.cli import compile_pipelines, main
 from pipelines.ops.submission import prepare
 from pipelines.ops.vertex import Target, pipeline_job
 from tests.http_capture import created_pipeline_job, vertex_ai
+from tests.support.environments import COMMITTED, NOT_AN_ENVIRONMENT
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -54,7 +55,10 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
             "is trained and predicted with the training and prediction pipelines)",
         ),
         (["run", "training", "--dry-run"], "DRY_RUN: prints a Vertex AI request, so it needs ENV=<environment>"),
-        (["run", "training", "--env", "staging"], "ENV: 'staging' is not an environment; expected one of dev, prod"),
+        (
+            ["run", "training", "--env", NOT_AN_ENVIRONMENT],
+            f"ENV: {NOT_AN_ENVIRONMENT!r} is not an environment; expected one of {', '.join(COMMITTED)}",
+        ),
     ],
 )
 def test_bad_input_is_refused_with_one_clear_line(args, message):

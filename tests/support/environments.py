@@ -7,6 +7,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from environments.loading import REPO_ROOT
+
+# The repository's own environments, as a platform team has them (adding one must not break a test).
+COMMITTED = sorted(path.stem for path in (REPO_ROOT / "environments").glob("*.yaml"))
+# A name no environment file has.
+NOT_AN_ENVIRONMENT = "no-such-env"
+
 
 def minimal(name: str, region: str = "europe-west4", extra: str = "") -> str:
     """An environment file with only what is required, plus `extra` lines."""
