@@ -33,8 +33,12 @@ from infra.constructs.identity import WorkloadIdentity
 # What each build reads. A change outside these paths (e.g. documentation) starts no build.
 DOCS = ["**/*.md", "docs/**"]
 SHARED = ["Makefile", "pyproject.toml", "uv.lock", "environments/**"]
-DEPLOY_FILES = [*SHARED, "infra/**", "functions/**", "pipelines/**", "cloudbuild/deploy.yaml", "cloudbuild/plan.yaml"]
-PUBLISH_FILES = [*SHARED, "pipelines/**", "cloudbuild/publish-pipelines.yaml"]
+# What the components image holds (pipelines/Dockerfile copies it: the pipelines' steps and the dashboard).
+IMAGE_FILES = [*SHARED, "infra/**", "functions/**", "pipelines/**", "tools/**"]
+DEPLOY_FILES = [*IMAGE_FILES, "cloudbuild/deploy.yaml", "cloudbuild/plan.yaml"]
+# A deploy waits for the image of its own commit (`make wait-dashboard-image`): whatever starts a
+# deploy starts the publish that builds that image, and so does any change to what the image holds.
+PUBLISH_FILES = [*DEPLOY_FILES, "cloudbuild/publish-pipelines.yaml"]
 # Collaborators' pull requests build at once; outsiders' after a maintainer comments /gcbrun. The
 # real plan reads the project, so it always waits for a maintainer's /gcbrun
 # (cloud.google.com/build/docs/automating-builds/github/build-repos-from-github#creating_a_github_trigger).

@@ -173,6 +173,29 @@ def test_every_trigger_names_a_real_config_and_filters_real_paths(fixture_stacks
         assert all(any(matches(p, f) for p in trigger["ignored_files"]) for f in docs_only), "docs must not build"
 
 
+def test_whatever_starts_a_deploy_starts_the_publish_of_the_image_it_waits_for(fixture_stacks):
+    """A deploy (or plan) waits for the components image of its commit, which only the publish
+    builds; and a change to anything the image copies in (pipelines/Dockerfile) must ship."""
+    copied = [
+        source
+        for line in (REPO_ROOT / "pipelines" / "Dockerfile").read_text().splitlines()
+        if line.startswith("COPY ") and "--from" not in line
+        for source in line.split()[1:-1]
+    ]
+    files = tracked_files()
+    image_files = [f for f in files if any(f == source or f.startswith(f"{source}/") for source in copied)]
+    assert len(image_files) > 100 and "tools/dashboard/server.py" in image_files
+    triggers = {t["name"]: t for _, t in all_triggers(fixture_stacks)}
+    for name, trigger in triggers.items():
+        if not name.endswith(("-deploy", "-plan")) or "pull-request" in name:
+            continue
+        publish = triggers[name.rsplit("-", 1)[0] + "-publish-pipelines"]
+        started = [f for f in files if any(matches(p, f) for p in trigger["included_files"])]
+        published = {f for f in files if any(matches(p, f) for p in publish["included_files"])}
+        assert set(started) <= published, f"{name} starts without a publish: {sorted(set(started) - published)[:3]}"
+        assert set(image_files) - {"README.md"} <= published, sorted(set(image_files) - published)[:3]
+
+
 def test_a_tag_deployed_environment_changes_only_from_release_tags_after_approval(fixture_stacks):
     """`everything` deploys tags with approval; `delivery` deploys every push to main."""
     for env, trigger in all_triggers(fixture_stacks):
