@@ -258,6 +258,13 @@ class ProjectRoles(Construct):
         """Read Vertex AI resources, e.g. find the champion model version (no per-model IAM)."""
         return self._grant_workload("vertex-viewer", "roles/aiplatform.viewer", grantee)
 
+    def allow_team_runner(self) -> None:
+        """Define the team runner role and let the deployer grant it, whether or not a team exists.
+        Teams join through the deploy build, whose identity can neither create a custom role nor
+        change its own condition: both must already be there from the administrator's first apply,
+        so that a team's first onboarding (or its last offboarding) only adds (or removes) grants."""
+        self.workload_roles.add(self.role("platformTeamRunner"))
+
     def grant_team_runner(self, grantee: Grantee) -> ProjectIamMember:
         """Run pipelines and upload model versions, without `aiplatform.models.update`: a team cannot
         move an alias, so never the platform's `champion` (Vertex AI has no per-model IAM)."""

@@ -160,6 +160,7 @@ class PlatformStack(TerraformStack):
         self.google_beta = GoogleBetaProvider(self, "google-beta", google=self.google)
         GcsBackend(self, bucket=environment.state_bucket, prefix=f"platform/{environment.name}")
         self.project_roles = ProjectRoles(self, "project-roles", project_id=project)
+        self.project_roles.allow_team_runner()
         for part in order:
             getattr(self, part)
         PlatformPolicy.attach(self)

@@ -251,7 +251,13 @@ DEPLOYER_NOTHING = {
         (
             "nothing",
             DEPLOYER_NOTHING,
-            ["roles/aiplatform.user", "roles/aiplatform.viewer", "roles/logging.logWriter"],
+            # The team role too, before any team: the deploy build applies a team's onboarding.
+            [
+                "projects/fixture-nothing/roles/platformTeamRunner",
+                "roles/aiplatform.user",
+                "roles/aiplatform.viewer",
+                "roles/logging.logWriter",
+            ],
         ),
         (
             "everything",

@@ -380,3 +380,23 @@ def test_schedules_call_the_trigger_with_an_oidc_token_and_retries(fixture_stack
         assert account_of(target["oidc_token"]["service_account_email"]) == "scheduler-invoker"
         assert json.loads(base64.b64decode(target["body"])) == body
         assert job["retry_config"]["retry_count"] == 3
+
+
+def test_a_first_team_changes_no_role_and_no_deployer_condition(fixture_stacks):
+    """The deploy build applies a team's onboarding, and it can neither create a custom role nor
+    change its own project IAM condition: a stack with teams needs no role or condition that the
+    same stack without teams lacks."""
+
+    def roles_and_condition(stack: dict) -> tuple[set[str], str]:
+        roles = {role["role_id"] for role in resources(stack, "google_project_iam_custom_role").values()}
+        (admin,) = [
+            grant
+            for grant in resources(stack, "google_project_iam_member").values()
+            if grant["role"] == "roles/resourcemanager.projectIamAdmin"
+        ]
+        return roles, admin["condition"]["expression"].replace("fixture-teams", "fixture-nothing")
+
+    assert resources(fixture_stacks["teams"], "google_service_account").keys() - resources(
+        fixture_stacks["nothing"], "google_service_account"
+    ).keys(), "the teams fixture has teams"
+    assert roles_and_condition(fixture_stacks["teams"]) == roles_and_condition(fixture_stacks["nothing"])

@@ -151,10 +151,11 @@ def test_onboard_synth_offboard_adds_and_removes_exactly_the_teams_resources(wor
         owners = ("team-forecasting", "group-forecasting-example-com", "user-ana-example-com")
         team_owned = [a for a in change.added if any(owner in a for owner in owners)]
         enablement = sorted(set(change.added) - set(team_owned))
-        # The first team brings the team role; what its budget needs is there already (the billing
-        # account gives the platform its own budget, with the API, the project number and the email
-        # channels the alerts use).
-        assert enablement == ["google_project_iam_custom_role.project-roles/custom-platformTeamRunner"]
+        # The deploy build applies this: the team role and the deployer's right to grant it are there
+        # already (it can neither create a role nor change its own condition), and so is what the
+        # budget needs (the billing account gives the platform its own budget, with the API, the
+        # project number and the email channels the alerts use).
+        assert enablement == []
         kinds = sorted({a.split(".")[0] for a in team_owned})
         assert kinds == [
             "google_artifact_registry_repository_iam_member",
@@ -167,13 +168,7 @@ def test_onboard_synth_offboard_adds_and_removes_exactly_the_teams_resources(wor
             "google_storage_managed_folder_iam_member",
         ]
         assert change.removed == []
-        deployer_iam = "google_project_iam_member.project-roles/deployer-project-iam-cloudbuild-deployer"
-        assert sorted(change.changed) == [
-            "google_cloudfunctions2_function.function-pipeline-trigger/function",
-            deployer_iam,
-        ]
-        ((key, _, condition),) = change.changed[deployer_iam]
-        assert key == "condition.expression" and f"'projects/fixture-{env}/roles/platformTeamRunner'" in condition
+        assert sorted(change.changed) == ["google_cloudfunctions2_function.function-pipeline-trigger/function"]
         ((key, _, now),) = change.changed["google_cloudfunctions2_function.function-pipeline-trigger/function"]
         assert key == "service_config.environment_variables.TEAM_SERVICE_ACCOUNTS"
         # The trigger reads the team's email from the team's identity, not from the naming convention.
