@@ -396,7 +396,8 @@ def test_a_first_team_changes_no_role_and_no_deployer_condition(fixture_stacks):
         ]
         return roles, admin["condition"]["expression"].replace("fixture-teams", "fixture-nothing")
 
-    assert resources(fixture_stacks["teams"], "google_service_account").keys() - resources(
-        fixture_stacks["nothing"], "google_service_account"
-    ).keys(), "the teams fixture has teams"
+    assert (
+        resources(fixture_stacks["teams"], "google_service_account").keys()
+        - resources(fixture_stacks["nothing"], "google_service_account").keys()
+    ), "the teams fixture has teams"
     assert roles_and_condition(fixture_stacks["teams"]) == roles_and_condition(fixture_stacks["nothing"])

@@ -13,8 +13,7 @@ import pytest
 
 from environments.loading import ENVIRONMENTS_DIR_VARIABLE, REPO_ROOT, load_environment
 from tests.http_capture import CapturedRequest, CaptureServer
-from tests.support.environments import COMMITTED
-from tests.support.environments import write_operated
+from tests.support.environments import COMMITTED, write_operated
 from tests.support.stacks import synthesized
 
 
