@@ -149,7 +149,8 @@ def load_environments(names: list[str] | None = None) -> list[Environment]:
         except ConfigError as error:
             problems.extend(error.problems)
     if problems:
-        raise ConfigError(problems)
+        # Each environment reads the team files: a team file's problem is told once, not per environment.
+        raise ConfigError(list(dict.fromkeys(problems)))
     if names is None:
         _check_distinct_projects(environments)
     return environments

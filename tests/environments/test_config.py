@@ -179,6 +179,21 @@ def test_every_problem_of_a_file_is_reported_at_once(environments_dir: Path):
     assert [p.split(": ")[1] for p in raised.value.problems] == ["region", "composer.enabled"]
 
 
+def test_a_bad_team_file_is_reported_once_not_once_per_environment(environments_dir: Path):
+    (environments_dir / "dev.yaml").write_text(DEV)
+    (environments_dir / "prod.yaml").write_text(DEV.replace("fixture-dev", "fixture-prod"))
+    (environments_dir / "teams").mkdir(exist_ok=True)
+    (environments_dir / "teams" / "pricing.yaml").write_text(
+        "name: pricing\nowners: [group:p@example.com]\nenvironments: [dev, prod]\nbudgte: 5\n"
+    )
+    with pytest.raises(ConfigError) as raised:
+        load_environments()
+    assert raised.value.problems == [
+        "environments/teams/pricing.yaml: budgte: unknown key; expected one of budget, environments, name, owners, "
+        "schedules"
+    ]
+
+
 def test_unknown_environment_lists_the_known_ones(environments_dir: Path):
     (environments_dir / "dev.yaml").write_text(DEV)
     with pytest.raises(ConfigError) as raised:
