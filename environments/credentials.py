@@ -12,6 +12,16 @@ class MissingPrerequisite(Exception):
     """Something outside the repository (a binary, credentials, a synthesized stack) is missing."""
 
 
+def not_ready() -> tuple[type[Exception], ...]:
+    """What a command-line main refuses (`refused`) rather than crash on, beside its own usage
+    errors: a missing prerequisite, and credentials found but not usable (google.auth's errors, raised
+    at the first call: an expired or revoked login, no network to refresh it). Imported only when
+    an exception is being matched (`except (ConfigError, *not_ready())`)."""
+    from google.auth.exceptions import GoogleAuthError
+
+    return MissingPrerequisite, GoogleAuthError
+
+
 def google_credentials(project_id: str):
     """Application Default Credentials, or MissingPrerequisite saying how to get them."""
     import google.auth
@@ -37,6 +47,12 @@ def refused(error: Exception, where: str = "") -> int:
     """The one way a command-line main refuses to run: print why on stderr (a config problem per
     line, or the error's own one-line-per-problem message, after `where: ` when given), no
     traceback, and return the exit code of a usage error: 2."""
+    if type(error).__module__.startswith("google.auth"):
+        reason = str(error).strip().splitlines()[0][:300] if str(error).strip() else type(error).__name__
+        error = MissingPrerequisite(
+            f"the Google Cloud credentials could not be used ({reason}); run `gcloud auth application-default "
+            "login` again, or check this machine's network"
+        )
     message = f"{where}: {error}" if where else str(error)
     lines = error.problems if isinstance(error, ConfigError) else [message]
     print("\n".join(lines), file=sys.stderr)

@@ -16,7 +16,7 @@ import argparse
 import json
 import sys
 
-from environments.credentials import MissingPrerequisite, google_credentials, refused
+from environments.credentials import google_credentials, not_ready, refused
 from environments.loading import REPO_ROOT, ConfigError, load_environment
 from environments.schema import Environment
 from infra.deployed import composer_environment_id
@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
             print(deploy(environment, None, None))
             return 0
         credentials = google_credentials(environment.project_id)
-    except (ConfigError, MissingPrerequisite) as error:
+    except (ConfigError, *not_ready()) as error:
         return refused(error, f"deploy-dags {args.env}")
     from google.auth.transport.requests import AuthorizedSession
     from google.cloud import storage
@@ -106,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     except DeployFailed as error:
         print(f"deploy-dags {args.env}: {error}", file=sys.stderr)
         return 1
+    except not_ready() as error:
+        return refused(error, f"deploy-dags {args.env}")
     return 0
 
 

@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from environments.credentials import MissingPrerequisite, google_credentials, refused
+from environments.credentials import MissingPrerequisite, google_credentials, not_ready, refused
 from environments.loading import load_environment
 from environments.messages import ConfigError
 from environments.naming import ResourceNames
@@ -467,7 +467,7 @@ def main(argv: list[str] | None = None) -> int:
             answer_status, result = call_function(environment, function, body, google)
         else:
             result = SCHEDULE_COMMANDS[args.command](environment, schedule, google)
-    except (ConfigError, MissingPrerequisite) as error:
+    except (ConfigError, *not_ready()) as error:
         return refused(error, f"{args.command} {args.env}")
     except GoogleAPICallError as error:
         print(f"{args.command} {args.env}: {error.code} {error.message}", file=sys.stderr)

@@ -31,7 +31,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from environments.credentials import MissingPrerequisite, google_credentials, refused
+from environments.credentials import MissingPrerequisite, google_credentials, not_ready, refused
 from environments.loading import load_environment
 from environments.messages import ConfigError
 from environments.schema import Environment
@@ -322,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
         environment = load_environment(args.env)
         options = {"read_only": True} if args.read_only and args.command == "plan" else {}
         result = COMMANDS[args.command](environment, **options)
-    except (ConfigError, MissingPrerequisite) as error:
+    except (ConfigError, *not_ready()) as error:
         return refused(error, f"{args.command} {args.env}")
     except subprocess.CalledProcessError as error:
         print(f"{args.command} {args.env}: {Path(error.cmd[0]).name} exited with {error.returncode}", file=sys.stderr)

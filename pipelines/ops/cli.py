@@ -20,7 +20,7 @@ from pathlib import Path
 
 import yaml
 
-from environments.credentials import MissingPrerequisite, google_credentials, refused
+from environments.credentials import google_credentials, not_ready, refused
 from environments.loading import (
     COMPILED_DIR,
     LOCAL_PIPELINE_ROOT,
@@ -403,7 +403,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             result = submit_to_vertex(args.pipeline, environment, params, args.dry_run, args.team)
             print(json.dumps(result, indent=2, default=str))
-    except (ConfigError, UsageError, MissingPrerequisite) as error:
+    except (ConfigError, UsageError, *not_ready()) as error:
         return refused(error)
     except PipelineFailed as error:
         *above, last = str(error).split("\n")

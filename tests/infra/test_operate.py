@@ -5,6 +5,7 @@ server) and what is printed from recorded responses."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -14,7 +15,7 @@ import pytest
 
 from environments.loading import REPO_ROOT, load_environment
 from tests.http_capture import CapturedRequest, vertex_ai
-from tests.support.environments import write_operated
+from tests.support.environments import minimal, write_operated
 
 
 @pytest.fixture(autouse=True)
@@ -445,3 +446,47 @@ def test_the_expected_source_objects_are_the_ones_synth_uploads(fixture_stacks):
     uploaded = sorted(o["name"] for o in fixture_stacks["nothing"]["resource"]["google_storage_bucket_object"].values())
     assert uploaded == sorted(expected_source_object(function) for function in FUNCTIONS)
     assert [name.split("-")[0] for name in uploaded] == ["functions/pipeline_trigger", "functions/predict"]
+
+
+@pytest.mark.parametrize(
+    ("module", "args", "where"),
+    [
+        ("infra.operate", ["status", "--env", "dev"], "status dev"),
+        ("tools.dashboard.image", ["--env", "dash"], "wait-dashboard-image dash"),
+        ("pipelines.ops.cli", ["publish", "--env", "dev"], None),
+        ("infra.terraform", ["bootstrap", "--env", "dev"], "bootstrap dev"),
+    ],
+)
+def test_credentials_that_cannot_be_refreshed_are_refused_in_one_line(
+    environments_dir: Path, tmp_path: Path, module, args, where
+):
+    """A login that expired, was revoked or cannot reach Google's token endpoint: google.auth raises
+    at the first call, which used to end in a traceback."""
+    (environments_dir / "dash.yaml").write_text(minimal("dash", extra="dashboard: {viewers: [user:ana@example.com]}\n"))
+    login = tmp_path / "adc.json"
+    login.write_text(
+        json.dumps(
+            {
+                "type": "authorized_user",
+                "client_id": "x.apps.googleusercontent.com",
+                "client_secret": "secret",
+                "refresh_token": "expired",
+                "token_uri": "http://127.0.0.1:9/token",  # nothing listens: the refresh fails at once
+            }
+        )
+    )
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("GOOGLE_", "CLOUDSDK_"))}
+    result = subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=REPO_ROOT,
+        env=environ | {"GOOGLE_APPLICATION_CREDENTIALS": str(login), "HOME": str(tmp_path), "PATH": os.environ["PATH"]},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 2, result.stderr[-2000:]
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"{where}: " if where else "the Google Cloud credentials")
+    assert "the Google Cloud credentials could not be used (" in line
+    assert line.endswith("run `gcloud auth application-default login` again, or check this machine's network")

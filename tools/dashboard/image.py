@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Callable
 
+from environments.credentials import google_credentials, not_ready, refused
 from environments.loading import load_environment
 from environments.messages import ConfigError
 from environments.schema import Environment
@@ -69,11 +70,13 @@ def main(argv: list[str] | None = None) -> int:
     if environment.dashboard is None:
         print(f"{args.env} deploys no dashboard: not waiting for {image}")
         return 0
-    import google.auth
     from google.auth.transport.requests import AuthorizedSession
 
-    credentials, _ = google.auth.default(scopes=["https://www.googleapis.com/auth/cloud-platform"])
-    if wait_for_image(environment, AuthorizedSession(credentials)):
+    try:
+        published = wait_for_image(environment, AuthorizedSession(google_credentials(environment.project_id)))
+    except not_ready() as error:
+        return refused(error, f"wait-dashboard-image {args.env}")
+    if published:
         print(f"{image} is published")
         return 0
     print(
