@@ -313,6 +313,27 @@ class Functions(_Strict):
     predict: PredictSettings = Field(description="predict's settings, at least its invokers")
 
 
+def _check_regular_expression(value: str) -> str:
+    """Cloud Build matches branches and tags with RE2; one Python cannot compile is not one either."""
+    try:
+        re.compile(value)
+    except re.error as error:
+        raise ValueError(f"not a regular expression ({error}); expected e.g. ^main$ or ^v.*$") from None
+    return value
+
+
+RegularExpression = Annotated[str, AfterValidator(_check_regular_expression)]
+# A service account's email: <account>@<project>.iam.gserviceaccount.com, or a Google-made
+# account's (<number>-compute@developer.gserviceaccount.com, <project>@appspot.gserviceaccount.com).
+ServiceAccountEmail = Annotated[
+    str,
+    _check(
+        re.compile(r"[a-z0-9][a-z0-9.-]*@[a-z0-9.-]*gserviceaccount\.com"),
+        "a service account's email, e.g. planner@<project>.iam.gserviceaccount.com",
+    ),
+]
+
+
 class Delivery(_Strict):
     """GitOps: the Cloud Build triggers this environment's stack defines."""
 
@@ -327,11 +348,11 @@ class Delivery(_Strict):
     ] = Field(description="the Cloud Build 2nd-gen repository resource the triggers watch")
     repository_type: Literal["GITHUB", "GITLAB", "BITBUCKET_SERVER"] = "GITHUB"
     deploy_on: Literal["branch", "tag"] = Field(description="branch (pushes) or tag (releases)")
-    pattern: str = Field(description="the branch or tag regular expression, e.g. ^main$ or ^v.*$")
+    pattern: RegularExpression = Field(description="the branch or tag regular expression, e.g. ^main$ or ^v.*$")
     approval_required: bool = False
     pull_request_checks: bool = False
-    pull_request_branch: str = "^main$"
-    plan_service_account: Email | None = Field(
+    pull_request_branch: RegularExpression = "^main$"
+    plan_service_account: ServiceAccountEmail | None = Field(
         None,
         description="a read-only identity made outside the stack (project viewer); pull requests then also "
         "show the plan against this environment's real state",

@@ -64,6 +64,12 @@ def bad_cron(cron: str, problem: str) -> tuple[str, str]:
     )
 
 
+DELIVERY = """delivery:
+  repository: projects/fixture-dev/locations/europe-west1/connections/c/repositories/r
+  deploy_on: branch
+  pattern: ^main$
+"""
+
 BAD_FILES = {
     "unknown key": (
         DEV + "colour: blue\n",
@@ -130,6 +136,16 @@ BAD_FILES = {
         "notifications.emails: ['ml-platform@example.com', 'ML-Platform@example.com'] is not valid; [1] "
         "'ML-Platform@example.com' is [0] 'ml-platform@example.com' again (addresses are read without regard to "
         "case); expected each address once",
+    ),
+    "a branch pattern that is no regular expression": (
+        DEV + DELIVERY.replace("^main$", "^(main$"),
+        "delivery.pattern: '^(main$' is not valid; not a regular expression (missing ), unterminated subpattern at "
+        "position 1); expected e.g. ^main$ or ^v.*$",
+    ),
+    "a planner that is no service account": (
+        DEV + DELIVERY + "  plan_service_account: bob@gmail.com\n",
+        "delivery.plan_service_account: 'bob@gmail.com' is not valid; expected a service account's email, e.g. "
+        "planner@<project>.iam.gserviceaccount.com",
     ),
     "not YAML": (
         "project_id: [unclosed\n",
