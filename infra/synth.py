@@ -147,15 +147,19 @@ def _exclusive(lock_path: Path):
 
 
 def _carry_over(outdir: Path, staging: Path, synthesized: list[str]) -> None:
-    """Copy the published stacks of the environments not synthesized now (hard links where the
-    file system allows: saved plans and provider caches cost nothing) and merge the manifests."""
+    """Copy the published stacks of the environments not synthesized now that still have a file
+    (hard links where the file system allows: saved plans and provider caches cost nothing) and
+    merge the manifests."""
     if not (outdir / "manifest.json").exists():
         return
+    from environments.loading import environment_names
+
+    existing = set(environment_names())  # a deleted environment's stack is not carried over
     previous = json.loads((outdir / "manifest.json").read_text())
     manifest_path = staging / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
     for name, entry in previous.get("stacks", {}).items():
-        if name in synthesized or not (outdir / "stacks" / name).is_dir():
+        if name in synthesized or name not in existing or not (outdir / "stacks" / name).is_dir():
             continue
         shutil.copytree(outdir / "stacks" / name, staging / "stacks" / name, symlinks=True, copy_function=_link)
         manifest["stacks"][name] = entry

@@ -100,6 +100,13 @@ def test_a_killed_synth_is_cleaned_up_and_one_environment_carries_the_others_ove
     assert sorted(manifest["stacks"]) == ["cmek", "nothing"]
 
 
+def test_one_environment_does_not_carry_over_the_stack_of_a_deleted_one(published, environments_dir):
+    (environments_dir / "cmek.yaml").unlink()
+    synthesize(["nothing"], outdir=published)
+    assert sorted(p.name for p in (published / "stacks").iterdir()) == ["nothing"]
+    assert sorted(json.loads((published / "manifest.json").read_text())["stacks"]) == ["nothing"]
+
+
 def test_output_of_an_older_synth_in_a_plain_folder_is_replaced(environments_dir, tmp_path):
     write_environments(environments_dir, ["nothing"], team=False)
     outdir = tmp_path / "out"
