@@ -60,7 +60,7 @@ def terraform_binary() -> str:
 def stack_dir(environment: Environment) -> Path:
     path = OUT_DIR / "stacks" / environment.name
     if not (path / "cdk.tf.json").exists():
-        raise MissingPrerequisite(f"{environment.name}: no synthesized stack; run `make synth ENV={environment.name}`")
+        raise MissingPrerequisite(f"no synthesized stack; run `make synth ENV={environment.name}`")
     return path
 
 
@@ -175,15 +175,15 @@ def apply_release(environment: Environment) -> None:
     release_blob = bucket.blob(f"{prefix}/release.json")
     if not release_blob.exists():
         raise MissingPrerequisite(
-            f"{environment.name}: no saved plan for commit {commit} (gs://{bucket.name}/{prefix}/); "
+            f"no saved plan for commit {commit} (gs://{bucket.name}/{prefix}/); "
             f"run the {environment.name}-plan trigger for this tag first"
         )
     release = json.loads(release_blob.download_as_bytes())
     if release.get("commit") != commit or release.get("environment") != environment.name:
-        raise MissingPrerequisite(f"{environment.name}: the saved plan is for {release.get('commit')}, not {commit}")
+        raise MissingPrerequisite(f"the saved plan is for {release.get('commit')}, not {commit}")
     if release.get("stack_sha256") != _stack_digest(directory):
         raise MissingPrerequisite(
-            f"{environment.name}: the synthesized stack differs from the one planned at {commit}; plan again"
+            f"the synthesized stack differs from the one planned at {commit}; plan again"
         )
     bucket.blob(f"{prefix}/{PLAN_FILE}").download_to_filename(directory / PLAN_FILE)
     _run(binary, directory, "init", "-input=false", "-reconfigure")
@@ -203,7 +203,7 @@ def apply(environment: Environment) -> None:
     google_credentials(environment.project_id)
     directory = stack_dir(environment)
     if not (directory / PLAN_FILE).exists():
-        raise MissingPrerequisite(f"{environment.name}: no saved plan; run `make plan ENV={environment.name}` first")
+        raise MissingPrerequisite(f"no saved plan; run `make plan ENV={environment.name}` first")
     _run(binary, directory, "apply", "-input=false", PLAN_FILE)
 
 

@@ -340,3 +340,16 @@ def test_an_existing_metadata_store_is_adopted_by_an_import_block(prod_stack, tm
         }
     else:
         assert not (stack / ADOPT_FILE).exists()
+
+
+
+def test_a_refusal_names_its_command_and_environment_once(environments_dir: Path, tmp_path: Path, monkeypatch, capsys):
+    """`apply dev: no saved plan; ...`, not `apply dev: dev: ...`: main names where, the reason what."""
+    import infra.terraform as terraform
+
+    write_operated(environments_dir)
+    monkeypatch.setattr(terraform, "terraform_binary", lambda: "terraform")  # not installed here
+    monkeypatch.setattr(terraform, "google_credentials", lambda project_id: None)  # no cloud here
+    monkeypatch.setattr(terraform, "OUT_DIR", tmp_path / "cdktf.out")  # nothing synthesized
+    assert terraform.main(["apply", "--env", "dev"]) == 2
+    assert capsys.readouterr().err == "apply dev: no synthesized stack; run `make synth ENV=dev`\n"
