@@ -182,9 +182,7 @@ def apply_release(environment: Environment) -> None:
     if release.get("commit") != commit or release.get("environment") != environment.name:
         raise MissingPrerequisite(f"the saved plan is for {release.get('commit')}, not {commit}")
     if release.get("stack_sha256") != _stack_digest(directory):
-        raise MissingPrerequisite(
-            f"the synthesized stack differs from the one planned at {commit}; plan again"
-        )
+        raise MissingPrerequisite(f"the synthesized stack differs from the one planned at {commit}; plan again")
     bucket.blob(f"{prefix}/{PLAN_FILE}").download_to_filename(directory / PLAN_FILE)
     _run(binary, directory, "init", "-input=false", "-reconfigure")
     _run(binary, directory, "apply", "-input=false", PLAN_FILE)

@@ -342,7 +342,6 @@ def test_an_existing_metadata_store_is_adopted_by_an_import_block(prod_stack, tm
         assert not (stack / ADOPT_FILE).exists()
 
 
-
 def test_a_refusal_names_its_command_and_environment_once(environments_dir: Path, tmp_path: Path, monkeypatch, capsys):
     """`apply dev: no saved plan; ...`, not `apply dev: dev: ...`: main names where, the reason what."""
     import infra.terraform as terraform
