@@ -94,7 +94,13 @@ def main() -> int:
     held_before = {version.version for version in registry.versions()}
     started = step(3, total, "training pipeline: ingest, validate, features, train, evaluate, gate, register")
     training = run_pipeline("training")
-    done(started, f"registered version {training['output']}")
+    output = training["output"]
+    done(
+        started,
+        f"version {output} holds the same artifacts: nothing registered"
+        if output in held_before
+        else f"registered version {output}",
+    )
     after = current_champion(registry)
 
     started = step(4, total, "prediction pipeline: the next day with the champion")
