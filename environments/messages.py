@@ -78,10 +78,18 @@ def describe(model: type[BaseModel], error: dict) -> str:
         bound, word = (
             (error["ctx"].get("le"), "most") if kind == "less_than_equal" else (error["ctx"].get("ge"), "least")
         )
-        return f"{where}: {value!r} is out of range; expected at {word} {bound}"
+        return f"{where}: {value!r} is out of range; expected at {word} {_number(bound)}"
+    if kind in ("less_than", "greater_than"):
+        bound, word = (error["ctx"].get("lt"), "less") if kind == "less_than" else (error["ctx"].get("gt"), "more")
+        return f"{where}: {value!r} is out of range; expected {word} than {_number(bound)}"
     if kind == "value_error":
         return f"{where}: {value!r} is not valid; {error['ctx']['error']}"
     return f"{where}: {value!r} is not valid; {error['msg'][0].lower()}{error['msg'][1:]}"
+
+
+def _number(bound: float) -> str:
+    """A bound as the file would write it: 0, not the 0.0 pydantic keeps for a float field."""
+    return f"{bound:g}" if isinstance(bound, float) else str(bound)
 
 
 def _key_path(loc: tuple) -> str:

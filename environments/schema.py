@@ -115,7 +115,7 @@ _CRON_EXPECTED = (
 def _check_cron(value: str) -> str:
     fields = value.split()
     if len(fields) != len(_CRON_FIELDS):
-        raise ValueError(f"{len(fields)} fields; {_CRON_EXPECTED}")
+        raise ValueError(f"{len(fields)} field{'' if len(fields) == 1 else 's'}; {_CRON_EXPECTED}")
     for text, (name, low, high, names) in zip(fields, _CRON_FIELDS, strict=True):
         for item in text.split(","):
             if problem := _cron_item_problem(item, low, high, names):

@@ -127,6 +127,11 @@ BAD_FILES = {
     # (cloud.google.com/scheduler/docs/configuring/cron-job-schedules).
     "bad cron": bad_cron("0 3 * *", "4 fields"),
     "cron hour out of range": bad_cron("0 25 * * *", "hour '25' is out of range (0-23)"),
+    "cron of one word": bad_cron("daily", "1 field"),
+    "a ratio below zero": (
+        DEV + "cycle: {degradation_ratio: -1}\n",
+        "cycle.degradation_ratio: -1 is out of range; expected more than 0",
+    ),
     "cron of words": bad_cron("abc def ghi jkl mno", "minute 'abc' is not a number"),
     "cron range backwards": bad_cron(
         "0 3 * * FRI-MON", "day of the week 'FRI-MON' is a range that ends before it starts"
