@@ -35,7 +35,13 @@ def google_credentials(project_id: str):
         )
     try:
         credentials, _ = google.auth.default(scopes=["https://www.googleapis.com/auth/cloud-platform"])
-    except DefaultCredentialsError:
+    except DefaultCredentialsError as error:
+        if named:  # the file is there, and google.auth says what is wrong with it
+            reason = error.args[0] if error.args else str(error)
+            raise MissingPrerequisite(
+                f"GOOGLE_APPLICATION_CREDENTIALS: {str(reason)[:300].rstrip('.')}; expected the file `gcloud auth "
+                "application-default login` writes (or a service account's), or the variable unset"
+            ) from None
         raise MissingPrerequisite(
             "no Google Cloud credentials found; run `gcloud auth application-default login` "
             f"(with access to project {project_id}), set GOOGLE_APPLICATION_CREDENTIALS, or run in Cloud Build"

@@ -88,6 +88,22 @@ def test_a_credentials_variable_naming_no_file_is_named(tmp_path: Path):
     )
 
 
+def test_a_credentials_file_that_is_no_credentials_is_named_with_what_is_wrong(tmp_path: Path):
+    fake = tmp_path / "terraform"
+    fake.write_text("#!/bin/sh\nexit 9\n")
+    fake.chmod(0o755)
+    garbage = tmp_path / "adc.json"
+    garbage.write_text("garbage")
+    result = run_terraform(
+        "prerequisites", "--env", "dev", TERRAFORM=str(fake), GOOGLE_APPLICATION_CREDENTIALS=str(garbage)
+    )
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"prerequisites dev: GOOGLE_APPLICATION_CREDENTIALS: File {garbage} is not a valid json file; expected the "
+        "file `gcloud auth application-default login` writes (or a service account's), or the variable unset\n"
+    )
+
+
 def test_make_plan_checks_the_prerequisites_before_it_synthesizes(tmp_path: Path):
     """Without credentials a plan stops at once, not after the seconds synth takes."""
     fake = tmp_path / "terraform"
