@@ -98,7 +98,27 @@ def load_environment(name: str) -> Environment:
     environment = validate_file(Environment, path)
     environment._name = name
     environment._teams = [team for team in load_teams() if name in team.environments]
+    if environment.billing_account:
+        _check_one_budget_currency(environment)
     return environment
+
+
+def _check_one_budget_currency(environment: Environment) -> None:
+    """The team budgets of an environment are on its billing account, and Cloud Billing takes a
+    budget's amount only in that account's currency (cloud.google.com/billing/docs/reference/
+    budget/rest/v1/billingAccounts.budgets, Money.currencyCode): budgets in two currencies would
+    fail at apply, one of them whichever the account's is."""
+    budgeted = [team for team in environment.teams if team.budget]
+    first = next(iter(budgeted), None)
+    problems = [
+        f"{display_path(team_path(team.name))}: budget.currency: {team.budget.currency!r} differs from "
+        f"{first.budget.currency!r} (team {first.name}), on {environment.name}'s billing account "
+        f"{environment.billing_account}; expected every team budget in the billing account's currency"
+        for team in budgeted
+        if team.budget.currency != first.budget.currency
+    ]
+    if problems:
+        raise ConfigError(problems)
 
 
 def teams_dir() -> Path:

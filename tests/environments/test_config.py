@@ -215,6 +215,24 @@ def test_a_bad_team_file_is_reported_once_not_once_per_environment(environments_
     ]
 
 
+def test_team_budgets_on_one_billing_account_share_its_currency(environments_dir: Path):
+    (environments_dir / "dev.yaml").write_text(DEV + "billing_account: 0A0A0A-1B1B1B-2C2C2C\n")
+    (environments_dir / "prod.yaml").write_text(DEV.replace("fixture-dev", "fixture-prod"))  # no billing account
+    (environments_dir / "teams").mkdir(exist_ok=True)
+    for team, currency in (("alpha", "USD"), ("beta", "EUR"), ("gamma", "USD")):
+        (environments_dir / "teams" / f"{team}.yaml").write_text(
+            f"name: {team}\nowners: [group:{team}@example.com]\nenvironments: [dev, prod]\n"
+            f"budget: {{monthly_amount: 100, currency: {currency}}}\n"
+        )
+    with pytest.raises(ConfigError) as raised:
+        load_environment("dev")
+    assert raised.value.problems == [
+        "environments/teams/beta.yaml: budget.currency: 'EUR' differs from 'USD' (team alpha), on dev's billing "
+        "account 0A0A0A-1B1B1B-2C2C2C; expected every team budget in the billing account's currency"
+    ]
+    assert [team.name for team in load_environment("prod").teams] == ["alpha", "beta", "gamma"], "no budgets there"
+
+
 def test_unknown_environment_lists_the_known_ones(environments_dir: Path):
     (environments_dir / "dev.yaml").write_text(DEV)
     with pytest.raises(ConfigError) as raised:
