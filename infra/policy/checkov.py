@@ -65,7 +65,9 @@ class Report:
     passed: int
     failed: list[Finding]
     skipped: list[tuple[Finding, Skip]]
-    unused: list[Skip]
+    # (skip, environment): a skip that matched no finding of an environment it lists and that was
+    # checked, or that lists a name no environment file has
+    unused: list[tuple[Skip, str]]
     skips: list[Skip] = field(default_factory=list)  # the skip file it was judged by
 
     @property
@@ -130,9 +132,14 @@ def _construct_paths(stack_json: Path) -> dict[str, str]:
     }
 
 
-def evaluate(passed: int, findings: list[Finding], skips: list[Skip], environments: list[str]) -> Report:
+def evaluate(
+    passed: int, findings: list[Finding], skips: list[Skip], environments: list[str], known: list[str] | None = None
+) -> Report:
+    """Judge `findings` of the checked `environments` by `skips`. A skip is stale in each checked
+    environment it lists where it matched nothing, and, given every environment there is (`known`),
+    for each name it lists that is none of them."""
     report = Report(passed=passed, failed=[], skipped=[], unused=[], skips=skips)
-    used: set[int] = set()
+    used: set[tuple[int, str]] = set()
     for finding in findings:
         match = next(
             (
@@ -145,11 +152,22 @@ def evaluate(passed: int, findings: list[Finding], skips: list[Skip], environmen
         if match is None:
             report.failed.append(finding)
         else:
-            used.add(match)
+            used.add((match, finding.environment))
             report.skipped.append((finding, skips[match]))
     report.unused = [
-        s for i, s in enumerate(skips) if i not in used and any(s.applies_to(name) for name in environments)
+        (skip, name)
+        for i, skip in enumerate(skips)
+        for name in environments
+        if skip.applies_to(name) and (i, name) not in used
     ]
+    if known is not None:
+        report.unused += [
+            (skip, name)
+            for skip in skips
+            if skip.environments != EVERY_ENVIRONMENT
+            for name in skip.environments
+            if name not in known
+        ]
     return report
 
 
@@ -172,7 +190,7 @@ def check(environments: list[str], outdir: Path = OUT_DIR) -> Report:
     if missing:
         raise ConfigError([f"{name}: no synthesized stack; run `make synth ENV={name}` first" for name in missing])
     passed, findings = run_checkov(stacks)
-    return evaluate(passed, findings, load_skips(), environments)
+    return evaluate(passed, findings, load_skips(), environments, environment_names())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -194,10 +212,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  skipped {finding}\n          reason: {skip.reason}")
     for finding in report.failed:
         print(f"  FAILED  {finding}{skipped_elsewhere(finding, report.skips)}", file=sys.stderr)
-    for skip in report.unused:
+    for skip, name in report.unused:
+        why = "matches no finding there" if name in environments else "is not an environment"
         print(
-            f"  UNUSED SKIP {skip.check} {skip.resource} for {skip.shown_environments()}: it matches no "
-            "finding any more; remove it from infra/policy/checkov_skips.yaml",
+            f"  UNUSED SKIP {skip.check} {skip.resource} for {name}: {why}; remove {name} from that skip's "
+            "environments (or the skip) in infra/policy/checkov_skips.yaml",
             file=sys.stderr,
         )
     return 0 if report.ok else 1

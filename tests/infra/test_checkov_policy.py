@@ -50,7 +50,7 @@ def test_a_skip_applies_only_to_its_environments():
 
 def test_a_skip_matching_nothing_fails_so_the_file_stays_true():
     report = evaluate(10, [], [SKIP], ["dev"])
-    assert report.unused == [SKIP] and not report.ok
+    assert report.unused == [(SKIP, "dev")] and not report.ok
     assert evaluate(10, [], [SKIP], ["prod"]).ok, "a dev skip is not stale when only prod is checked"
 
 
@@ -59,7 +59,16 @@ def test_a_skip_for_every_environment_applies_to_a_new_one_and_goes_stale_like_t
     staging = Finding("staging", *list(FINDING.__dict__.values())[1:])
     report = evaluate(10, [FINDING, staging], [everywhere], ["dev", "staging"])
     assert report.failed == [] and [f for f, _ in report.skipped] == [FINDING, staging] and report.ok
-    assert evaluate(10, [], [everywhere], ["staging"]).unused == [everywhere]
+    assert evaluate(10, [], [everywhere], ["staging"]).unused == [(everywhere, "staging")]
+
+
+def test_a_skip_is_stale_in_each_environment_it_lists_where_it_matches_nothing():
+    """Listing prod where the check passes, or a name no environment has, was accepted unnoticed."""
+    both = Skip(check=SKIP.check, resource=SKIP.resource, environments=["dev", "prod", "nosuchenv"], reason=SKIP.reason)
+    report = evaluate(10, [FINDING], [both], ["dev", "prod"], ["dev", "prod"])
+    assert [f for f, _ in report.skipped] == [FINDING]
+    assert report.unused == [(both, "prod"), (both, "nosuchenv")] and not report.ok
+    assert evaluate(10, [FINDING], [SKIP], ["dev", "prod"]).ok, "a dev skip used in dev is not stale"
 
 
 def test_a_finding_skipped_in_other_environments_says_where_and_why():
