@@ -364,10 +364,11 @@ class Budget(_Strict):
     currency: Annotated[str, _check(re.compile(r"[A-Z]{3}"), "an ISO 4217 currency code such as USD")] = "USD"
 
 
+TEAM_NAME = re.compile(r"[a-z](?:[a-z0-9-]{0,23}[a-z0-9])?")
 TeamName = Annotated[
     str,
     _check(
-        re.compile(r"[a-z](?:[a-z0-9-]{0,23}[a-z0-9])?"),
+        TEAM_NAME,
         "lowercase letters, digits and hyphens, starting with a letter, at most 25 characters "
         "(the team's service account is team-<name>)",
     ),

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from environments.credentials import refused
 from environments.loading import environment_names, environment_path, load_teams, team_path, teams_dir, validate_file
 from environments.messages import ConfigError, describe, unknown_team
-from environments.schema import Environment, Team
+from environments.schema import TEAM_NAME, Environment, Team
 
 
 def onboard(name: str, owners: str) -> str:
@@ -65,9 +65,11 @@ def staging_path(name: str) -> Path:
 
 
 def offboard(name: str) -> str:
-    known_names = {t.name for t in load_teams()}
+    """Remove a team's file, whatever it holds: a team whose file no longer validates can still go
+    (a name is a team name, never a path: `../dev` names no team)."""
+    known_names = {path.stem for path in teams_dir().glob("*.yaml") if TEAM_NAME.fullmatch(path.stem)}
     path = team_path(name)
-    if name not in known_names or not path.exists():  # never a path: `../dev` names no team
+    if name not in known_names:
         raise ConfigError([f"TEAM: {unknown_team(repr(name), known_names)}"])
     path.unlink()
     return f"offboarded {name}: removed {path.relative_to(teams_dir().parent.parent)}"

@@ -110,6 +110,14 @@ def test_a_team_file_not_named_yaml_is_refused_not_skipped(workspace):
     ]
 
 
+def test_a_team_whose_file_no_longer_validates_can_still_be_offboarded(workspace):
+    onboard("forecasting", OWNERS)
+    path = workspace / "teams" / "forecasting.yaml"
+    path.write_text(path.read_text() + "budgte: 5\n")
+    offboard("forecasting")
+    assert not path.exists()
+
+
 def test_offboarding_takes_a_team_name_never_a_path(workspace):
     onboard("forecasting", OWNERS)
     with pytest.raises(ConfigError, match=r"TEAM: '\.\./dev' is not a team; expected one of forecasting"):
