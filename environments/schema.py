@@ -250,7 +250,10 @@ class Notifications(_Strict):
 class Schedule(_Strict):
     """A Cloud Scheduler job that starts a pipeline through the trigger function."""
 
-    name: Annotated[str, _check(_SCHEDULE_NAME, "lowercase letters, digits and hyphens, starting with a letter")]
+    name: Annotated[
+        str,
+        _check(_SCHEDULE_NAME, "lowercase letters, digits and hyphens, starting with a letter, at most 50 characters"),
+    ]
     cron: Annotated[str, AfterValidator(_check_cron)]
     time_zone: Annotated[str, AfterValidator(_check_time_zone)] = "Etc/UTC"
     pipeline: Literal[PIPELINES]

@@ -128,6 +128,11 @@ BAD_FILES = {
     "bad cron": bad_cron("0 3 * *", "4 fields"),
     "cron hour out of range": bad_cron("0 25 * * *", "hour '25' is out of range (0-23)"),
     "cron of one word": bad_cron("daily", "1 field"),
+    "a schedule name too long": (
+        DEV.replace("name: daily-training", f"name: {'a' * 51}"),
+        f"schedules[0].name: '{'a' * 51}' is not valid; expected lowercase letters, digits and hyphens, starting "
+        "with a letter, at most 50 characters",
+    ),
     "a ratio below zero": (
         DEV + "cycle: {degradation_ratio: -1}\n",
         "cycle.degradation_ratio: -1 is out of range; expected more than 0",
