@@ -90,14 +90,15 @@ def environment_names() -> list[str]:
     return names
 
 
-def load_environment(name: str) -> Environment:
-    """Read and validate `environments/<name>.yaml`; raise ConfigError naming every problem."""
+def load_environment(name: str, teams: list[Team] | None = None) -> Environment:
+    """Read and validate `environments/<name>.yaml`; raise ConfigError naming every problem. `teams`:
+    every team, when the caller has read them already (`load_teams` by default)."""
     if name not in environment_names():
         raise ConfigError([f"ENV: {name!r} is not an environment; expected one of {', '.join(environment_names())}"])
     path = environment_path(name)
     environment = validate_file(Environment, path)
     environment._name = name
-    environment._teams = [team for team in load_teams() if name in team.environments]
+    environment._teams = [team for team in (load_teams() if teams is None else teams) if name in team.environments]
     if environment.billing_account:
         _check_one_budget_currency(environment)
     return environment
@@ -162,15 +163,18 @@ def load_teams() -> list[Team]:
 
 def load_environments(names: list[str] | None = None) -> list[Environment]:
     """Load the named environments (all when None), reporting the problems of every file at once."""
-    environments, problems = [], []
+    environments, problems, team_problems, teams = [], [], [], []
+    try:
+        teams = load_teams()  # once for every environment: a team file's problem is told once
+    except ConfigError as error:
+        team_problems = error.problems
     for name in names or environment_names():
         try:
-            environments.append(load_environment(name))
+            environments.append(load_environment(name, teams))
         except ConfigError as error:
             problems.extend(error.problems)
-    if problems:
-        # Each environment reads the team files: a team file's problem is told once, not per environment.
-        raise ConfigError(list(dict.fromkeys(problems)))
+    if problems or team_problems:
+        raise ConfigError(problems + team_problems)
     if names is None:
         _check_distinct_projects(environments)
     return environments
