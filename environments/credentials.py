@@ -53,7 +53,9 @@ def refused(error: Exception, where: str = "") -> int:
     """The one way a command-line main refuses to run: print why on stderr (a config problem per
     line, or the error's own one-line-per-problem message, after `where: ` when given), no
     traceback, and return the exit code of a usage error: 2."""
-    if type(error).__module__.startswith("google.auth"):
+    # Credentials found but not usable (google.auth's errors); google.auth is imported only for an
+    # error that could be one of them.
+    if not isinstance(error, ConfigError | MissingPrerequisite) and isinstance(error, not_ready()):
         reason = str(error).strip().splitlines()[0][:300] if str(error).strip() else type(error).__name__
         error = MissingPrerequisite(
             f"the Google Cloud credentials could not be used ({reason}); run `gcloud auth application-default "
