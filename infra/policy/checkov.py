@@ -39,6 +39,10 @@ class Skip(BaseModel):
     def applies_to(self, environment: str) -> bool:
         return self.environments == EVERY_ENVIRONMENT or environment in self.environments
 
+    def is_for(self, finding: Finding) -> bool:
+        """Whether this skip names the finding's check and resource (in any environment)."""
+        return self.check == finding.check and self.resource == finding.resource
+
     def shown_environments(self) -> str:
         return "every environment" if self.environments == EVERY_ENVIRONMENT else ", ".join(self.environments)
 
@@ -142,11 +146,7 @@ def evaluate(
     used: set[tuple[int, str]] = set()
     for finding in findings:
         match = next(
-            (
-                i
-                for i, s in enumerate(skips)
-                if s.check == finding.check and s.resource == finding.resource and s.applies_to(finding.environment)
-            ),
+            (i for i, s in enumerate(skips) if s.is_for(finding) and s.applies_to(finding.environment)),
             None,
         )
         if match is None:
@@ -175,7 +175,7 @@ def skipped_elsewhere(finding: Finding, skips: list[Skip]) -> str:
     """For a failed finding that the skip file accepts in other environments: where, why, and what
     to do (a new environment with the same settings needs its name on that skip)."""
     for skip in skips:
-        if skip.check == finding.check and skip.resource == finding.resource:
+        if skip.is_for(finding):
             return (
                 f"\n          skipped for {skip.shown_environments()} in infra/policy/checkov_skips.yaml: "
                 f"{skip.reason}\n          add {finding.environment} to that skip's environments if the reason "
