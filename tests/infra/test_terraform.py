@@ -68,40 +68,34 @@ def test_missing_credentials_say_how_to_get_them(tmp_path: Path):
     assert "should-not-run" not in result.stdout
 
 
-def test_a_credentials_variable_naming_no_file_is_named(tmp_path: Path):
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (
+            None,
+            "GOOGLE_APPLICATION_CREDENTIALS names '{path}', which is not a file; expected the file `gcloud auth "
+            "application-default login` writes, or the variable unset",
+        ),
+        (
+            "garbage",
+            "GOOGLE_APPLICATION_CREDENTIALS: File {path} is not a valid json file; expected the file `gcloud "
+            "auth application-default login` writes (or a service account's), or the variable unset",
+        ),
+    ],
+    ids=["no file", "not credentials"],
+)
+def test_a_credentials_variable_that_names_no_credentials_is_named_with_what_is_wrong(tmp_path: Path, content, problem):
     fake = tmp_path / "terraform"
     fake.write_text("#!/bin/sh\nexit 9\n")
     fake.chmod(0o755)
-    missing = str(tmp_path / "adc.json")
+    path = tmp_path / "adc.json"
+    if content is not None:
+        path.write_text(content)
     result = run_terraform(
-        "prerequisites",
-        "--env",
-        "dev",
-        TERRAFORM=str(fake),
-        GOOGLE_APPLICATION_CREDENTIALS=missing,
-        PATH=os.environ["PATH"],
+        "prerequisites", "--env", "dev", TERRAFORM=str(fake), GOOGLE_APPLICATION_CREDENTIALS=str(path)
     )
     assert result.returncode == 2
-    assert result.stderr == (
-        f"prerequisites dev: GOOGLE_APPLICATION_CREDENTIALS names '{missing}', which is not a file; expected the "
-        "file `gcloud auth application-default login` writes, or the variable unset\n"
-    )
-
-
-def test_a_credentials_file_that_is_no_credentials_is_named_with_what_is_wrong(tmp_path: Path):
-    fake = tmp_path / "terraform"
-    fake.write_text("#!/bin/sh\nexit 9\n")
-    fake.chmod(0o755)
-    garbage = tmp_path / "adc.json"
-    garbage.write_text("garbage")
-    result = run_terraform(
-        "prerequisites", "--env", "dev", TERRAFORM=str(fake), GOOGLE_APPLICATION_CREDENTIALS=str(garbage)
-    )
-    assert result.returncode == 2
-    assert result.stderr == (
-        f"prerequisites dev: GOOGLE_APPLICATION_CREDENTIALS: File {garbage} is not a valid json file; expected the "
-        "file `gcloud auth application-default login` writes (or a service account's), or the variable unset\n"
-    )
+    assert result.stderr == f"prerequisites dev: {problem.format(path=path)}\n"
 
 
 def test_make_plan_checks_the_prerequisites_before_it_synthesizes(tmp_path: Path):
