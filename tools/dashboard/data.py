@@ -50,9 +50,8 @@ _champions: dict[str, Forecaster] = {}  # loaded forecasters by their artifacts 
 class Sources:
     registry: str  # a registry URI: a folder, or vertex://<project>/<region>/<model>
     runs: str  # a pipeline root: a folder, or gs://<bucket>[/<prefix>]
-    cycle: str | None = (
-        None  # the daily cycle's store: a folder (build/cycle/<model> locally) or gs://<bucket>/<prefix>
-    )
+    # The daily cycle's store: a folder (build/cycle/<model> locally) or gs://<bucket>/<prefix>.
+    cycle: str | None = None
 
 
 @dataclass(frozen=True)
