@@ -187,7 +187,8 @@ def data_spec_problems(value: dict) -> list[tuple[str, str]]:
             ("frequency", f"{shown(value['frequency'])} is not a frequency that divides a day; expected e.g. 30min, 1h")
         )
     for key in ("target_min", "target_max"):
-        if key in value and (problem := Range(-1e15, 1e15).problem(value[key])):
+        # null: no bound (DataSpec: "None to allow any"), e.g. a net load or a temperature below 0.
+        if value.get(key) is not None and (problem := Range(-1e15, 1e15).problem(value[key])):
             problems.append((key, problem))
     low, high = value.get("target_min"), value.get("target_max")
     if not problems and isinstance(low, int | float) and isinstance(high, int | float) and low >= high:

@@ -183,6 +183,16 @@ def test_parameters_outside_the_environment_or_their_range_are_refused(dev, pipe
     assert problems(dev, pipeline, parameters) == expected
 
 
+def test_a_target_without_bounds_is_accepted_as_documented(dev):
+    """`target_min: null` allows any value (DataSpec: "None to allow any"): a net load, a temperature."""
+    unbounded = {"data_spec": {"target_column": "net_load", "target_min": None, "target_max": None}, "horizon": 1}
+    submission = prepare(dev, "prediction", unbounded, team=None, trigger="test")
+    assert submission.parameters["data_spec"]["target_min"] is None
+    assert problems(dev, "prediction", {"data_spec": {"target_min": "low"}, "horizon": 1}) == [
+        ("parameters.data_spec.target_min", '"low" is a string; expected a number')
+    ]
+
+
 def test_a_team_run_stays_in_the_teams_model_data_root_and_account(dev):
     assert team_model("forecasting") == "forecaster-team-forecasting"
     submission = prepare(
