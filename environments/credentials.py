@@ -35,16 +35,24 @@ def google_credentials(project_id: str):
         )
     try:
         credentials, _ = google.auth.default(scopes=["https://www.googleapis.com/auth/cloud-platform"])
-    except DefaultCredentialsError as error:
-        if named:  # the file is there, and google.auth says what is wrong with it
-            reason = error.args[0] if error.args else str(error)
+    except (DefaultCredentialsError, AttributeError, TypeError) as error:
+        if not named:
+            if not isinstance(error, DefaultCredentialsError):
+                raise  # not a file of the user's: a fault to show as it is
             raise MissingPrerequisite(
-                f"GOOGLE_APPLICATION_CREDENTIALS: {str(reason)[:300].rstrip('.')}; expected the file `gcloud auth "
-                "application-default login` writes (or a service account's), or the variable unset"
+                "no Google Cloud credentials found; run `gcloud auth application-default login` "
+                f"(with access to project {project_id}), set GOOGLE_APPLICATION_CREDENTIALS, or run in Cloud Build"
             ) from None
+        # The file is there, and google.auth says what is wrong with it (JSON that is no object, a
+        # list or null, fails inside it as it reads the object's keys).
+        reason = (
+            error.args[0]
+            if isinstance(error, DefaultCredentialsError) and error.args
+            else f"File {named} holds no JSON object"
+        )
         raise MissingPrerequisite(
-            "no Google Cloud credentials found; run `gcloud auth application-default login` "
-            f"(with access to project {project_id}), set GOOGLE_APPLICATION_CREDENTIALS, or run in Cloud Build"
+            f"GOOGLE_APPLICATION_CREDENTIALS: {str(reason)[:300].rstrip('.')}; expected the file `gcloud auth "
+            "application-default login` writes (or a service account's), or the variable unset"
         ) from None
     return credentials
 

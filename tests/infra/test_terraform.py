@@ -81,8 +81,13 @@ def test_missing_credentials_say_how_to_get_them(tmp_path: Path):
             "GOOGLE_APPLICATION_CREDENTIALS: File {path} is not a valid json file; expected the file `gcloud "
             "auth application-default login` writes (or a service account's), or the variable unset",
         ),
+        (
+            "[]",
+            "GOOGLE_APPLICATION_CREDENTIALS: File {path} holds no JSON object; expected the file `gcloud auth "
+            "application-default login` writes (or a service account's), or the variable unset",
+        ),
     ],
-    ids=["no file", "not credentials"],
+    ids=["no file", "not credentials", "JSON but no object"],
 )
 def test_a_credentials_variable_that_names_no_credentials_is_named_with_what_is_wrong(tmp_path: Path, content, problem):
     fake = tmp_path / "terraform"
