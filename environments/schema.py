@@ -317,11 +317,22 @@ class Functions(_Strict):
 
 
 def _check_regular_expression(value: str) -> str:
-    """Cloud Build matches branches and tags with RE2; one Python cannot compile is not one either."""
+    """Cloud Build matches branches and tags with "the syntax accepted by RE2"
+    (cloud.google.com/build/docs/api/reference/rest/v1/RepoSource), so the pattern is compiled by
+    RE2 itself (google-re2): Python's `re` also takes lookarounds and backreferences, which RE2
+    refuses, and the trigger's create call would fail at apply."""
+    import re2  # synth and the make targets only: the deployed workloads never read delivery settings
+
+    options = re2.Options()
+    options.log_errors = False  # the reason is in the message; RE2 would also print it to stderr
     try:
-        re.compile(value)
-    except re.error as error:
-        raise ValueError(f"not a regular expression ({error}); expected e.g. ^main$ or ^v.*$") from None
+        re2.compile(value, options)
+    except re2.error as error:
+        reason = error.args[0].decode() if isinstance(error.args[0], bytes) else error.args[0]
+        raise ValueError(
+            f"not an RE2 regular expression, as Cloud Build reads it ({reason}); expected e.g. ^main$ or ^v.*$ "
+            "(RE2 has no lookahead, lookbehind or backreferences)"
+        ) from None
     return value
 
 

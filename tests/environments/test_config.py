@@ -149,8 +149,14 @@ BAD_FILES = {
     ),
     "a branch pattern that is no regular expression": (
         DEV + DELIVERY.replace("^main$", "^(main$"),
-        "delivery.pattern: '^(main$' is not valid; not a regular expression (missing ), unterminated subpattern at "
-        "position 1); expected e.g. ^main$ or ^v.*$",
+        "delivery.pattern: '^(main$' is not valid; not an RE2 regular expression, as Cloud Build reads it (missing ): "
+        "^(main$); expected e.g. ^main$ or ^v.*$ (RE2 has no lookahead, lookbehind or backreferences)",
+    ),
+    "a branch pattern that only Python's re takes": (
+        DEV + DELIVERY.replace("^main$", "^(?!wip/).*$"),
+        "delivery.pattern: '^(?!wip/).*$' is not valid; not an RE2 regular expression, as Cloud Build reads it "
+        "(invalid perl operator: (?!); expected e.g. ^main$ or ^v.*$ (RE2 has no lookahead, lookbehind or "
+        "backreferences)",
     ),
     "a planner that is no service account": (
         DEV + DELIVERY + "  plan_service_account: bob@gmail.com\n",
