@@ -312,12 +312,20 @@ def submit_to_vertex(
 
 
 def _credentials(environment: Environment, dry_run: bool):
-    """A dry run builds the request without calling Google, so it needs no account."""
+    """A dry run builds the request without calling Google, so it needs no account. Otherwise the
+    credentials are refreshed here, before the template is sent: Vertex AI's client calls over
+    gRPC, which reports a login that cannot be refreshed (expired, revoked, no network) as an
+    unavailable service, not as google.auth's error that `refused` explains."""
     if dry_run:
         from google.auth.credentials import AnonymousCredentials
 
         return AnonymousCredentials()
-    return google_credentials(environment.project_id)
+    credentials = google_credentials(environment.project_id)
+    if not credentials.valid:
+        from google.auth.transport.requests import Request
+
+        credentials.refresh(Request())
+    return credentials
 
 
 MOVING_TAG = "latest"  # the only tag that moves; release and commit tags name one template for good
@@ -379,7 +387,11 @@ def main(argv: list[str] | None = None) -> int:
     publish_command.add_argument("--env", required=True)
     publish_command.add_argument("--tag")
     args = parser.parse_args(argv)
+    from google.api_core.exceptions import GoogleAPICallError
 
+    # Like the other targets that act on an environment, refusals say `<make target> <env>: why`.
+    target = {"compile": "compile-pipelines", "run": "run-pipeline", "publish": "publish-pipelines"}[args.command]
+    where = f"{target} {args.env}" if args.env else ""
     try:
         environment = load_environment(args.env) if args.env else None
         if args.command == "compile":
@@ -404,7 +416,10 @@ def main(argv: list[str] | None = None) -> int:
             result = submit_to_vertex(args.pipeline, environment, params, args.dry_run, args.team)
             print(json.dumps(result, indent=2, default=str))
     except (ConfigError, UsageError, *not_ready()) as error:
-        return refused(error)
+        return refused(error, where)
+    except GoogleAPICallError as error:  # Vertex AI's answer: a missing permission, a quota, an outage
+        print(f"{where}: {error.code} {error.message}", file=sys.stderr)
+        return 1
     except PipelineFailed as error:
         *above, last = str(error).split("\n")
         print("\n".join([*above, f"run-pipeline {args.pipeline} failed at {last}"]), file=sys.stderr)

@@ -453,7 +453,8 @@ def test_the_expected_source_objects_are_the_ones_synth_uploads(fixture_stacks):
     [
         ("infra.operate", ["status", "--env", "dev"], "status dev"),
         ("tools.dashboard.image", ["--env", "dash"], "wait-dashboard-image dash"),
-        ("pipelines.ops.cli", ["publish", "--env", "dev"], None),
+        ("pipelines.ops.cli", ["publish", "--env", "dev"], "publish-pipelines dev"),
+        ("pipelines.ops.cli", ["run", "training", "--env", "dev"], "run-pipeline dev"),
         ("infra.terraform", ["bootstrap", "--env", "dev"], "bootstrap dev"),
     ],
 )

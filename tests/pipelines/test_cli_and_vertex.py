@@ -144,6 +144,29 @@ def test_submission_sends_template_root_account_labels_and_parameters(vertex_api
     assert job.resource_name == "projects/acme-mlops-dev/locations/europe-west1/pipelineJobs/prediction-20261122-0300"
 
 
+def test_a_submission_vertex_ai_refuses_is_told_in_one_line(monkeypatch, capsys):
+    """Vertex AI's refusal (here a missing permission, answered by a local stand-in through the
+    real client) is the target's one line, with the code and Google's message, and no traceback."""
+    from google.auth.credentials import AnonymousCredentials
+
+    from pipelines.ops import cli
+
+    def forbidden(request):
+        message = "Permission 'aiplatform.pipelineJobs.create' denied on resource"
+        return 403, {"error": {"code": 403, "message": message, "status": "PERMISSION_DENIED"}}
+
+    monkeypatch.setattr(cli, "google_credentials", lambda project_id: AnonymousCredentials())
+    monkeypatch.setattr(cli, "components_image", lambda environment: "europe-west1-docker.pkg.dev/x/y/z:t")
+    with vertex_ai(forbidden, monkeypatch) as server:
+        assert main(["run", "training", "--env", "dev"]) == 1
+    assert [request.method for request in server.requests] == ["POST"]
+    captured = capsys.readouterr()
+    (line,) = captured.err.splitlines()  # over REST, Google's message follows the request's method and URL
+    assert line.startswith("run-pipeline dev: 403 POST ")
+    assert line.endswith(": Permission 'aiplatform.pipelineJobs.create' denied on resource")
+    assert captured.out == ""
+
+
 @pytest.mark.parametrize("held_before", [set(), {"1"}])
 def test_a_local_run_summary_says_when_it_registered_nothing(tmp_path, held_before):
     """A training run whose artifacts a version already holds registers nothing: the summary says
