@@ -59,8 +59,8 @@ def google_credentials(project_id: str):
 
 def refused(error: Exception, where: str = "") -> int:
     """The one way a command-line main refuses to run: print why on stderr (a config problem per
-    line, or the error's own one-line-per-problem message, after `where: ` when given), no
-    traceback, and return the exit code of a usage error: 2."""
+    line, or each line of the error's own one-line-per-problem message after `where: ` when given),
+    no traceback, and return the exit code of a usage error: 2."""
     # Credentials found but not usable (google.auth's errors); google.auth is imported only for an
     # error that could be one of them.
     if not isinstance(error, ConfigError | MissingPrerequisite) and isinstance(error, not_ready()):
@@ -69,7 +69,8 @@ def refused(error: Exception, where: str = "") -> int:
             f"the Google Cloud credentials could not be used ({reason}); run `gcloud auth application-default "
             "login` again, or check this machine's network"
         )
-    message = f"{where}: {error}" if where else str(error)
-    lines = error.problems if isinstance(error, ConfigError) else [message]
+    lines = error.problems if isinstance(error, ConfigError) else (str(error).splitlines() or [type(error).__name__])
+    if where and not isinstance(error, ConfigError):  # a config problem names its file instead
+        lines = [f"{where}: {line}" for line in lines]
     print("\n".join(lines), file=sys.stderr)
     return 2

@@ -283,7 +283,8 @@ def test_the_cli_refuses_out_of_range_parameters_with_exit_2(capsys):
     code = main(["run", "training", "--env", "dev", "--dry-run", "--params", '{"holdout_days": -5, "metric": "r2"}'])
     assert code == 2
     assert capsys.readouterr().err == (
-        'PARAMS.holdout_days: -5 is out of range; expected 2 to 60\nPARAMS.metric: "r2" is not one of mae, rmse, mape\n'
+        "run-pipeline dev: PARAMS.holdout_days: -5 is out of range; expected 2 to 60\n"
+        'run-pipeline dev: PARAMS.metric: "r2" is not one of mae, rmse, mape\n'
     )
     assert main(["run", "training", "--params", '{"holdout_days": 1}']) == 2, "local runs check ranges too"
     assert capsys.readouterr().err == "PARAMS.holdout_days: 1 is out of range; expected 2 to 60\n"
