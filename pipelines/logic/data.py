@@ -124,15 +124,19 @@ def _parse_csv(handle, source: str) -> pd.DataFrame:
     try:
         return pd.read_csv(handle)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
-        raise DataValidationError(source, [f"is not a readable CSV ({error})"]) from None
+        # One line: pandas ends some messages with a newline, which made two problems of one.
+        raise DataValidationError(source, [f"is not a readable CSV ({' '.join(str(error).split())})"]) from None
 
 
-def _delimiter_hint(frame: pd.DataFrame) -> str:
-    """A file read as one column whose name holds semicolons or tabs was separated by them."""
+def _header_hint(frame: pd.DataFrame, column: str) -> str:
+    """A file read as one column whose name holds semicolons or tabs was separated by them; a
+    header cell that is the column's name with spaces around it (`time, load_kw`) is that column."""
     if len(frame.columns) == 1:
         for name, delimiter in (("semicolons", ";"), ("tabs", "\t")):
             if delimiter in str(frame.columns[0]):
                 return f" (its one header cell holds {name}: expected a CSV separated by commas)"
+    if any(str(name).strip() == column for name in frame.columns):
+        return f" (one is {column!r} with spaces around it: expected header cells without spaces)"
     return ""
 
 
@@ -152,7 +156,7 @@ def validate(
             # The header is file content: its size is named, never its text.
             [
                 f"missing column {c!r}; the data has {counted(len(frame.columns), 'column', 'columns')}, none named "
-                f"{c!r}{_delimiter_hint(frame)}"
+                f"{c!r}{_header_hint(frame, c)}"
                 for c in missing
             ],
         )

@@ -76,6 +76,29 @@ def test_a_csv_separated_by_semicolons_is_told_so(tmp_path):
     ]
 
 
+def test_a_header_with_spaces_after_its_commas_is_told_so(tmp_path):
+    """`time, load_kw` reads as the columns 'time' and ' load_kw': the hint says which is which."""
+    path = tmp_path / "load.csv"
+    path.write_text("timestamp, demand\n2000-06-05 00:00:00, 31000\n")
+    with pytest.raises(DataValidationError) as raised:
+        validate(read_source(str(path)), SPEC, str(path))
+    assert raised.value.problems == [
+        "missing column 'demand'; the data has 2 columns, none named 'demand' (one is 'demand' with spaces around "
+        "it: expected header cells without spaces)"
+    ]
+
+
+def test_a_row_with_too_many_fields_is_one_problem_on_one_line(tmp_path):
+    """pandas ends this message with a newline: it was counted as two problems, the last one ')'."""
+    path = tmp_path / "ragged.csv"
+    path.write_text("timestamp,demand\n2000-06-05 00:00:00,31000\n2000-06-05 00:30:00,31000,7\n")
+    with pytest.raises(DataValidationError) as raised:
+        read_source(str(path))
+    assert raised.value.problems == [
+        "is not a readable CSV (Error tokenizing data. C error: Expected 2 fields in line 3, saw 3)"
+    ]
+
+
 def test_errors_never_echo_the_files_text(tmp_path):
     secret = tmp_path / "secret.csv"
     secret.write_text("password=hunter2,api_key=AKIA123\nx,y\n")
