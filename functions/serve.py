@@ -23,9 +23,10 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from pathlib import Path
 
 from environments.credentials import refused
-from environments.loading import COMPILED_DIR, LOCAL_REGISTRY, REPO_ROOT, load_environment
+from environments.loading import COMPILED_DIR, LOCAL_MODELS, LOCAL_REGISTRY, REPO_ROOT, load_environment
 from environments.messages import ConfigError
 from functions.settings import ENTRY_POINTS, FUNCTIONS, SettingsError, deployed_settings
 
@@ -44,6 +45,16 @@ def local_environment(function: str, environment_name: str) -> dict[str, str]:
     variables = replace(deployed, **LOCAL_OVERRIDES[function]).to_env()
     variables |= {key: os.environ[key] for key in variables if key in os.environ}
     type(deployed).from_env(variables)
+    registry = variables.get("REGISTRY_URI", "")
+    # A folder other than the local registry that is not there is a mistyped path: served, every
+    # request would be told to train first. (The local registry appears with the first training run.)
+    folder = registry and "://" not in registry and Path(registry)
+    if folder and folder.resolve() != LOCAL_REGISTRY and not folder.is_dir():
+        raise SettingsError(
+            f"REGISTRY_URI: {registry[:80]!r} is no folder; expected the folder a training run registered "
+            f"its model in (under {LOCAL_MODELS.relative_to(REPO_ROOT)}/ for a model of its own), or "
+            "vertex://<project>/<region>/<model>"
+        )
     # The function's folder holds main.py; the shared modules come from the repository itself.
     return variables | {"PYTHONPATH": str(REPO_ROOT)}
 
@@ -109,6 +120,21 @@ def listen_address(host: str, port: str) -> tuple[str, int, str]:
     return str(address), int(port), f"http://{shown}:{int(port)}"
 
 
+def check_bindable(host: str, port: int) -> None:
+    """ValueError naming PORT when the address cannot be bound (most often: another server has it),
+    checked before anything is printed: gunicorn would retry and log the error for five seconds."""
+    family = socket.AF_INET6 if ipaddress.ip_address(host).version == 6 else socket.AF_INET
+    with socket.socket(family) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise ValueError(
+                f"PORT: {port} on {host} cannot be bound ({error.strerror}); expected a free port, e.g. "
+                f"PORT={port + 1 if port < 65535 else 8080}"
+            ) from None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--function", required=True)
@@ -121,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         host, port, url = listen_address(args.host, args.port)
+        check_bindable(host, port)
     except ValueError as error:
         return refused(error)
     try:

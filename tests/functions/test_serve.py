@@ -13,10 +13,15 @@ class Exec(Exception):
     pass
 
 
+CHECK_BINDABLE = serve.check_bindable
+
+
 @pytest.fixture
 def execs(monkeypatch) -> list[list[str]]:
-    """The command serve would replace itself with."""
+    """The command serve would replace itself with; the address is not probed (the machine's port
+    8080 or IPv6 loopback are not this test's subject: a port in use has its own test)."""
     commands = []
+    monkeypatch.setattr(serve, "check_bindable", lambda host, port: None)
 
     def execve(path, argv, env):
         commands.append(argv)
@@ -58,6 +63,25 @@ def test_bad_host_or_port_exit_2_before_serving(execs, capsys):
     assert execs == []
 
 
+def test_a_port_in_use_is_refused_in_one_line_before_serving(execs, capsys, monkeypatch):
+    """Not 'serving ...' followed by five seconds of gunicorn's retries."""
+    import socket
+
+    monkeypatch.setattr(serve, "check_bindable", CHECK_BINDABLE)
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert serve.main(["--function", "predict", "--port", str(port)]) == 2
+    assert capsys.readouterr() == (
+        "",
+        f"PORT: {port} on 127.0.0.1 cannot be bound (Address already in use); expected a free port, e.g. "
+        f"PORT={port + 1}\n",
+    )
+    assert execs == []
+
+
 @pytest.mark.parametrize(
     ("variable", "value", "message"),
     [
@@ -93,6 +117,13 @@ def test_bad_host_or_port_exit_2_before_serving(execs, capsys):
             "REGISTRY_URI",
             "gs://bucket/models",
             "REGISTRY_URI: 'gs://bucket/models' is neither a folder nor vertex://; expected a registry folder or "
+            "vertex://<project>/<region>/<model>",
+        ),
+        (
+            "REGISTRY_URI",
+            "build/registry/models/forecaster-typo",
+            "REGISTRY_URI: 'build/registry/models/forecaster-typo' is no folder; expected the folder a training run "
+            "registered its model in (under build/registry/models/ for a model of its own), or "
             "vertex://<project>/<region>/<model>",
         ),
         (
