@@ -4,6 +4,9 @@
 Every check costs what the body's size says, whatever the body holds:
 - a declared Content-Length over the limit is refused (413) before a byte is read; without one,
   at most the limit plus one byte is read;
+- a client that sends nothing for BODY_IDLE_SECONDS while its body is read is answered 408;
+- an answer given before the body's end (413, 408) is never followed by reading the rest, and
+  closes the connection (`closing_unread_bodies`);
 - nesting deeper than MAX_DEPTH is refused before parsing, counted without recursion (Python's
   parser would raise RecursionError on deep input);
 - a number longer than MAX_NUMBER_CHARS is refused before it is converted (Python's int() refuses
@@ -20,6 +23,11 @@ from itertools import accumulate
 
 MAX_DEPTH = 32
 READ_CHUNK_BYTES = 64 * 1024  # a body without a declared length is read this much at a time
+# The longest a body's sender may pause: a client that stalls would hold the one request an
+# instance serves (and `make serve`'s one worker) for as long as it keeps the connection open.
+BODY_IDLE_SECONDS = 10
+# Set in a request's WSGI environ when an answer was decided before its body was read to the end.
+UNREAD_BODY = "platform.unread_body"
 # Longer than any float's shortest repr (at most 24 characters) or any int a parameter needs.
 MAX_NUMBER_CHARS = 100
 
@@ -44,6 +52,12 @@ class BadRequest(Exception):
 
     def response(self) -> tuple[dict, int]:
         return {"error": self.error, "field": self.field}, self.status
+
+
+def _unread(request, error: BadRequest) -> BadRequest:
+    """`error`, for a request whose body is left unread from here on."""
+    request.environ[UNREAD_BODY] = True
+    return error
 
 
 def json_object(request, keys: tuple[str, ...], max_bytes: int) -> dict:
@@ -73,19 +87,32 @@ def read_body(request, max_bytes: int) -> bytes:
     """The body, refused from its declared length or after reading at most `max_bytes` + 1 bytes."""
     declared = request.content_length
     if declared is not None and declared > max_bytes:
-        raise BadRequest("body", f"body is {declared} bytes; expected at most {max_bytes}", 413)
+        raise _unread(request, BadRequest("body", f"body is {declared} bytes; expected at most {max_bytes}", 413))
     wanted = max_bytes + 1 if declared is None else declared
     chunks, size = [], 0
-    while size < wanted:
-        # werkzeug's request stream allocates the size asked for before it reads (io.RawIOBase):
-        # ask for the declared length, or READ_CHUNK_BYTES at a time, never for the whole limit.
-        chunk = request.stream.read(wanted - size if declared is not None else min(wanted - size, READ_CHUNK_BYTES))
-        if not chunk:
-            break
-        chunks.append(chunk)
-        size += len(chunk)
+    # gunicorn's client socket (the server functions-framework runs): each wait for the body's bytes
+    # is bounded. Other servers (tests' clients) pass none.
+    client = request.environ.get("gunicorn.socket")
+    if client is not None:
+        client.settimeout(BODY_IDLE_SECONDS)
+    try:
+        while size < wanted:
+            # werkzeug's request stream allocates the size asked for before it reads (io.RawIOBase):
+            # ask for the declared length, or READ_CHUNK_BYTES at a time, never for the whole limit.
+            chunk = request.stream.read(wanted - size if declared is not None else min(wanted - size, READ_CHUNK_BYTES))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except TimeoutError:
+        message = f"no byte of the body for {BODY_IDLE_SECONDS} s; expected the whole body without pauses"
+        raise _unread(request, BadRequest("body", message, 408)) from None
+    finally:
+        if client is not None:
+            client.settimeout(None)
     if size > max_bytes:
-        raise BadRequest("body", f"body is more than {max_bytes} bytes; expected at most {max_bytes}", 413)
+        error = BadRequest("body", f"body is more than {max_bytes} bytes; expected at most {max_bytes}", 413)
+        raise _unread(request, error)
     return b"".join(chunks)
 
 
@@ -189,6 +216,28 @@ def _float(text: str) -> float:
 
 def _constant(name: str):
     raise BadRequest("body", f"{name} is not a JSON number; expected a finite number")
+
+
+def closing_unread_bodies(handler):
+    """Send an answer decided before the body's end (UNREAD_BODY) without reading the rest, and
+    close the connection. functions-framework reads the whole body after every answer that is not a
+    stream (its `read_request`, so that a client is not reset before it has sent everything): after
+    a 413 that would read what was refused (to the declared length; a chunked body, to its end, in
+    memory), and a client that claims more than it sends would never get its answer. A stream it
+    leaves alone. Outermost on a function: it takes the answer as Flask makes it."""
+    import functools
+
+    import flask
+
+    @functools.wraps(handler)
+    def respond(request):
+        response = flask.make_response(handler(request))
+        if not request.environ.get(UNREAD_BODY):
+            return response
+        headers = dict(response.headers) | {"Connection": "close"}  # gunicorn closes on this header
+        return flask.Response(iter([response.get_data()]), status=response.status_code, headers=headers)
+
+    return respond
 
 
 def fast_json(handler):

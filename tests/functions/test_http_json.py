@@ -10,16 +10,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from functions.http_json import READ_CHUNK_BYTES, BadRequest, json_object, parse_json, read_body
+from functions import http_json
+from functions.http_json import READ_CHUNK_BYTES, UNREAD_BODY, BadRequest, json_object, parse_json, read_body
 
 KEYS = ("a", "b")
 
 
 class FakeRequest:
-    """What json_object reads of a werkzeug request: method, declared length and the body stream."""
+    """What json_object reads of a werkzeug request: method, declared length, the body stream and
+    the WSGI environ."""
 
-    def __init__(self, stream, content_length: int | None, method: str = "POST"):
+    def __init__(self, stream, content_length: int | None, method: str = "POST", environ: dict | None = None):
         self.method, self.content_length, self.stream = method, content_length, stream
+        self.environ = {} if environ is None else environ
 
 
 class EndlessStream:
@@ -51,6 +54,24 @@ def test_a_declared_length_over_the_limit_is_refused_before_reading():
         {"error": "body is 1001 bytes; expected at most 1000", "field": "body"},
         413,
     )
+    assert request.environ[UNREAD_BODY], "the answer must not be followed by reading the rest"
+
+
+def test_a_sender_that_pauses_longer_than_the_idle_limit_is_answered_408(monkeypatch):
+    """Read from a real socket, as gunicorn's: each wait for bytes is bounded, and the socket is
+    left as it was found for the answer."""
+    import socket
+
+    monkeypatch.setattr(http_json, "BODY_IDLE_SECONDS", 0.2)
+    server, client = socket.socketpair()
+    with server, client:
+        client.sendall(b'{"a": ')  # then nothing more
+        request = FakeRequest(server.makefile("rb"), content_length=100, environ={"gunicorn.socket": server})
+        assert bad(lambda: read_body(request, 1000)) == (
+            {"error": "no byte of the body for 0.2 s; expected the whole body without pauses", "field": "body"},
+            408,
+        )
+        assert request.environ[UNREAD_BODY] and server.gettimeout() is None
 
 
 def test_without_a_declared_length_reads_the_limit_plus_one_byte_and_no_further():

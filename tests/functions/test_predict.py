@@ -159,6 +159,39 @@ def test_served_over_real_http(registry):
         assert bad.status_code == 400 and bad.json()["field"] == "body"
 
 
+def raw_answer(url: str, head: bytes, body: bytes) -> bytes:
+    """What a client that sends `head` and `body` and then waits (sending nothing more) receives."""
+    import socket
+    from urllib.parse import urlsplit
+
+    address = urlsplit(url)
+    with socket.create_connection((address.hostname, address.port), timeout=20) as client:
+        client.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" + head + b"\r\n" + body)
+        answer = b""
+        while chunk := client.recv(65536):
+            answer += chunk
+    return answer
+
+
+def test_an_answer_before_the_bodys_end_is_sent_at_once_and_closes(registry):
+    """functions-framework reads the whole body after each answer: a client claiming 100 MB but
+    sending 2 bytes, or a chunked upload over the limit, used to get no answer at all (the one
+    worker then served nobody else), and the chunked body was read to its end in memory."""
+    with serve("predict", {"REGISTRY_URI": str(registry.root)}) as url:
+        declared = raw_answer(url, b"Content-Length: 100000000\r\n", b"{}")
+        chunk = b" " * 65536
+        chunked = raw_answer(url, b"Transfer-Encoding: chunked\r\n", (b"10000\r\n" + chunk + b"\r\n") * 17)
+        served = requests.post(url, json={"history": history(), "horizon": 2}, timeout=30)
+    for answer, error in (
+        (declared, "body is 100000000 bytes; expected at most 1048576"),
+        (chunked, "body is more than 1048576 bytes; expected at most 1048576"),
+    ):
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 413 ") and b"\r\nConnection: close" in head
+        assert json.loads(body) == {"error": error, "field": "body"}
+    assert served.status_code == 200, "the worker is free for the next client"
+
+
 def post_raw(client, raw: bytes):
     return client.post("/", data=raw, content_type="application/json")
 
