@@ -105,10 +105,20 @@ def read_source(source: str) -> pd.DataFrame:
     if source == REFERENCE:
         return load_reference()
     if source.startswith("gs://"):
+        from google.auth.exceptions import DefaultCredentialsError
         from google.cloud import storage
 
         bucket, _, name = source.removeprefix("gs://").partition("/")
-        client = storage.Client()
+        try:
+            client = storage.Client()
+        except DefaultCredentialsError:  # a local run on a machine without a login
+            raise DataValidationError(
+                source,
+                [
+                    "cannot be read: no Google Cloud credentials found; run `gcloud auth application-default "
+                    "login` (with read access to the bucket), or copy the file here and give its path"
+                ],
+            ) from None
         try:
             payload = client.bucket(bucket).blob(name).download_as_bytes()
         except Exception as error:  # the client raises NotFound, Forbidden, ... all mean "unreadable"

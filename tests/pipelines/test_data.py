@@ -40,6 +40,22 @@ def test_gs_source_is_read_through_google_cloud_storage(gcs_emulator, reference)
         read_source("gs://demand-data/missing.csv")
 
 
+def test_a_gs_source_without_credentials_says_how_to_get_them(monkeypatch, tmp_path):
+    """A local run given the README's gs:// example on a machine with no login: google.auth's
+    DefaultCredentialsError reached the run's summary as its class name and text."""
+    for variable in ("GOOGLE_APPLICATION_CREDENTIALS", "STORAGE_EMULATOR_HOST", "GOOGLE_CLOUD_PROJECT"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path / "gcloud"))
+    monkeypatch.setenv("NO_GCE_CHECK", "True")
+    with pytest.raises(DataValidationError) as raised:
+        read_source("gs://demand-data/uk/load.csv")
+    assert str(raised.value) == (
+        "gs://demand-data/uk/load.csv: cannot be read: no Google Cloud credentials found; run `gcloud auth "
+        "application-default login` (with read access to the bucket), or copy the file here and give its path"
+    )
+
+
 def test_missing_file_and_unreadable_csv(tmp_path):
     with pytest.raises(DataValidationError) as raised:
         read_source(str(tmp_path / "nope.csv"))
