@@ -77,7 +77,8 @@ def parse(body: dict, spec: DataSpec) -> Request:
     naming the field."""
     history, past = _rows(body, "history", spec.columns, spec)
     future, ahead = _rows(body, "future", _future_columns(spec), spec, required=False)
-    horizon = _checked_horizon(body.get("horizon", len(future) or max_horizon(spec)), len(future), spec)
+    asked = body["horizon"] if "horizon" in body else _default_horizon(len(future), spec)
+    horizon = _checked_horizon(asked, len(future), spec)
     arrays = history and past is not None and ahead is not None and _as_arrays(past, ahead, horizon, spec)
     request = arrays or Request(horizon, series=_as_series(history, future, horizon, spec) if history else None)
     # Once the rows are valid, as in the batch path (validation, then the forecast's history check).
@@ -118,8 +119,8 @@ def parse_usual(body, spec: DataSpec) -> Request | None:
     """What `parse` makes of a body that `usual_body` decoded, when that is an arrays Request; else
     None, and `parse` decides (with its messages). The same checks on the same arrays: msgspec has
     checked the types, and it refuses a number that overflows a float, so every number is finite."""
-    horizon = len(body.future) or max_horizon(spec) if body.horizon is msgspec.UNSET else body.horizon
     try:
+        horizon = _default_horizon(len(body.future), spec) if body.horizon is msgspec.UNSET else body.horizon
         horizon = _checked_horizon(horizon, len(body.future), spec)
     except InvalidRequest:
         return None
@@ -149,6 +150,18 @@ def _column_field(index: int) -> str:
 
 def _future_columns(spec: DataSpec) -> list[str]:
     return [spec.timestamp_column, *spec.exogenous_columns]
+
+
+def _default_horizon(future_rows: int, spec: DataSpec) -> int:
+    """Without `horizon`: one period per future row, or a day without any. More rows than a day can
+    forecast are the future's problem: the caller never gave a horizon."""
+    if future_rows > max_horizon(spec):
+        raise InvalidRequest(
+            "future",
+            f"{future_rows} future rows; expected at most {max_horizon(spec)} (one day at {spec.frequency}), one "
+            "per forecast period",
+        )
+    return future_rows or max_horizon(spec)
 
 
 def _checked_horizon(horizon: object, future_rows: int, spec: DataSpec) -> int:

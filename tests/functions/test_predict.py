@@ -96,6 +96,11 @@ def test_no_champion_is_503_but_bad_input_is_still_400(tmp_path, monkeypatch):
             "horizon",
             "49 is not a horizon; expected an integer from 1 to 48 (one day at 30min)",
         ),
+        (  # no horizon given: the rows say it, and they are too many (it was told as a horizon of 49)
+            {"history": [], "future": [{"timestamp": "2000-08-28T00:00:00"}] * 49},
+            "future",
+            "49 future rows; expected at most 48 (one day at 30min), one per forecast period",
+        ),
         ({"history": [], "horizon": 2}, "history", SHORT_HISTORY),
     ],
 )
