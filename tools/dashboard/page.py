@@ -99,7 +99,12 @@ def champion_chart(champions: list[dict]) -> str:
 def drift_chart(drift: dict | None) -> str:
     title = "Drift"
     if drift is None:
-        return _empty("drift", title, "No monitoring run yet: run `make run-pipeline PIPELINE=monitoring`.")
+        return _empty(
+            "drift",
+            title,
+            "No monitoring run yet: run `make run-pipeline PIPELINE=monitoring` (for a model of your own, "
+            "with the `source` and `registry_uri` it was trained with in PARAMS).",
+        )
     figure = go.Figure(go.Bar(x=["share of drifted columns"], y=[drift["drift_share"]], name=f"run {drift['run']}"))
     figure.add_hline(y=drift["threshold"], line_dash="dash", annotation_text=f"threshold {drift['threshold']:.2f}")
     figure.update_yaxes(range=[0, 1])
