@@ -13,6 +13,7 @@ import io
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from pipelines.logic.spec import (
@@ -81,6 +82,29 @@ def _to_datetime(values: pd.Series, **options) -> pd.Series:
         kept = pd.to_datetime(values.where(read & (zoned == kept_zoned)), errors="coerce", utc=kept_zoned, **options)
     # Anything else pandas leaves as objects reads as no timestamps, never as a column of objects.
     return kept if pd.api.types.is_datetime64_any_dtype(kept) else pd.Series(pd.NaT, index=values.index)
+
+
+_DAY_FIRST = r"\s*(\d{1,2})[/.-]\d{1,2}[/.-]\d{2,4}\b"  # 13/01/2024: day, month, year
+
+
+def _unread_timestamps_hint(values: pd.Series, unread: np.ndarray) -> str:
+    """Why values that look like times were not read, when the others say it (never their text):
+    dates written day first, which are read month first as long as the day is 12 or less; or times
+    with an offset among times without one, or the other way round (`_to_datetime`)."""
+    text, others = values[unread].astype("string"), values[~unread].astype("string")
+    first_fields = text.str.extract(_DAY_FIRST, expand=False).dropna().astype(int)
+    if len(first_fields) and (first_fields > 12).any():
+        return (
+            " (dates written day first, such as 13/01/2024, are read month first: days 1 to 12 are read as "
+            "months; expected timestamps written YYYY-MM-DD HH:MM:SS)"
+        )
+    zoned = text.str.contains(_ZONE_SUFFIX, na=False)
+    others_zoned = others.str.contains(_ZONE_SUFFIX, na=False)
+    if len(others) and zoned.all() and not others_zoned.any():
+        return " (written with a time-zone offset among times without one: expected an offset on every time, or none)"
+    if len(others) and not zoned.any() and others_zoned.all():
+        return " (written without a time-zone offset among times with one: expected an offset on every time, or none)"
+    return ""
 
 
 def load_reference() -> pd.DataFrame:
@@ -180,7 +204,7 @@ def validate(
         problems.append(
             f"column {spec.timestamp_column!r}: "
             f"{counted(int(bad.sum()), 'value is not a timestamp', 'values are not timestamps')}, "
-            f"first in row {position + 1}"
+            f"first in row {position + 1}{_unread_timestamps_hint(frame[spec.timestamp_column], bad)}"
         )
     frame[spec.timestamp_column] = timestamps
     duplicated = timestamps[timestamps.duplicated() & timestamps.notna()]

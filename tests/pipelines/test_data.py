@@ -115,6 +115,35 @@ def test_a_row_with_too_many_fields_is_one_problem_on_one_line(tmp_path):
     ]
 
 
+@pytest.mark.parametrize(
+    ("written", "problem"),
+    [
+        (
+            lambda stamps: stamps.strftime("%d/%m/%Y %H:%M"),
+            "432 values are not timestamps, first in row 289 (dates written day first, such as 13/01/2024, are "
+            "read month first: days 1 to 12 are read as months; expected timestamps written YYYY-MM-DD HH:MM:SS)",
+        ),
+        (
+            lambda stamps: [f"{t.isoformat()}{'+01:00' if i == 700 else ''}" for i, t in enumerate(stamps)],
+            "1 value is not a timestamp, first in row 701 (written with a time-zone offset among times without "
+            "one: expected an offset on every time, or none)",
+        ),
+        (
+            lambda stamps: [t.isoformat() if i != 5 else "soon" for i, t in enumerate(stamps)],
+            "1 value is not a timestamp, first in row 6",
+        ),
+    ],
+    ids=["day first", "one offset among none", "no pattern"],
+)
+def test_timestamps_that_cannot_be_read_say_why_when_the_others_show_it(written, problem):
+    """A day-first file read month first counted 'values that are not timestamps' from the 13th on;
+    an offset among plain times was 'not a timestamp' too, with no word of offsets."""
+    stamps = pd.date_range("2024-01-01", periods=24 * 30, freq="1h")
+    frame = pd.DataFrame({"timestamp": written(stamps), "demand": np.arange(len(stamps), dtype=float)})
+    problems = problems_of(frame, DataSpec(frequency="1h"))
+    assert problems[0] == f"column 'timestamp': {problem}"
+
+
 def test_errors_never_echo_the_files_text(tmp_path):
     secret = tmp_path / "secret.csv"
     secret.write_text("password=hunter2,api_key=AKIA123\nx,y\n")
@@ -189,7 +218,10 @@ def test_offsets_that_change_at_a_clock_change_read_as_one_series_in_utc(referen
     hours_only = local.assign(timestamp=local["timestamp"].str[:-3])  # +00 and +01: ISO 8601 too
     assert validate(hours_only, SPEC, "local.csv").index.equals(series.index)
     local.loc[0, "timestamp"] = local.loc[0, "timestamp"][:-6]  # the fewer kind is refused, even first
-    assert problems_of(local) == ["column 'timestamp': 1 value is not a timestamp, first in row 1"]
+    assert problems_of(local) == [
+        "column 'timestamp': 1 value is not a timestamp, first in row 1 (written without a time-zone offset among "
+        "times with one: expected an offset on every time, or none)"
+    ]
 
 
 def test_bad_timestamps_duplicates_gaps_and_off_grid(reference):
