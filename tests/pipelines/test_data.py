@@ -79,29 +79,33 @@ def test_missing_column_names_the_expected_column_and_the_count_only(reference):
     ]
 
 
-def test_a_csv_separated_by_semicolons_is_told_so(tmp_path):
-    """A European spreadsheet export reads as one column: the hint names the separator, not the text."""
+@pytest.mark.parametrize(
+    ("text", "problems"),
+    [
+        (  # a European spreadsheet export reads as one column: the hint names the separator, not the text
+            "timestamp;demand\n2000-06-05 00:00:00;31000\n",
+            [
+                f"missing column '{column}'; the data has 1 column, none named '{column}' (its one header cell "
+                "holds semicolons: expected a CSV separated by commas)"
+                for column in ("timestamp", "demand")
+            ],
+        ),
+        (  # `time, load_kw` reads as the columns 'time' and ' load_kw'
+            "timestamp, demand\n2000-06-05 00:00:00, 31000\n",
+            [
+                "missing column 'demand'; the data has 2 columns, none named 'demand' (one is 'demand' with spaces "
+                "around it: expected header cells without spaces)"
+            ],
+        ),
+    ],
+    ids=["semicolons", "spaces after commas"],
+)
+def test_a_header_that_names_the_columns_otherwise_is_told_so(tmp_path, text, problems):
     path = tmp_path / "sales.csv"
-    path.write_text("timestamp;demand\n2000-06-05 00:00:00;31000\n")
+    path.write_text(text)
     with pytest.raises(DataValidationError) as raised:
         validate(read_source(str(path)), SPEC, str(path))
-    assert raised.value.problems == [
-        f"missing column '{column}'; the data has 1 column, none named '{column}' (its one header cell holds "
-        "semicolons: expected a CSV separated by commas)"
-        for column in ("timestamp", "demand")
-    ]
-
-
-def test_a_header_with_spaces_after_its_commas_is_told_so(tmp_path):
-    """`time, load_kw` reads as the columns 'time' and ' load_kw': the hint says which is which."""
-    path = tmp_path / "load.csv"
-    path.write_text("timestamp, demand\n2000-06-05 00:00:00, 31000\n")
-    with pytest.raises(DataValidationError) as raised:
-        validate(read_source(str(path)), SPEC, str(path))
-    assert raised.value.problems == [
-        "missing column 'demand'; the data has 2 columns, none named 'demand' (one is 'demand' with spaces around "
-        "it: expected header cells without spaces)"
-    ]
+    assert raised.value.problems == problems
 
 
 def test_a_row_with_too_many_fields_is_one_problem_on_one_line(tmp_path):
