@@ -45,7 +45,14 @@ def validate(raw: Input[Dataset], data_spec: dict, purpose: str, holdout_days: i
     except DataValidationError as error:
         raise SystemExit(f"invalid data: {error}") from None  # the message, without a traceback
     series.to_parquet(validated.path)
-    validated.metadata.update({"rows": len(series), "start": str(series.index[0]), "end": str(series.index[-1])})
+    validated.metadata.update(
+        {
+            "source": raw.metadata.get("source", "input"),  # what later steps' refusals name
+            "rows": len(series),
+            "start": str(series.index[0]),
+            "end": str(series.index[-1]),
+        }
+    )
 
 
 def features(validated: Input[Dataset], data_spec: dict, holdout_days: int, table: Output[Dataset]):
@@ -194,7 +201,7 @@ def batch_predict(validated: Input[Dataset], registry_uri: str, horizon: int, fo
     try:
         champion_to_use(registry, registry_uri)
         version, forecaster = load_champion(registry)
-        result = forecast(forecaster, read_parquet(validated.path), horizon)
+        result = forecast(forecaster, read_parquet(validated.path), horizon, validated.metadata.get("source", "input"))
     except RegistryError as error:
         raise SystemExit(str(error)) from None  # the reason, without a traceback
     except DataValidationError as error:

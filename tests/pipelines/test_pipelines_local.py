@@ -140,3 +140,29 @@ def test_bad_data_fails_the_run_at_validation(local_runs, reference, trained):
     reference.head(48 * 3).to_csv(path, index=False)
     with pytest.raises(RuntimeError, match="validate"):
         build().training(registry_uri=str(registry_path), source=str(path), holdout_days=HOLDOUT_DAYS)
+
+
+def test_batch_prediction_refusals_name_the_input_file(tmp_path, with_temperature):
+    """Validation passes the source's name on: a prediction input without the exogenous values of
+    the day ahead was refused by batch prediction as 'input'."""
+    from kfp.dsl import Dataset
+
+    from pipelines.kfp_glue import components
+    from pipelines.logic.backtest import train_challenger
+    from pipelines.logic.data import DataSpec, validate
+
+    spec = DataSpec(exogenous_columns=("temperature",))
+    training = validate(with_temperature, spec, "train.csv").iloc[: -7 * spec.periods_per_day]
+    train_challenger(training, spec, 2, {"n_estimators": 10}, families=("trees",)).save(tmp_path / "model")
+    registry = LocalRegistry(tmp_path / "registry")
+    registry.register(tmp_path / "model", {"mae": 1.0}, promote=True)
+    raw = Dataset(uri=str(tmp_path / "raw.parquet"), metadata={"source": "next_day.csv"})
+    with_temperature.tail(10 * spec.periods_per_day).to_parquet(raw.path)  # observations only
+    validated = Dataset(uri=str(tmp_path / "validated.parquet"))
+    components.validate(raw, spec.to_dict(), "prediction", 7, validated)
+    with pytest.raises(SystemExit) as refused:
+        components.batch_predict(validated, str(registry.root), 48, Dataset(uri=str(tmp_path / "forecasts.csv")))
+    assert str(refused.value) == (
+        "invalid data: next_day.csv: column 'temperature': no value for 2000-08-28 00:00:00; expected future "
+        "values for all 48 forecast periods"
+    )
