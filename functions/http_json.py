@@ -4,9 +4,10 @@
 Every check costs what the body's size says, whatever the body holds:
 - a declared Content-Length over the limit is refused (413) before a byte is read; without one,
   at most the limit plus one byte is read;
-- a client that sends nothing for BODY_IDLE_SECONDS while its body is read is answered 408;
-- an answer given before the body's end (413, 408) is never followed by reading the rest, and
-  closes the connection (`closing_unread_bodies`);
+- a client that pauses for BODY_IDLE_SECONDS while its body is read is answered 408 (each wait is
+  bounded, not the whole body: a deployed function's request timeout bounds that);
+- an answer given before the body's end (405, 413, 408) is sent at once, never after reading the
+  rest (`answer_before_the_body`);
 - nesting deeper than MAX_DEPTH is refused before parsing, counted without recursion (Python's
   parser would raise RecursionError on deep input);
 - a number longer than MAX_NUMBER_CHARS is refused before it is converted (Python's int() refuses
@@ -24,7 +25,7 @@ from itertools import accumulate
 MAX_DEPTH = 32
 READ_CHUNK_BYTES = 64 * 1024  # a body without a declared length is read this much at a time
 # The longest a body's sender may pause: a client that stalls would hold the one request an
-# instance serves (and `make serve`'s one worker) for as long as it keeps the connection open.
+# instance serves (and `make serve`'s one worker) for as long as it kept the connection open.
 BODY_IDLE_SECONDS = 10
 # Set in a request's WSGI environ when an answer was decided before its body was read to the end.
 UNREAD_BODY = "platform.unread_body"
@@ -68,7 +69,7 @@ def json_object(request, keys: tuple[str, ...], max_bytes: int) -> dict:
 def post_body(request, max_bytes: int) -> bytes:
     """The POSTed body (`read_body`), or BadRequest (405) for any other method."""
     if request.method != "POST":
-        raise BadRequest("method", f"{request.method} is not allowed; expected POST", 405)
+        raise _unread(request, BadRequest("method", f"{request.method} is not allowed; expected POST", 405))
     return read_body(request, max_bytes)
 
 
@@ -93,6 +94,7 @@ def read_body(request, max_bytes: int) -> bytes:
     # gunicorn's client socket (the server functions-framework runs): each wait for the body's bytes
     # is bounded. Other servers (tests' clients) pass none.
     client = request.environ.get("gunicorn.socket")
+    previous = client.gettimeout() if client is not None else None
     if client is not None:
         client.settimeout(BODY_IDLE_SECONDS)
     try:
@@ -109,7 +111,7 @@ def read_body(request, max_bytes: int) -> bytes:
         raise _unread(request, BadRequest("body", message, 408)) from None
     finally:
         if client is not None:
-            client.settimeout(None)
+            client.settimeout(previous)
     if size > max_bytes:
         error = BadRequest("body", f"body is more than {max_bytes} bytes; expected at most {max_bytes}", 413)
         raise _unread(request, error)
@@ -218,13 +220,15 @@ def _constant(name: str):
     raise BadRequest("body", f"{name} is not a JSON number; expected a finite number")
 
 
-def closing_unread_bodies(handler):
-    """Send an answer decided before the body's end (UNREAD_BODY) without reading the rest, and
-    close the connection. functions-framework reads the whole body after every answer that is not a
-    stream (its `read_request`, so that a client is not reset before it has sent everything): after
-    a 413 that would read what was refused (to the declared length; a chunked body, to its end, in
-    memory), and a client that claims more than it sends would never get its answer. A stream it
-    leaves alone. Outermost on a function: it takes the answer as Flask makes it."""
+def answer_before_the_body(handler):
+    """Send an answer decided before the body's end (UNREAD_BODY) without reading the rest.
+    functions-framework reads the whole body after every answer that is not a stream (its
+    `read_request`, so that a client is not reset before it has sent everything): after a 413 that
+    would read what was refused (to the declared length; a chunked body, to its end, in memory), and
+    a client that claims more than it sends would never get its answer. A stream it leaves alone.
+    (gunicorn's sync worker then closes the connection, as after every request; its threaded worker
+    reads at most 64 KiB more, for at most 5 s, and keeps the connection only if that ended the
+    body.) Outermost on a function: it takes the answer as Flask makes it."""
     import functools
 
     import flask
@@ -234,8 +238,7 @@ def closing_unread_bodies(handler):
         response = flask.make_response(handler(request))
         if not request.environ.get(UNREAD_BODY):
             return response
-        headers = dict(response.headers) | {"Connection": "close"}  # gunicorn closes on this header
-        return flask.Response(iter([response.get_data()]), status=response.status_code, headers=headers)
+        return flask.Response(iter([response.get_data()]), status=response.status_code, headers=dict(response.headers))
 
     return respond
 

@@ -13,6 +13,7 @@ templates of `make compile-pipelines`; predict serves the champion of the local 
 from __future__ import annotations
 
 import argparse
+import errno
 import ipaddress
 import os
 import socket
@@ -122,13 +123,19 @@ def listen_address(host: str, port: str) -> tuple[str, int, str]:
 
 def check_bindable(host: str, port: int) -> None:
     """ValueError naming PORT when the address cannot be bound (most often: another server has it),
-    checked before anything is printed: gunicorn would retry and log the error for five seconds."""
+    or HOST when it is no address of this machine, checked before anything is printed: gunicorn
+    would retry and log the error for five seconds."""
     family = socket.AF_INET6 if ipaddress.ip_address(host).version == 6 else socket.AF_INET
     with socket.socket(family) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn binds
         try:
             probe.bind((host, port))
         except OSError as error:
+            if error.errno == errno.EADDRNOTAVAIL:
+                raise ValueError(
+                    f"HOST: {host} is not an address of this machine; expected {LOOPBACK} (this machine only, "
+                    "the default), 0.0.0.0 (every interface) or one of its own addresses"
+                ) from None
             raise ValueError(
                 f"PORT: {port} on {host} cannot be bound ({error.strerror}); expected a free port, e.g. "
                 f"PORT={port + 1 if port < 65535 else 8080}"

@@ -30,7 +30,7 @@ import yaml
 
 from environments.messages import unknown_team
 from environments.naming import PIPELINES, TAG
-from functions.http_json import BadRequest, closing_unread_bodies, json_object
+from functions.http_json import BadRequest, answer_before_the_body, json_object
 from functions.logs import logged
 from functions.settings import TriggerSettings
 from pipelines.logic.parameters import shown
@@ -154,7 +154,7 @@ def _credentials(dry_run: bool):
 
 
 @functions_framework.http
-@closing_unread_bodies
+@answer_before_the_body
 @logged("pipeline_trigger")
 def trigger(request, fields: dict):
     settings = _settings()

@@ -24,7 +24,7 @@ import time
 
 import functions_framework
 
-from functions.http_json import BadRequest, closing_unread_bodies, fast_json, object_of, post_body, typed_json
+from functions.http_json import BadRequest, answer_before_the_body, fast_json, object_of, post_body, typed_json
 from functions.logs import log, logged
 from functions.settings import PredictSettings, data_spec_variable
 from pipelines.logic.champion import load_champion
@@ -96,7 +96,7 @@ def _settings() -> PredictSettings:
 
 
 @functions_framework.http
-@closing_unread_bodies
+@answer_before_the_body
 @fast_json
 @logged("predict")
 def predict(request, fields: dict):

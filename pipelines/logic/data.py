@@ -84,7 +84,7 @@ def _to_datetime(values: pd.Series, **options) -> pd.Series:
     return kept if pd.api.types.is_datetime64_any_dtype(kept) else pd.Series(pd.NaT, index=values.index)
 
 
-_DAY_FIRST = r"\s*(\d{1,2})[/.-]\d{1,2}[/.-]\d{2,4}\b"  # 13/01/2024: day, month, year
+_DAY_FIRST = r"^\s*(\d{1,2})[/.-]\d{1,2}[/.-](?:\d{4}|\d{2})\b"  # 13/01/2024: day, month, year
 
 
 def _unread_timestamps_hint(values: pd.Series, unread: np.ndarray) -> str:
@@ -98,11 +98,14 @@ def _unread_timestamps_hint(values: pd.Series, unread: np.ndarray) -> str:
             " (dates written day first, such as 13/01/2024, are read month first: days 1 to 12 are read as "
             "months; expected timestamps written YYYY-MM-DD HH:MM:SS)"
         )
+    # An offset explains only times that read alone (not an empty cell or other text among them).
+    if not len(others) or pd.to_datetime(text, errors="coerce", utc=True, format="ISO8601").isna().any():
+        return ""
     zoned = text.str.contains(_ZONE_SUFFIX, na=False)
     others_zoned = others.str.contains(_ZONE_SUFFIX, na=False)
-    if len(others) and zoned.all() and not others_zoned.any():
+    if zoned.all() and not others_zoned.any():
         return " (written with a time-zone offset among times without one: expected an offset on every time, or none)"
-    if len(others) and not zoned.any() and others_zoned.all():
+    if not zoned.any() and others_zoned.all():
         return " (written without a time-zone offset among times with one: expected an offset on every time, or none)"
     return ""
 

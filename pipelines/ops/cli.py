@@ -417,8 +417,8 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(result, indent=2, default=str))
     except (ConfigError, UsageError, *not_ready()) as error:
         return refused(error, where)
-    except GoogleAPICallError as error:  # Vertex AI's answer: a missing permission, a quota, an outage
-        print(f"{where}: {error.code} {error.message}", file=sys.stderr)
+    except GoogleAPICallError as error:  # a Google API's answer: a missing permission, a quota, an outage
+        print(f"{where}: " * bool(where) + f"{error.code} {error.message}", file=sys.stderr)
         return 1
     except PipelineFailed as error:
         *above, last = str(error).split("\n")

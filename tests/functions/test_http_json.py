@@ -65,13 +65,14 @@ def test_a_sender_that_pauses_longer_than_the_idle_limit_is_answered_408(monkeyp
     monkeypatch.setattr(http_json, "BODY_IDLE_SECONDS", 0.2)
     server, client = socket.socketpair()
     with server, client:
+        server.settimeout(30.0)  # the server's own setting, to be given back
         client.sendall(b'{"a": ')  # then nothing more
         request = FakeRequest(server.makefile("rb"), content_length=100, environ={"gunicorn.socket": server})
         assert bad(lambda: read_body(request, 1000)) == (
             {"error": "no byte of the body for 0.2 s; expected the whole body without pauses", "field": "body"},
             408,
         )
-        assert request.environ[UNREAD_BODY] and server.gettimeout() is None
+        assert request.environ[UNREAD_BODY] and server.gettimeout() == 30.0
 
 
 def test_without_a_declared_length_reads_the_limit_plus_one_byte_and_no_further():

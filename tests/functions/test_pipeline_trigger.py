@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.http_capture import created_pipeline_job, vertex_ai
-from tests.support.functions import FIRED, TEAMS, json_values, make_app, serve
+from tests.support.functions import FIRED, TEAMS, json_values, make_app, raw_answer, serve
 
 
 @pytest.fixture
@@ -268,6 +268,9 @@ def test_served_over_real_http_in_dry_run(templates):
         assert ok.status_code == 200 and ok.json()["status"] == "dry_run"
         bad = requests.post(url, json={"pipeline": "nope"}, headers=FIRED, timeout=30)
         assert bad.status_code == 400 and bad.json()["field"] == "pipeline"
+        # Answered before the body's end, at once: functions-framework would first read the 100 MB claimed.
+        claimed = raw_answer(url, "POST", b"Content-Length: 100000000\r\n", b"{}")
+        assert claimed == (413, {"error": "body is 100000000 bytes; expected at most 65536", "field": "body"})
 
 
 def test_a_job_id_taken_by_another_job_is_a_409_naming_the_conflict(google_apis, monkeypatch):

@@ -80,6 +80,11 @@ def test_a_port_in_use_is_refused_in_one_line_before_serving(execs, capsys, monk
         f"PORT={port + 1}\n",
     )
     assert execs == []
+    assert serve.main(["--function", "predict", "--host", "192.0.2.1"]) == 2  # TEST-NET-1: nobody's address
+    assert capsys.readouterr().err == (
+        "HOST: 192.0.2.1 is not an address of this machine; expected 127.0.0.1 (this machine only, the default), "
+        "0.0.0.0 (every interface) or one of its own addresses\n"
+    )
 
 
 @pytest.mark.parametrize(

@@ -136,8 +136,16 @@ def test_a_row_with_too_many_fields_is_one_problem_on_one_line(tmp_path):
             lambda stamps: [t.isoformat() if i != 5 else "soon" for i, t in enumerate(stamps)],
             "1 value is not a timestamp, first in row 6",
         ),
+        (  # no day-first date inside a year-first one
+            lambda stamps: [t.isoformat() if i != 5 else "2024-02-30 00:00:00" for i, t in enumerate(stamps)],
+            "1 value is not a timestamp, first in row 6",
+        ),
+        (  # text is no time written without an offset
+            lambda stamps: [f"{t.isoformat()}+01:00" if i != 5 else "soon" for i, t in enumerate(stamps)],
+            "1 value is not a timestamp, first in row 6",
+        ),
     ],
-    ids=["day first", "one offset among none", "no pattern"],
+    ids=["day first", "one offset among none", "no pattern", "an impossible date", "text among offsets"],
 )
 def test_timestamps_that_cannot_be_read_say_why_when_the_others_show_it(written, problem):
     """A day-first file read month first counted 'values that are not timestamps' from the 13th on;

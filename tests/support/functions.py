@@ -45,3 +45,27 @@ json_values = st.recursive(
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
     max_leaves=12,
 )
+
+
+def raw_answer(url: str, method: str, head: bytes, body: bytes, timeout: float = 20) -> tuple[int, dict]:
+    """(status, JSON body) of the answer a client gets that sends `head` and `body`, then waits
+    without sending more (a socket timeout if no answer comes)."""
+    import json
+    import socket
+    from urllib.parse import urlsplit
+
+    address = urlsplit(url)
+    with socket.create_connection((address.hostname, address.port), timeout=timeout) as client:
+        client.sendall(
+            f"{method} / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n".encode() + head + b"\r\n" + body
+        )
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            answer += client.recv(65536)
+        headers, _, content = answer.partition(b"\r\n\r\n")
+        length = int(
+            next(line.split(b":")[1] for line in headers.split(b"\r\n") if line.lower().startswith(b"content-length:"))
+        )
+        while len(content) < length:
+            content += client.recv(65536)
+    return int(headers.split(b" ")[1]), json.loads(content)
