@@ -344,7 +344,8 @@ def test_parquet_files_are_read_as_pandas_reads_them_without_starting_arrow_thre
         "import os, pandas\nfrom pipelines.logic.data import read_parquet\n"
         "threads = lambda: len(os.listdir('/proc/self/task'))\n"
         f"before = threads()\nread_parquet({str(path)!r})\nafter = threads()\n"
-        f"pandas.read_parquet({str(path)!r})\nprint(before, after, threads())"
+        f"pandas.read_parquet({str(path)!r})\nprint(before, after, threads(), flush=True)\n"
+        "os._exit(0)"  # the pools pandas started could abort the probe as it exits: the bug itself
     )
     result = subprocess.run([sys.executable, "-c", probe], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
     before, after, with_pandas = map(int, result.stdout.split())
