@@ -29,7 +29,7 @@ from pathlib import Path
 from environments.credentials import refused
 from environments.loading import COMPILED_DIR, LOCAL_MODELS, LOCAL_REGISTRY, REPO_ROOT, load_environment
 from environments.messages import ConfigError
-from functions.settings import ENTRY_POINTS, FUNCTIONS, SettingsError, deployed_settings
+from functions.settings import ENTRY_POINTS, FUNCTIONS, REQUEST_TIMEOUT_SECONDS, SettingsError, deployed_settings
 
 # What a local run changes of the deployed settings: compiled templates and a dry run for the
 # trigger, the local registry (checked on every request) for predict.
@@ -44,6 +44,7 @@ def local_environment(function: str, environment_name: str) -> dict[str, str]:
     shell; SettingsError when the function could not read them (refused here, not on each request)."""
     deployed = deployed_settings(function, load_environment(environment_name))  # with the environment's teams
     variables = replace(deployed, **LOCAL_OVERRIDES[function]).to_env()
+    variables["CLOUD_RUN_TIMEOUT_SECONDS"] = str(REQUEST_TIMEOUT_SECONDS)  # as deployed: see REQUEST_TIMEOUT_SECONDS
     variables |= {key: os.environ[key] for key in variables if key in os.environ}
     type(deployed).from_env(variables)
     registry = variables.get("REGISTRY_URI", "")

@@ -29,6 +29,10 @@ ENTRY_POINTS = {"pipeline_trigger": "trigger", "predict": "predict"}
 # set by the stack). 1 is Cloud Run functions' own default: "each instance can handle only one request
 # at a time" (cloud.google.com/functions/docs/configuring/max-instances).
 REQUEST_CONCURRENCY = 1
+# The longest a request may take (service_config.timeout_seconds). `make serve` gives the local
+# server the same (functions-framework's CLOUD_RUN_TIMEOUT_SECONDS, its gunicorn timeout): a client
+# that stalls its headers or trickles its body holds the one worker at most that long.
+REQUEST_TIMEOUT_SECONDS = 60
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from cdktn_provider_google.cloudfunctions2_function import (
 from cdktn_provider_google.storage_bucket_object import StorageBucketObject
 from constructs import Construct
 
-from functions.settings import REQUEST_CONCURRENCY
+from functions.settings import REQUEST_CONCURRENCY, REQUEST_TIMEOUT_SECONDS
 from infra import google_rules
 from infra.constructs.bucket import SecureBucket
 from infra.constructs.grants import Grantee, granted
@@ -94,7 +94,7 @@ class CloudFunction(Construct):
                 max_instance_count=max_instances,
                 max_instance_request_concurrency=REQUEST_CONCURRENCY,
                 available_memory=memory,
-                timeout_seconds=60,
+                timeout_seconds=REQUEST_TIMEOUT_SECONDS,
                 ingress_settings=INGRESS[ingress],
                 all_traffic_on_latest_revision=True,
                 service_account_email=identity.email,

@@ -180,6 +180,23 @@ def test_an_answer_before_the_bodys_end_is_sent_at_once(registry):
     assert served.status_code == 200, "the worker is free for the next client"
 
 
+def test_a_client_that_stalls_its_headers_holds_the_local_worker_no_longer_than_the_request_timeout(registry):
+    """functions-framework makes CLOUD_RUN_TIMEOUT_SECONDS its gunicorn timeout, which `make serve`
+    sets to the deployed request timeout (tests/infra checks the two agree; 2 s here, as a user may
+    export it): a client that never ends its headers held predict's one worker, and every later
+    request, for as long as it kept the connection."""
+    import socket
+    from urllib.parse import urlsplit
+
+    variables = {"REGISTRY_URI": str(registry.root), "CLOUD_RUN_TIMEOUT_SECONDS": "2"}
+    with serve("predict", variables) as url:
+        address = urlsplit(url)
+        with socket.create_connection((address.hostname, address.port)) as stalled:
+            stalled.sendall(b"POST / HTTP/1.1\r\nHost: x\r\n")  # and nothing more
+            served = requests.post(url, json={"history": history(), "horizon": 2}, timeout=30)
+    assert served.status_code == 200
+
+
 def post_raw(client, raw: bytes):
     return client.post("/", data=raw, content_type="application/json")
 

@@ -313,6 +313,12 @@ def test_functions_are_private_gen2_scaled_to_zero_with_their_own_accounts(fixtu
     # thread (THREADS) is chosen for it (cloud.google.com/functions/docs/configuring/max-instances).
     assert [function["service_config"]["max_instance_request_concurrency"] for function in functions.values()] == [1, 1]
     assert functions["predict"]["service_config"]["environment_variables"]["THREADS"] == "1"
+    # `make serve` gives its local server the deployed request timeout (gunicorn's worker timeout).
+    from functions.serve import local_environment
+
+    for function in ("predict", "pipeline_trigger"):
+        local = int(local_environment(function, "dev")["CLOUD_RUN_TIMEOUT_SECONDS"])
+        assert functions[function.replace("_", "-")]["service_config"]["timeout_seconds"] == local == 60
     trigger_env = functions["pipeline-trigger"]["service_config"]["environment_variables"]
     assert trigger_env["TEMPLATE_REPOSITORY"] == f"https://{REGION[env]}-kfp.pkg.dev/fixture-{env}/pipelines"
     assert trigger_env["RUNNER_SERVICE_ACCOUNT"] == f"pipelines-runner@fixture-{env}.iam.gserviceaccount.com"
