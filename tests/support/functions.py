@@ -61,11 +61,19 @@ def raw_answer(url: str, method: str, head: bytes, body: bytes, timeout: float =
         )
         answer = b""
         while b"\r\n\r\n" not in answer:
-            answer += client.recv(65536)
+            answer += _received(client)
         headers, _, content = answer.partition(b"\r\n\r\n")
         length = int(
             next(line.split(b":")[1] for line in headers.split(b"\r\n") if line.lower().startswith(b"content-length:"))
         )
         while len(content) < length:
-            content += client.recv(65536)
+            content += _received(client)
     return int(headers.split(b" ")[1]), json.loads(content)
+
+
+def _received(client) -> bytes:
+    """The next bytes of an answer; a connection closed before the answer's end is a failure, not a loop."""
+    chunk = client.recv(65536)
+    if not chunk:
+        raise ConnectionError("the server closed the connection before its answer's end")
+    return chunk
