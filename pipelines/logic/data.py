@@ -64,22 +64,28 @@ _ZONE_SUFFIX = r"(?:[Zz]|[+-]\d\d(?::?\d\d)?)\s*$"  # Z or an offset (+01, +0100
 
 
 def _to_datetime(values: pd.Series, **options) -> pd.Series:
-    """pd.to_datetime, NaT where a value cannot be read. Offsets that change from row to row (a
-    clock change, +00:00 then +01:00) name one instant each: they are read in UTC. Where times
-    with and without an offset are mixed, the fewer kind is NaT (a time without an offset names
-    no instant among times with one). (Among times that share one offset, pandas reads a time
-    without one in that offset.)"""
+    """pd.to_datetime, NaT where a value cannot be read. Times that share one offset keep it;
+    offsets that change from row to row (a clock change, +00:00 then +01:00) name one instant each:
+    they are read in UTC. Where times with and without an offset are mixed, the fewer kind is NaT
+    (a time without an offset names no instant among times with one). pandas itself reads a time
+    without an offset among times with changing offsets as UTC, and among times that share one
+    offset as that offset: both are told from the text."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # "Could not infer format": the problem says it
         warnings.simplefilter("ignore", FutureWarning)  # "mixed time zones will raise": handled here
         parsed = pd.to_datetime(values, errors="coerce", **options)
-        if pd.api.types.is_datetime64_any_dtype(parsed):
+        datetimes = pd.api.types.is_datetime64_any_dtype(parsed)
+        if datetimes and (parsed.dt.tz is None or pd.api.types.is_datetime64_any_dtype(values)):
             return parsed
         read = parsed.notna()
-        # From the text: pandas reads a time without an offset among times with one as UTC.
         zoned = values.astype("string").str.contains(_ZONE_SUFFIX, na=False)
+        if datetimes and zoned[read].all():
+            return parsed  # one offset throughout
         kept_zoned = bool(zoned[read].mean() >= 0.5)
-        kept = pd.to_datetime(values.where(read & (zoned == kept_zoned)), errors="coerce", utc=kept_zoned, **options)
+        chosen = values.where(read & (zoned == kept_zoned))
+        kept = pd.to_datetime(chosen, errors="coerce", **options)
+        if kept_zoned and not pd.api.types.is_datetime64_any_dtype(kept):  # offsets that change
+            kept = pd.to_datetime(chosen, errors="coerce", utc=True, **options)
     # Anything else pandas leaves as objects reads as no timestamps, never as a column of objects.
     return kept if pd.api.types.is_datetime64_any_dtype(kept) else pd.Series(pd.NaT, index=values.index)
 

@@ -132,6 +132,11 @@ def test_a_row_with_too_many_fields_is_one_problem_on_one_line(tmp_path):
             "1 value is not a timestamp, first in row 701 (written with a time-zone offset among times without "
             "one: expected an offset on every time, or none)",
         ),
+        (  # pandas read it in the others' offset, as if it had one
+            lambda stamps: [f"{t.isoformat()}{'' if i == 700 else '+01:00'}" for i, t in enumerate(stamps)],
+            "1 value is not a timestamp, first in row 701 (written without a time-zone offset among times with "
+            "one: expected an offset on every time, or none)",
+        ),
         (
             lambda stamps: [t.isoformat() if i != 5 else "soon" for i, t in enumerate(stamps)],
             "1 value is not a timestamp, first in row 6",
@@ -145,7 +150,14 @@ def test_a_row_with_too_many_fields_is_one_problem_on_one_line(tmp_path):
             "1 value is not a timestamp, first in row 6",
         ),
     ],
-    ids=["day first", "one offset among none", "no pattern", "an impossible date", "text among offsets"],
+    ids=[
+        "day first",
+        "one offset among none",
+        "none among one offset",
+        "no pattern",
+        "an impossible date",
+        "text among offsets",
+    ],
 )
 def test_timestamps_that_cannot_be_read_say_why_when_the_others_show_it(written, problem):
     """A day-first file read month first counted 'values that are not timestamps' from the 13th on;
