@@ -22,6 +22,22 @@ def not_ready() -> tuple[type[Exception], ...]:
     return MissingPrerequisite, GoogleAuthError
 
 
+def google_api_errors() -> tuple[type[Exception], ...]:
+    """A Google API's refusal (google.api_core's GoogleAPICallError: a missing permission, a quota,
+    an outage), for `except google_api_errors()`: evaluated only when an exception is matched, so a
+    command that never calls Google never imports google.api_core (and grpc: about 60 ms)."""
+    from google.api_core.exceptions import GoogleAPICallError
+
+    return (GoogleAPICallError,)
+
+
+def api_refused(error: Exception, where: str = "") -> int:
+    """Print a Google API's answer in one line (its code and message, after `where: ` when given),
+    no traceback, and return 1: the call was made, and refused."""
+    print(f"{where}: " * bool(where) + f"{error.code} {error.message}", file=sys.stderr)
+    return 1
+
+
 def google_credentials(project_id: str):
     """Application Default Credentials, or MissingPrerequisite saying how to get them."""
     import google.auth

@@ -50,8 +50,8 @@ def local_environment(function: str, environment_name: str) -> dict[str, str]:
     registry = variables.get("REGISTRY_URI", "")
     # A folder other than the local registry that is not there is a mistyped path: served, every
     # request would be told to train first. (The local registry appears with the first training run.)
-    folder = registry and "://" not in registry and Path(registry)
-    if folder and folder.resolve() != LOCAL_REGISTRY and not folder.is_dir():
+    local = registry and "://" not in registry
+    if local and not Path(registry).is_dir() and Path(registry).resolve() != LOCAL_REGISTRY:
         raise SettingsError(
             f"REGISTRY_URI: {registry[:80]!r} is no folder; expected the folder a training run registered "
             f"its model in (under {LOCAL_MODELS.relative_to(REPO_ROOT)}/ for a model of its own), or "

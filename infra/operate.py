@@ -26,7 +26,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from environments.credentials import MissingPrerequisite, google_credentials, not_ready, refused
+from environments.credentials import (
+    MissingPrerequisite,
+    api_refused,
+    google_api_errors,
+    google_credentials,
+    not_ready,
+    refused,
+)
 from environments.loading import load_environment
 from environments.messages import ConfigError
 from environments.naming import ResourceNames
@@ -449,8 +456,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--function", default="", help="call: the function")
     parser.add_argument("--body", default="{}", help="call: the JSON body")
     args = parser.parse_args(argv)
-    from google.api_core.exceptions import GoogleAPICallError
-
     answer_status = 0
     try:
         environment = load_environment(args.env)
@@ -469,9 +474,8 @@ def main(argv: list[str] | None = None) -> int:
             result = SCHEDULE_COMMANDS[args.command](environment, schedule, google)
     except (ConfigError, *not_ready()) as error:
         return refused(error, f"{args.command} {args.env}")
-    except GoogleAPICallError as error:
-        print(f"{args.command} {args.env}: {error.code} {error.message}", file=sys.stderr)
-        return 1
+    except google_api_errors() as error:
+        return api_refused(error, f"{args.command} {args.env}")
     except VerificationFailed as error:
         print("\n".join(f"verify-deploy {args.env}: {problem}" for problem in error.problems), file=sys.stderr)
         return 1

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import yaml
 
-from environments.credentials import google_credentials, not_ready, refused
+from environments.credentials import api_refused, google_api_errors, google_credentials, not_ready, refused
 from environments.loading import (
     COMPILED_DIR,
     LOCAL_PIPELINE_ROOT,
@@ -387,8 +387,6 @@ def main(argv: list[str] | None = None) -> int:
     publish_command.add_argument("--env", required=True)
     publish_command.add_argument("--tag")
     args = parser.parse_args(argv)
-    from google.api_core.exceptions import GoogleAPICallError
-
     # Like the other targets that act on an environment, refusals say `<make target> <env>: why`.
     target = {"compile": "compile-pipelines", "run": "run-pipeline", "publish": "publish-pipelines"}[args.command]
     where = f"{target} {args.env}" if args.env else ""
@@ -417,9 +415,8 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(result, indent=2, default=str))
     except (ConfigError, UsageError, *not_ready()) as error:
         return refused(error, where)
-    except GoogleAPICallError as error:  # a Google API's answer: a missing permission, a quota, an outage
-        print(f"{where}: " * bool(where) + f"{error.code} {error.message}", file=sys.stderr)
-        return 1
+    except google_api_errors() as error:
+        return api_refused(error, where)
     except PipelineFailed as error:
         *above, last = str(error).split("\n")
         print("\n".join([*above, f"run-pipeline {args.pipeline} failed at {last}"]), file=sys.stderr)
