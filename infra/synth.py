@@ -79,7 +79,9 @@ def _synthesize(names: list[str] | None, outdir: Path) -> dict[str, Path]:
         staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{outdir.name}-", dir=outdir.parent))
         try:
             # Next to the stacks that upload them.
-            app = loader.module().build_app(environments, staging, function_archives(staging / "archives", archives))
+            app_module = loader.module()  # the provider loaded, on every CPU
+            with one_cpu(jsii_node_processes()):
+                app = app_module.build_app(environments, staging, function_archives(staging / "archives", archives))
             app.synth()
             synthesized = [e.name for e in environments]
             if names is not None:
@@ -131,6 +133,63 @@ class _AppLoader:
                 self._outcome["module"] = importlib.import_module("infra.app")
         except BaseException as error:  # re-raised in the caller's thread by `module()`
             self._outcome["error"] = error
+
+
+@contextlib.contextmanager
+def one_cpu(processes: list[int]):
+    """The calling thread and every thread of `processes` on one CPU, the caller's, until the
+    block ends; then each on the CPUs it had.
+
+    Building the stacks is about 1,300 jsii calls, each a strict hand-off: Python writes a request
+    and waits, node answers and waits. Across CPUs each hand-off wakes an idle one (on a virtual
+    machine, an interprocessor interrupt and often an exit to the hypervisor); on one CPU it is a
+    plain switch. On 2 vCPUs with 10 teams, building takes about a third less time. `app.synth()`
+    runs outside: it is one call, and node's collector threads help it on the other CPUs.
+
+    Nothing is pinned without a node process, where the system has no affinity calls (macOS) or
+    where it allows one CPU only."""
+    allowed = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set()
+    if len(allowed) < 2 or not processes:
+        yield
+        return
+    cpu = {_current_cpu(allowed)}
+    tasks = [0] + [int(task.name) for pid in processes for task in Path(f"/proc/{pid}/task").glob("*")]
+    previous: dict[int, set[int]] = {}
+    try:
+        for task in tasks:
+            with contextlib.suppress(OSError):  # a thread that ended meanwhile
+                previous[task] = os.sched_getaffinity(task)
+                os.sched_setaffinity(task, cpu)
+        yield
+    finally:
+        for task, cpus in previous.items():
+            with contextlib.suppress(OSError):
+                os.sched_setaffinity(task, cpus)
+
+
+def _current_cpu(allowed: set[int]) -> int:
+    """The CPU the calling thread last ran on (field 39 of its stat), else the first allowed."""
+    try:
+        return int(Path("/proc/thread-self/stat").read_text().rsplit(")", 1)[1].split()[36])
+    except (OSError, IndexError, ValueError):
+        return min(allowed)
+
+
+def jsii_node_processes() -> list[int]:
+    """The node process jsii started for this process, and its descendants (jsii's launcher runs
+    the kernel in a child); none before jsii started."""
+    import jsii
+
+    process = getattr(getattr(jsii.kernel.provider, "_process", None), "_process", None)
+    pending = [process.pid] if process is not None else []
+    found: list[int] = []
+    while pending:
+        pid = pending.pop()
+        found.append(pid)
+        for children in Path(f"/proc/{pid}/task").glob("*/children"):
+            with contextlib.suppress(OSError):
+                pending += [int(child) for child in children.read_text().split()]
+    return found
 
 
 # Staged folders, the publishing symlink and the lock live next to the output under this prefix
