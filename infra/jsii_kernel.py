@@ -1,0 +1,69 @@
+"""jsii's kernel in the one node process jsii starts, without jsii's relay process.
+
+jsii's Python runtime starts `$JSII_NODE --max-old-space-size=4069 $JSII_RUNTIME` on two pipes.
+Its default runtime, bin/jsii-runtime.js, starts the kernel (lib/program.js) as a second node
+process and relays every message between those pipes and the kernel: a synth of dev and prod
+with 10 teams sends about 1,300 requests, each through the relay and back. `jsii_kernel.js` runs
+the kernel in the first process (its header says how), and `bin/node` passes `--preserve-symlinks`
+as jsii's launcher does: the kernel then links its cached packages instead of copying them.
+
+The four files live in `.cache/jsii-kernel/<key>/`, the kernel's two copied from the installed
+jsii; another jsii, node or launcher gets another folder. Where JSII_NODE or JSII_RUNTIME is set
+already, or the folder cannot be written, jsii's own launcher runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import shlex
+import shutil
+import tempfile
+from pathlib import Path
+
+LAUNCHER = Path(__file__).resolve().parent / "jsii_kernel.js"
+# jsii's embedded runtime files, as its Python package ships them (jsii/_embedded/jsii/).
+KERNEL_FILES = {"lib__program.js": "lib/program.js", "lib__runtime-index-worker.js": "lib/runtime-index-worker.js"}
+
+
+def direct_kernel(node: Path, cache: Path) -> tuple[Path, Path] | None:
+    """(JSII_NODE, JSII_RUNTIME) that run jsii's kernel without the relay, written into `cache`
+    once; None where the files cannot be found or written."""
+    spec = importlib.util.find_spec("jsii")
+    if spec is None or spec.origin is None:
+        return None
+    embedded = Path(spec.origin).parent / "_embedded" / "jsii"
+    sources = [embedded / name for name in KERNEL_FILES]
+    try:
+        key = hashlib.sha256(
+            "\0".join(
+                [str(node), LAUNCHER.read_text(), *(f"{s}:{s.stat().st_size}:{s.stat().st_mtime_ns}" for s in sources)]
+            ).encode()
+        ).hexdigest()[:16]
+        folder = cache / key
+        if not (folder / "bin" / "kernel.js").exists():
+            _write(folder, node, sources)
+    except OSError:
+        return None
+    return folder / "bin" / "node", folder / "bin" / "kernel.js"
+
+
+def _write(folder: Path, node: Path, sources: list[Path]) -> None:
+    """The folder, made complete under another name and then renamed: a reader sees all of it or
+    none (a concurrent writer's copy is as good as this one)."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
+    try:
+        (staging / "bin").mkdir()
+        (staging / "lib").mkdir()
+        for source, name in zip(sources, KERNEL_FILES.values(), strict=True):
+            shutil.copyfile(source, staging / name)
+        wrapper = staging / "bin" / "node"
+        wrapper.write_text(f'#!/bin/sh\nexec {shlex.quote(str(node))} --preserve-symlinks "$@"\n')
+        wrapper.chmod(0o755)
+        shutil.copyfile(LAUNCHER, staging / "bin" / "kernel.js")
+        staging.rename(folder)
+    except OSError:
+        shutil.rmtree(staging, ignore_errors=True)
+        if not (folder / "bin" / "kernel.js").exists():
+            raise
