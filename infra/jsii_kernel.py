@@ -2,14 +2,16 @@
 
 jsii's Python runtime starts `$JSII_NODE --max-old-space-size=4069 $JSII_RUNTIME` on two pipes.
 Its default runtime, bin/jsii-runtime.js, starts the kernel (lib/program.js) as a second node
-process and relays every message between those pipes and the kernel: a synth of dev and prod
-with 10 teams sends about 1,300 requests, each through the relay and back. `jsii_kernel.js` runs
-the kernel in the first process (its header says how), and `bin/node` passes `--preserve-symlinks`
-as jsii's launcher does: the kernel then links its cached packages instead of copying them.
+process and relays every message between those pipes and the kernel's fd 3: a synth of dev and
+prod with 10 teams sends about 1,300 requests, each through the relay and back. Here `bin/node`
+starts node on the kernel's pipes (the request pipe on fd 3, the answer pipe on fd 4, /dev/null and
+stderr on fds 0 and 1) with `--preserve-symlinks`, as jsii's launcher starts the kernel: the kernel
+then links its cached packages instead of copying them. `jsii_kernel.js` (`bin/kernel.js`) sends
+the kernel's answers to fd 4 and what JavaScript prints to stderr, as the relay would.
 
 The four files live in `.cache/jsii-kernel/<key>/`, the kernel's two copied from the installed
-jsii; another jsii, node or launcher gets another folder. Where JSII_NODE or JSII_RUNTIME is set
-already, or the folder cannot be written, jsii's own launcher runs.
+jsii; another jsii, node, launcher or version of this module gets another folder. Where JSII_NODE
+or JSII_RUNTIME is set already, or the folder cannot be written, jsii runs as set or as shipped.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pathlib import Path
 LAUNCHER = Path(__file__).resolve().parent / "jsii_kernel.js"
 # jsii's embedded runtime files, as its Python package ships them (jsii/_embedded/jsii/).
 KERNEL_FILES = {"lib__program.js": "lib/program.js", "lib__runtime-index-worker.js": "lib/runtime-index-worker.js"}
+FOLDER_FILES = (*KERNEL_FILES.values(), "bin/node", "bin/kernel.js")
 
 
 def direct_kernel(node: Path, cache: Path) -> tuple[Path, Path] | None:
@@ -32,25 +35,25 @@ def direct_kernel(node: Path, cache: Path) -> tuple[Path, Path] | None:
     spec = importlib.util.find_spec("jsii")
     if spec is None or spec.origin is None:
         return None
-    embedded = Path(spec.origin).parent / "_embedded" / "jsii"
-    sources = [embedded / name for name in KERNEL_FILES]
+    sources = [Path(spec.origin).parent / "_embedded" / "jsii" / name for name in KERNEL_FILES]
     try:
-        key = hashlib.sha256(
-            "\0".join(
-                [str(node), LAUNCHER.read_text(), *(f"{s}:{s.stat().st_size}:{s.stat().st_mtime_ns}" for s in sources)]
-            ).encode()
-        ).hexdigest()[:16]
-        folder = cache / key
-        if not (folder / "bin" / "kernel.js").exists():
+        made_from = [str(node), LAUNCHER.read_text(), Path(__file__).read_text()]
+        made_from += [f"{source}:{source.stat().st_size}:{source.stat().st_mtime_ns}" for source in sources]
+        folder = cache / hashlib.sha256("\0".join(made_from).encode()).hexdigest()[:16]
+        if not _complete(folder):
             _write(folder, node, sources)
     except OSError:
         return None
     return folder / "bin" / "node", folder / "bin" / "kernel.js"
 
 
+def _complete(folder: Path) -> bool:
+    return all((folder / name).exists() for name in FOLDER_FILES)
+
+
 def _write(folder: Path, node: Path, sources: list[Path]) -> None:
     """The folder, made complete under another name and then renamed: a reader sees all of it or
-    none (a concurrent writer's copy is as good as this one)."""
+    none (a concurrent writer's copy is as good as this one). A damaged folder is replaced."""
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
     try:
@@ -59,11 +62,15 @@ def _write(folder: Path, node: Path, sources: list[Path]) -> None:
         for source, name in zip(sources, KERNEL_FILES.values(), strict=True):
             shutil.copyfile(source, staging / name)
         wrapper = staging / "bin" / "node"
-        wrapper.write_text(f'#!/bin/sh\nexec {shlex.quote(str(node))} --preserve-symlinks "$@"\n')
+        wrapper.write_text(
+            f'#!/bin/sh\nexec {shlex.quote(str(node))} --preserve-symlinks "$@" 3<&0 4>&1 0</dev/null 1>&2\n'
+        )
         wrapper.chmod(0o755)
         shutil.copyfile(LAUNCHER, staging / "bin" / "kernel.js")
+        if folder.exists():
+            shutil.rmtree(folder)
         staging.rename(folder)
     except OSError:
         shutil.rmtree(staging, ignore_errors=True)
-        if not (folder / "bin" / "kernel.js").exists():
+        if not _complete(folder):
             raise

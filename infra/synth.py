@@ -138,7 +138,8 @@ class _AppLoader:
 @contextlib.contextmanager
 def one_cpu(processes: list[int]):
     """The calling thread and every thread of `processes` on one CPU, the caller's, until the
-    block ends; then each on the CPUs it had.
+    block ends; then each on the CPUs it had, and the threads started meanwhile (which inherited
+    the one CPU from their creator) on their process's.
 
     Building the stacks is about 1,300 jsii calls, each a strict hand-off: Python writes a request
     and waits, node answers and waits. Across CPUs each hand-off wakes an idle one (on a virtual
@@ -153,10 +154,10 @@ def one_cpu(processes: list[int]):
         yield
         return
     cpu = {_current_cpu(allowed)}
-    tasks = [0] + [int(task.name) for pid in processes for task in Path(f"/proc/{pid}/task").glob("*")]
+    before = {pid: _threads(pid) for pid in (os.getpid(), *processes)}
     previous: dict[int, set[int]] = {}
     try:
-        for task in tasks:
+        for task in [threading.get_native_id(), *(task for pid in processes for task in before[pid])]:
             with contextlib.suppress(OSError):  # a thread that ended meanwhile
                 previous[task] = os.sched_getaffinity(task)
                 os.sched_setaffinity(task, cpu)
@@ -165,6 +166,17 @@ def one_cpu(processes: list[int]):
         for task, cpus in previous.items():
             with contextlib.suppress(OSError):
                 os.sched_setaffinity(task, cpus)
+        for pid, threads in before.items():
+            for task in _threads(pid) - threads:
+                with contextlib.suppress(OSError):
+                    os.sched_setaffinity(task, previous.get(pid, allowed))
+
+
+def _threads(pid: int) -> set[int]:
+    try:
+        return {int(task.name) for task in Path(f"/proc/{pid}/task").iterdir()}
+    except OSError:  # a process that ended
+        return set()
 
 
 def _current_cpu(allowed: set[int]) -> int:
@@ -176,8 +188,8 @@ def _current_cpu(allowed: set[int]) -> int:
 
 
 def jsii_node_processes() -> list[int]:
-    """The node process jsii started for this process, and its descendants (jsii's launcher runs
-    the kernel in a child); none before jsii started."""
+    """The node process jsii runs for this process (started here if jsii had not started it), and
+    its descendants (jsii's own launcher runs the kernel in a child)."""
     import jsii
 
     process = getattr(getattr(jsii.kernel.provider, "_process", None), "_process", None)

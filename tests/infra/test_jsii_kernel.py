@@ -14,36 +14,72 @@ from environments.loading import REPO_ROOT
 from infra import NODE
 from infra.jsii_kernel import direct_kernel
 
-PRINTS_BETWEEN_REQUESTS = 'setImmediate(() => { console.log("from javascript"); console.error("an error line"); });\n'
+PRINTS_BETWEEN_REQUESTS = """
+setImmediate(() => {
+  console.log("from javascript");
+  console.error("an error line");
+  require("fs").writeSync(1, "written to fd 1\\n");
+  void process.stdin.isTTY;  // opens fd 0 as a stream: under jsii's relay, /dev/null
+});
+"""
 
 
-def test_the_kernel_answers_on_the_pipes_and_what_javascript_prints_goes_to_stderr_as_json(tmp_path: Path):
+def kernel_with(tmp_path: Path, preload: str, requests: bytes) -> tuple[int, bytes, list[bytes]]:
+    """The kernel's exit code, its answers and its stderr's lines, after `requests`."""
     node, kernel = direct_kernel(NODE, tmp_path / "cache")
-    preload = tmp_path / "prints.js"
-    preload.write_text(PRINTS_BETWEEN_REQUESTS)
+    script = tmp_path / "preload.js"
+    script.write_text(preload)
     process = subprocess.Popen(
-        [node, "--require", preload, kernel], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        [node, "--require", script, kernel], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
-    out, err = process.communicate(b'{"api":"stats"}\n{"api":"stats"}\n{"exit":0}\n', timeout=60)
-    assert process.returncode == 0
+    out, err = process.communicate(requests, timeout=60)
+    return process.returncode, out, err.splitlines()
+
+
+def decoded(line: bytes) -> tuple[str, bytes]:
+    """A line of the relay's form, {"stdout" or "stderr": base64}."""
+    ((kind, text),) = json.loads(line).items()
+    return kind, base64.b64decode(text)
+
+
+def test_the_kernel_answers_on_the_pipes_and_what_javascript_prints_goes_to_stderr(tmp_path: Path):
+    code, out, err = kernel_with(tmp_path, PRINTS_BETWEEN_REQUESTS, b'{"api":"stats"}\n' * 2 + b'{"exit":0}\n')
+    assert code == 0
     hello, *answers = [json.loads(line) for line in out.splitlines()]
     assert hello["hello"].startswith("@jsii/runtime@")
     assert answers == [{"ok": {"objectCount": 0}}] * 2
-    printed = [json.loads(line) for line in err.splitlines()]
-    assert [(kind, base64.b64decode(text)) for line in printed for kind, text in line.items()] == [
-        ("stdout", b"from javascript\n"),
-        ("stderr", b"an error line\n"),
-    ]
+    assert [decoded(line) for line in err[:2]] == [("stdout", b"from javascript\n"), ("stderr", b"an error line\n")]
+    assert err[2:] == [b"written to fd 1"]
 
 
-def test_the_kernel_links_cached_packages_as_under_jsii_own_launcher(tmp_path: Path):
+def test_an_uncaught_javascript_error_reaches_python_decoded_and_ends_the_kernel(tmp_path: Path):
+    code, _, err = kernel_with(tmp_path, 'setImmediate(() => { throw new Error("boom"); });\n', b'{"api":"stats"}\n')
+    assert code == 1
+    kind, text = decoded(err[0])
+    assert kind == "stderr" and text.startswith(b"Error: boom\n    at ")
+
+
+def test_node_runs_on_the_kernel_pipes_with_symlinks_preserved_as_under_jsii_own_launcher(tmp_path: Path):
     """The kernel links a cached package where `--preserve-symlinks` is among node's own arguments,
     and copies it otherwise (half a second for the provider)."""
     node, _ = direct_kernel(NODE, tmp_path / "cache")
     script = tmp_path / "arguments.js"
-    script.write_text("console.log(JSON.stringify(process.execArgv));\n")
-    shown = subprocess.run([node, "--max-old-space-size=4069", script], capture_output=True, text=True, check=True)
-    assert json.loads(shown.stdout) == ["--preserve-symlinks", "--max-old-space-size=4069"]
+    script.write_text(
+        'const fs = require("fs");\n'
+        "const seen = { execArgv: process.execArgv, fd3: fs.readFileSync(3, 'utf8'),"
+        " fd0: fs.readFileSync(0, 'utf8') };\n"
+        "fs.writeSync(4, JSON.stringify(seen));\n"
+        'console.log("fd 1");\n'
+    )
+    shown = subprocess.run(
+        [node, "--max-old-space-size=4069", script], input="a request", capture_output=True, text=True
+    )
+    assert json.loads(shown.stdout) == {
+        "execArgv": ["--preserve-symlinks", "--max-old-space-size=4069"],
+        "fd3": "a request",
+        "fd0": "",
+    }
+    assert shown.stderr == "fd 1\n"
 
 
 def test_jsii_debug_lines_reach_python_stderr_decoded():
