@@ -26,7 +26,6 @@ from pathlib import Path
 LAUNCHER = Path(__file__).resolve().parent / "jsii_kernel.js"
 # jsii's embedded runtime files, as its Python package ships them (jsii/_embedded/jsii/).
 KERNEL_FILES = {"lib__program.js": "lib/program.js", "lib__runtime-index-worker.js": "lib/runtime-index-worker.js"}
-FOLDER_FILES = (*KERNEL_FILES.values(), "bin/node", "bin/kernel.js")
 
 
 def direct_kernel(node: Path, cache: Path) -> tuple[Path, Path] | None:
@@ -40,18 +39,25 @@ def direct_kernel(node: Path, cache: Path) -> tuple[Path, Path] | None:
         made_from = [str(node), LAUNCHER.read_text(), Path(__file__).read_text()]
         made_from += [f"{source}:{source.stat().st_size}:{source.stat().st_mtime_ns}" for source in sources]
         folder = cache / hashlib.sha256("\0".join(made_from).encode()).hexdigest()[:16]
-        if not _complete(folder):
-            _write(folder, node, sources)
+        wrapper = f'#!/bin/sh\nexec {shlex.quote(str(node))} --preserve-symlinks "$@" 3<&0 4>&1 0</dev/null 1>&2\n'
+        sizes = dict(zip(KERNEL_FILES.values(), (source.stat().st_size for source in sources), strict=True))
+        sizes |= {"bin/node": len(wrapper.encode()), "bin/kernel.js": LAUNCHER.stat().st_size}
+        if not _complete(folder, sizes):
+            _write(folder, wrapper, sources, sizes)
     except OSError:
         return None
     return folder / "bin" / "node", folder / "bin" / "kernel.js"
 
 
-def _complete(folder: Path) -> bool:
-    return all((folder / name).exists() for name in FOLDER_FILES)
+def _complete(folder: Path, sizes: dict[str, int]) -> bool:
+    """Every file there, each of its expected size (a file truncated or emptied since is not)."""
+    try:
+        return all((folder / name).stat().st_size == size for name, size in sizes.items())
+    except OSError:
+        return False
 
 
-def _write(folder: Path, node: Path, sources: list[Path]) -> None:
+def _write(folder: Path, wrapper: str, sources: list[Path], sizes: dict[str, int]) -> None:
     """The folder, made complete under another name and then renamed: a reader sees all of it or
     none (a concurrent writer's copy is as good as this one). A damaged folder is replaced."""
     folder.parent.mkdir(parents=True, exist_ok=True)
@@ -61,16 +67,13 @@ def _write(folder: Path, node: Path, sources: list[Path]) -> None:
         (staging / "lib").mkdir()
         for source, name in zip(sources, KERNEL_FILES.values(), strict=True):
             shutil.copyfile(source, staging / name)
-        wrapper = staging / "bin" / "node"
-        wrapper.write_text(
-            f'#!/bin/sh\nexec {shlex.quote(str(node))} --preserve-symlinks "$@" 3<&0 4>&1 0</dev/null 1>&2\n'
-        )
-        wrapper.chmod(0o755)
+        (staging / "bin" / "node").write_text(wrapper)
+        (staging / "bin" / "node").chmod(0o755)
         shutil.copyfile(LAUNCHER, staging / "bin" / "kernel.js")
         if folder.exists():
             shutil.rmtree(folder)
         staging.rename(folder)
     except OSError:
         shutil.rmtree(staging, ignore_errors=True)
-        if not _complete(folder):
+        if not _complete(folder, sizes):
             raise

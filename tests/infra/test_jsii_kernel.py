@@ -114,3 +114,12 @@ def test_a_node_chosen_by_the_user_keeps_jsii_own_launcher(tmp_path: Path):
         check=True,
     )
     assert shown.stdout.split() == [str(NODE), "None"]
+
+
+def test_a_kernel_file_emptied_or_removed_since_is_written_again(tmp_path: Path):
+    node, kernel = direct_kernel(NODE, tmp_path / "cache")
+    written = {path: path.read_bytes() for path in kernel.parent.parent.rglob("*") if path.is_file()}
+    for damage in (lambda: kernel.write_text(""), (kernel.parent.parent / "lib" / "program.js").unlink):
+        damage()
+        assert direct_kernel(NODE, tmp_path / "cache") == (node, kernel)
+        assert {path: path.read_bytes() for path in kernel.parent.parent.rglob("*") if path.is_file()} == written
