@@ -10,12 +10,14 @@ then links its cached packages instead of copying them. `jsii_kernel.js` (`bin/k
 the kernel's answers to fd 4 and what JavaScript prints to stderr, as the relay would.
 
 The four files live in `.cache/jsii-kernel/<key>/`, the kernel's two copied from the installed
-jsii; another jsii, node, launcher or version of this module gets another folder. Where JSII_NODE
+jsii; another jsii, node, launcher or wrapper gets another folder. Where JSII_NODE
 or JSII_RUNTIME is set already, or the folder cannot be written, jsii runs as set or as shipped.
+`jsii_node_processes` names the node processes jsii runs, for `infra.synth.one_cpu`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import shlex
@@ -35,13 +37,18 @@ def direct_kernel(node: Path, cache: Path) -> tuple[Path, Path] | None:
     if spec is None or spec.origin is None:
         return None
     sources = [Path(spec.origin).parent / "_embedded" / "jsii" / name for name in KERNEL_FILES]
+    wrapper = f'#!/bin/sh\nexec {shlex.quote(str(node))} --preserve-symlinks "$@" 3<&0 4>&1 0</dev/null 1>&2\n'
     try:
-        made_from = [str(node), LAUNCHER.read_text(), Path(__file__).read_text()]
-        made_from += [f"{source}:{source.stat().st_size}:{source.stat().st_mtime_ns}" for source in sources]
+        launcher = LAUNCHER.read_text()
+        stats = [source.stat() for source in sources]
+        made_from = [
+            wrapper,
+            launcher,
+            *(f"{s}:{st.st_size}:{st.st_mtime_ns}" for s, st in zip(sources, stats, strict=True)),
+        ]
         folder = cache / hashlib.sha256("\0".join(made_from).encode()).hexdigest()[:16]
-        wrapper = f'#!/bin/sh\nexec {shlex.quote(str(node))} --preserve-symlinks "$@" 3<&0 4>&1 0</dev/null 1>&2\n'
-        sizes = dict(zip(KERNEL_FILES.values(), (source.stat().st_size for source in sources), strict=True))
-        sizes |= {"bin/node": len(wrapper.encode()), "bin/kernel.js": LAUNCHER.stat().st_size}
+        sizes = {name: stat.st_size for name, stat in zip(KERNEL_FILES.values(), stats, strict=True)}
+        sizes |= {"bin/node": len(wrapper.encode()), "bin/kernel.js": len(launcher.encode())}
         if not _complete(folder, sizes):
             _write(folder, wrapper, sources, sizes)
     except OSError:
@@ -77,3 +84,20 @@ def _write(folder: Path, wrapper: str, sources: list[Path], sizes: dict[str, int
         shutil.rmtree(staging, ignore_errors=True)
         if not _complete(folder, sizes):
             raise
+
+
+def jsii_node_processes() -> list[int]:
+    """The node process jsii runs for this process (started here if jsii had not started it), and
+    its descendants (jsii's own launcher runs the kernel in a child)."""
+    import jsii  # imported when asked: this module runs at every `import infra`
+
+    process = getattr(getattr(jsii.kernel.provider, "_process", None), "_process", None)
+    pending = [process.pid] if process is not None else []
+    found: list[int] = []
+    while pending:
+        pid = pending.pop()
+        found.append(pid)
+        for children in Path(f"/proc/{pid}/task").glob("*/children"):
+            with contextlib.suppress(OSError):
+                pending += [int(child) for child in children.read_text().split()]
+    return found

@@ -25,6 +25,7 @@ from types import ModuleType
 
 from environments.messages import ConfigError
 from infra import INFRA_DIR, OUT_DIR
+from infra.jsii_kernel import jsii_node_processes
 from infra.policy import PolicyViolation
 
 
@@ -185,23 +186,6 @@ def _current_cpu(allowed: set[int]) -> int:
         return int(Path("/proc/thread-self/stat").read_text().rsplit(")", 1)[1].split()[36])
     except (OSError, IndexError, ValueError):
         return min(allowed)
-
-
-def jsii_node_processes() -> list[int]:
-    """The node process jsii runs for this process (started here if jsii had not started it), and
-    its descendants (jsii's own launcher runs the kernel in a child)."""
-    import jsii
-
-    process = getattr(getattr(jsii.kernel.provider, "_process", None), "_process", None)
-    pending = [process.pid] if process is not None else []
-    found: list[int] = []
-    while pending:
-        pid = pending.pop()
-        found.append(pid)
-        for children in Path(f"/proc/{pid}/task").glob("*/children"):
-            with contextlib.suppress(OSError):
-                pending += [int(child) for child in children.read_text().split()]
-    return found
 
 
 # Staged folders, the publishing symlink and the lock live next to the output under this prefix

@@ -14,7 +14,8 @@ import pytest
 
 import infra.app
 from infra import NODE
-from infra.synth import jsii_node_processes, one_cpu, synthesize
+from infra.jsii_kernel import jsii_node_processes
+from infra.synth import one_cpu, synthesize
 from tests.support.environments import write_environments
 
 THREADED_CHILD = """
