@@ -34,11 +34,12 @@ def validate(raw: Input[Dataset], data_spec: dict, purpose: str, holdout_days: i
     from pipelines.logic.features import required_history
 
     spec = DataSpec.from_dict(data_spec)
+    source = raw.metadata.get("source", "input")
     try:
         series = data.validate(
             read_parquet(raw.path),
             spec,
-            raw.metadata.get("source", "input"),
+            source,
             min_history=required_history(spec, purpose, holdout_days),
             allow_future_rows=purpose == "prediction",
         )
@@ -47,7 +48,7 @@ def validate(raw: Input[Dataset], data_spec: dict, purpose: str, holdout_days: i
     series.to_parquet(validated.path)
     validated.metadata.update(
         {
-            "source": raw.metadata.get("source", "input"),  # what later steps' refusals name
+            "source": source,  # what later steps' refusals name
             "rows": len(series),
             "start": str(series.index[0]),
             "end": str(series.index[-1]),
