@@ -48,6 +48,7 @@ from pipelines.logic.spec import SECONDS_PER_DAY, DataSpec
 from pipelines.logic.trees import TreePredictor
 
 FAMILIES = ("seasonal", "trees", "ensemble")
+ENSEMBLE_PARTS = ("seasonal", "trees")  # the families the ensemble weighs (ensemble_of's arguments, in order)
 LEVELS = (80, 95)
 INTERVAL_KEYS = tuple(f"{side}_{level}" for level in LEVELS for side in ("lo", "hi"))
 DESCRIPTION_FILE = "forecaster.json"

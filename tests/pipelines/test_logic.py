@@ -251,8 +251,33 @@ def test_the_challenger_is_the_candidate_best_on_the_runs_metric(series, metric)
 
     forecaster = train_challenger(series.iloc[: 30 * DAY], SPEC, 2, {"n_estimators": 20}, metric=metric)
     scores = forecaster.backtest["scores"]
-    assert forecaster.backtest["extra"] == {"chosen_on": metric}
+    # Intervals from the 7 days before the backtest with three weeks of data before them, and its 2.
+    assert forecaster.backtest["extra"] == {"chosen_on": metric, "interval_days": 9}
     assert forecaster.family == min(FAMILIES, key=lambda family: scores[family][metric])
+
+
+def test_the_intervals_come_from_the_chosen_familys_residuals_on_the_last_28_days(series):
+    """The registered intervals are the conformal quantiles of the chosen family's relative
+    residuals on the last 28 days, leaving out days without three weeks of data before them: the
+    backtest's days forecast by the family refit on the data before each, the days before them by
+    the family refit on the data before their week's Monday."""
+    params = {"n_estimators": 5}
+    frame = series.iloc[: 40 * DAY]  # days 0-39: the backtest is 37-39, the 28 days are 12-39
+    forecaster = train_challenger(frame, SPEC, 3, params, families=("trees",))
+    arrays = Series.of(frame, SPEC)
+    residuals = []
+    for day in range(21, 40):  # the series starts at midnight
+        origin = day * DAY
+        monday = origin - frame.index[origin].dayofweek * DAY
+        fitted = Forecaster.fit(arrays.upto(origin if day >= 37 else monday), SPEC, "trees", params)
+        mean = fitted.predict_origins(arrays.y, np.array([origin]), DAY, arrays.first_period(SPEC), {})[0]
+        residuals.append((arrays.y[origin : origin + DAY] - mean) / arrays.y[origin - 7 * DAY : origin].mean())
+    expected = conformal_quantiles(np.array(residuals))
+    assert forecaster.backtest["extra"]["interval_days"] == 19
+    for key, quantiles in expected.items():
+        np.testing.assert_allclose(forecaster.intervals[key], quantiles, rtol=1e-12)
+    short = train_challenger(series.iloc[: 24 * DAY], SPEC, 3, params, families=("trees",))
+    assert short.backtest["extra"]["interval_days"] == 3  # no day before the backtest has three weeks
 
 
 @pytest.mark.parametrize("level", ["random walk", "constant", "trend"])
