@@ -42,10 +42,10 @@ from pipelines.logic.parameters import DEFAULTS
 from pipelines.logic.spec import DataSpec
 
 POOL = 2
-# The days whose residuals set a registered model's intervals: on the accuracy benchmark's three
-# series, a champion chosen each day on the week before it covered 72-75 % and 85-88 % with that
-# week's residuals, 69-82 % and 89-95 % with 14 days', 76-86 % and 92-98 % with 28 days' (their
-# last 28 days).
+# The days whose residuals set a registered model's intervals. On the accuracy benchmark's three
+# series (56 days), a champion chosen each day on the week before it covered 73-77 % and 85-88 %
+# with that week's residuals, 79-81 % and 94-96 % with 28 days'; 14 days' gave 69-82 % and 89-95 %
+# on the last 28 of them.
 CALIBRATION_DAYS = 28
 
 
