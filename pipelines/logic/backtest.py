@@ -42,10 +42,10 @@ from pipelines.logic.parameters import DEFAULTS
 from pipelines.logic.spec import DataSpec
 
 POOL = 2
-# The days whose residuals set a registered model's intervals. On the accuracy benchmark's three
-# series (56 days), a champion chosen each day on the week before it covered 73-77 % and 85-88 %
-# with that week's residuals, 79-81 % and 94-96 % with 28 days'; 14 days' gave 69-82 % and 89-95 %
-# on the last 28 of them.
+# The days whose residuals set a registered model's intervals (the backtest's days, if more). On the
+# accuracy benchmark's three series (56 days, chosen on them), a champion chosen each day on the
+# week before it covered 73-77 % and 85-88 % with that week's residuals, 79-81 % and 94-96 % with
+# 28 days' (BENCH_CALIBRATION_DAYS=7 and 28).
 CALIBRATION_DAYS = 28
 
 
@@ -183,13 +183,15 @@ def calibration_origins(series: Series, spec: DataSpec, days: int) -> np.ndarray
 
 
 def weekly_forecasts(series: Series, spec: DataSpec, family: str, params: dict, origins: np.ndarray) -> FoldForecasts:
-    """`family`'s forecasts of `origins`, refit once a week: each day's model is fitted on the data
-    before the Monday (UTC) that starts its week, or, where that leaves less than MIN_TRAINING_DAYS,
-    before the first day that does not. A day's forecast is then the same in every run that asks
-    for it, at a seventh of the fits of a refit per day."""
+    """`family`'s forecasts of `origins` (midnights), refit once a week: each day's model is fitted
+    on the data before the Monday (UTC) that starts its week or, where that leaves less than
+    MIN_TRAINING_DAYS of data, before the first midnight that does not. A day's forecast is then
+    the same in every run on the series, at a seventh of the fits of a refit per day."""
     per_day, first = spec.periods_per_day, series.first_period(spec)
     days_since_monday = ((first + origins) // per_day + 3) % 7  # day 0 of the epoch was a Thursday
-    fitted_at = np.maximum(origins - days_since_monday * per_day, MIN_TRAINING_DAYS * per_day)
+    enough = MIN_TRAINING_DAYS * per_day
+    enough += (-(first + enough)) % per_day  # the first midnight with that much data before it
+    fitted_at = np.maximum(origins - days_since_monday * per_day, enough)
     forecast = np.empty((len(origins), per_day))
     for start in np.unique(fitted_at):
         fitted = Forecaster.fit(series.upto(int(start)), spec, family, params)

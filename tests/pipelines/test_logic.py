@@ -280,6 +280,31 @@ def test_the_intervals_come_from_the_chosen_familys_residuals_on_the_last_28_day
     assert short.backtest["extra"]["interval_days"] == 3  # no day before the backtest has three weeks
 
 
+def test_weekly_refits_are_fitted_before_each_weeks_monday(series):
+    """On a series that starts on a Wednesday at noon: each day's forecast comes from the family
+    fitted on the data before its week's Monday (UTC), or, where that Monday has less than three
+    weeks of data before it, before the first midnight that has."""
+    from pipelines.logic.backtest import weekly_forecasts
+
+    frame = series.iloc[: 36 * DAY].copy()
+    frame.index = pd.date_range("2000-06-07 12:00", periods=len(frame), freq="30min", name=frame.index.name)
+    arrays, params = Series.of(frame, SPEC), {"n_estimators": 5}
+    enough = (frame.index[0] + pd.Timedelta(days=21)).ceil("D")  # Thursday 29 June
+    midnights = np.flatnonzero(frame.index.normalize() == frame.index)
+    origins = midnights[(frame.index[midnights] >= enough) & (midnights + DAY <= len(frame))]
+    forecasts = weekly_forecasts(arrays, SPEC, "trees", params, origins).forecast
+    fitted_until = set()
+    for weekly, origin in zip(forecasts, origins, strict=True):
+        day = frame.index[origin]
+        until = max(day - pd.Timedelta(days=day.dayofweek), enough)
+        fitted_until.add(until)
+        fitted = Forecaster.fit(arrays.upto(int(frame.index.searchsorted(until))), SPEC, "trees", params)
+        expected = fitted.predict_origins(arrays.y, np.array([origin]), DAY, arrays.first_period(SPEC), {})[0]
+        np.testing.assert_allclose(weekly, expected, rtol=1e-12)
+    # Three fits: Thursday 29 June (its Monday has too little data), Mondays 3 and 10 July.
+    assert sorted(fitted_until) == [enough, pd.Timestamp("2000-07-03"), pd.Timestamp("2000-07-10")]
+
+
 @pytest.mark.parametrize("level", ["random walk", "constant", "trend"])
 def test_the_seasonal_family_keeps_the_trend_model_mstl_chose(level):
     """The seasonal family keeps the model MSTL's trend forecaster (AutoETS) fitted on the
