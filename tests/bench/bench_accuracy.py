@@ -185,7 +185,29 @@ def fortnight_verdict(methods: dict[str, FoldForecasts], fortnight: slice) -> st
     return f"{verdict(methods['champion'].folds(fortnight), others[best])} against {best}"
 
 
+def scored_series() -> list[tuple[str, Series, DataSpec, np.ndarray]]:
+    """Each series with its fold origins: the scored folds and, before them, the folds their
+    champions are chosen and calibrated on (as many as the series allows a training run). Refuses
+    BENCH_FOLDS and BENCH_DAYS_BEFORE that leave a series too few, before any fit."""
+    chosen, problems = [], []
+    for name, load in (("reference", reference), ("vic_elec", vic_elec), ("akl_pedestrians", akl_pedestrians)):
+        frame, spec = load()
+        series = Series.of(validate(frame, spec, name), spec)
+        origins = fold_origins(series, spec, CALIBRATION_DAYS + FOLDS + DAYS_BEFORE)[: CALIBRATION_DAYS + FOLDS]
+        origins = origins[origins >= MIN_TRAINING_DAYS * spec.periods_per_day]
+        if len(origins) < SELECTION_DAYS + FOLDS:
+            problems.append(f"{name} has {len(origins)}: BENCH_FOLDS {len(origins) - SELECTION_DAYS} or less")
+        chosen.append((name, series, spec, origins))
+    if problems:
+        raise SystemExit(
+            f"BENCH_FOLDS={FOLDS} with BENCH_DAYS_BEFORE={DAYS_BEFORE} needs {SELECTION_DAYS + FOLDS} days with "
+            f"{MIN_TRAINING_DAYS} days of data before each; " + "; ".join(problems)
+        )
+    return chosen
+
+
 def main() -> None:
+    series_to_score = scored_series()
     window = f"last {FOLDS} days" + (f" before the last {DAYS_BEFORE}" if DAYS_BEFORE else "")
     print(f"accuracy benchmark: {window} of each series, day ahead from midnight, each method refit per fold")
     columns = ("MAE", "RMSE", "MAPE %", "cov80 %", "cov95 %", "fit s")
@@ -193,23 +215,7 @@ def main() -> None:
     header = f"{'series':<16} {'method':<22} " + " ".join(f"{c:>{w}}" for c, w in zip(columns, widths, strict=True))
     print(header)
     print("-" * len(header))
-    for name, load in (
-        ("reference", reference),
-        ("vic_elec", vic_elec),
-        ("akl_pedestrians", akl_pedestrians),
-    ):
-        frame, spec = load()
-        series = Series.of(validate(frame, spec, name), spec)
-        # The scored folds and, before them, the folds their champions are chosen and calibrated on
-        # (as many as the series allows a training run).
-        origins = fold_origins(series, spec, CALIBRATION_DAYS + FOLDS + DAYS_BEFORE)[: CALIBRATION_DAYS + FOLDS]
-        origins = origins[origins >= MIN_TRAINING_DAYS * spec.periods_per_day]
-        if len(origins) < SELECTION_DAYS + FOLDS:
-            raise SystemExit(
-                f"{name}: BENCH_FOLDS={FOLDS} with BENCH_DAYS_BEFORE={DAYS_BEFORE} needs {SELECTION_DAYS + FOLDS} "
-                f"days with {MIN_TRAINING_DAYS} days of data before each; it has {len(origins)}: lower BENCH_FOLDS "
-                f"to {len(origins) - SELECTION_DAYS} or less"
-            )
+    for name, series, spec, origins in series_to_score:
         candidates = candidate_forecasts(series, spec, origins, {})
         weekly = {family: weekly_forecasts(series, spec, family, {}, origins) for family in candidates}
         champion_forecasts, picks = daily_champion(candidates, weekly, FOLDS)
