@@ -147,57 +147,57 @@ def naive_forecasts(series: Series, spec: DataSpec, origins: np.ndarray) -> dict
 
 
 def candidate_forecasts(
-    series: Series, spec: DataSpec, origins: np.ndarray, params: dict, families=FAMILIES
+    series: Series, spec: DataSpec, origins: np.ndarray, params: dict, families=FAMILIES, fitted_at=None
 ) -> dict[str, FoldForecasts]:
-    """Each of `families` refit on each fold's data, forecasting the fold through its serving code."""
+    """Each of `families` refit on each fold's data, forecasting the fold through its serving code;
+    with `fitted_at` (one index per origin, at or before it: `weekly_fits`), fitted on the data
+    before that index instead, once for the folds that share it. Fit time is CPU seconds per fit."""
     per_day, first = spec.periods_per_day, series.first_period(spec)
+    fitted_at = origins if fitted_at is None else fitted_at
     ensemble = "ensemble" in families
     needed = set(families) | set(ENSEMBLE_PARTS if ensemble else ())
     fitted_families = [family for family in FAMILIES if family in needed and family != "ensemble"]
-    forecasts = {family: [] for family in [*fitted_families, *(["ensemble"] if ensemble else [])]}
+    forecasts = {family: np.empty((len(origins), per_day)) for family in [*fitted_families, *(["ensemble"] * ensemble)]}
     seconds = dict.fromkeys(forecasts, 0.0)
-    for origin in origins:
-        history = series.upto(int(origin))
+    starts = np.unique(fitted_at)
+    for start in starts:
+        history, these = series.upto(int(start)), fitted_at == start
         for family in fitted_families:
             started = time.process_time()
             fitted = Forecaster.fit(history, spec, family, params)
             seconds[family] += time.process_time() - started
-            forecasts[family].append(
-                fitted.predict_origins(series.y, np.array([origin]), per_day, first, series.known)[0]
-            )
+            forecasts[family][these] = fitted.predict_origins(series.y, origins[these], per_day, first, series.known)
         if ensemble:
-            forecasts["ensemble"].append(ensemble_of(*(forecasts[part][-1] for part in ENSEMBLE_PARTS)))
+            forecasts["ensemble"][these] = ensemble_of(*(forecasts[part][these] for part in ENSEMBLE_PARTS))
     if ensemble:
         seconds["ensemble"] = sum(seconds[part] for part in ENSEMBLE_PARTS)
     return {
-        family: _fold_forecasts(series, spec, origins, forecasts[family], seconds[family] / len(origins))
+        family: _fold_forecasts(series, spec, origins, forecasts[family], seconds[family] / len(starts))
         for family in families
     }
+
+
+def first_training_origin(series: Series, spec: DataSpec) -> int:
+    """The first midnight with MIN_TRAINING_DAYS of data before it: the earliest a fit may end."""
+    enough = MIN_TRAINING_DAYS * spec.periods_per_day
+    return enough + (-(series.first_period(spec) + enough)) % spec.periods_per_day
 
 
 def calibration_origins(series: Series, spec: DataSpec, days: int) -> np.ndarray:
     """The origins of the last CALIBRATION_DAYS days before the last `days` (a backtest's), those
     with MIN_TRAINING_DAYS of data before them."""
     origins = fold_origins(series, spec, max(CALIBRATION_DAYS, days))[: max(0, CALIBRATION_DAYS - days)]
-    return origins[origins >= MIN_TRAINING_DAYS * spec.periods_per_day]
+    return origins[origins >= first_training_origin(series, spec)]
 
 
-def weekly_forecasts(series: Series, spec: DataSpec, family: str, params: dict, origins: np.ndarray) -> FoldForecasts:
-    """`family`'s forecasts of `origins` (midnights), refit once a week: each day's model is fitted
-    on the data before the Monday (UTC) that starts its week or, where that leaves less than
-    MIN_TRAINING_DAYS of data, before the first midnight that does not. A day's forecast is then
-    the same in every run on the series, at a seventh of the fits of a refit per day."""
-    per_day, first = spec.periods_per_day, series.first_period(spec)
-    days_since_monday = ((first + origins) // per_day + 3) % 7  # day 0 of the epoch was a Thursday
-    enough = MIN_TRAINING_DAYS * per_day
-    enough += (-(first + enough)) % per_day  # the first midnight with that much data before it
-    fitted_at = np.maximum(origins - days_since_monday * per_day, enough)
-    forecast = np.empty((len(origins), per_day))
-    for start in np.unique(fitted_at):
-        fitted = Forecaster.fit(series.upto(int(start)), spec, family, params)
-        week = fitted_at == start
-        forecast[week] = fitted.predict_origins(series.y, origins[week], per_day, first, series.known)
-    return _fold_forecasts(series, spec, origins, forecast, 0.0)
+def weekly_fits(series: Series, spec: DataSpec, origins: np.ndarray) -> np.ndarray:
+    """Where the forecasts of `origins` (midnights) refit once a week end their data: at the Monday
+    (UTC) that starts each one's week or, where that leaves less than MIN_TRAINING_DAYS of data, at
+    the first midnight that does not. A day's forecast is then the same in every run on the series,
+    at a seventh of the fits of a refit per day."""
+    per_day = spec.periods_per_day
+    days_since_monday = ((series.first_period(spec) + origins) // per_day + 3) % 7  # day 0 of the epoch: a Thursday
+    return np.maximum(origins - days_since_monday * per_day, first_training_origin(series, spec))
 
 
 def champion_forecasts(
@@ -237,18 +237,20 @@ def train_challenger(
     """Backtest every candidate and naive rule on the last `days` days, choose the candidate with
     the lowest `metric` (the one the gate then judges it on), refit it on all data with intervals
     from its residuals on the last CALIBRATION_DAYS days (`interval_days` in the evaluation): the
-    backtest's, and before them its forecasts refit weekly (`weekly_forecasts`).
+    backtest's, and before them its forecasts refit weekly (`weekly_fits`).
     The forecaster carries the backtest's scores (`backtest`) and its training data."""
-    series = Series.of(frame, spec)
+    series, params = Series.of(frame, spec), params or {}
     origins = fold_origins(series, spec, days)
-    candidates = candidate_forecasts(series, spec, origins, params or {}, families)
+    candidates = candidate_forecasts(series, spec, origins, params, families)
     methods = candidates | naive_forecasts(series, spec, origins)
     scores = {name: forecasts.scores() for name, forecasts in methods.items()}
     chosen = min(candidates, key=lambda family: scores[family].metric(metric))
     earlier = calibration_origins(series, spec, days)
     residuals = candidates[chosen].relative_residuals()
     if len(earlier):
-        before = weekly_forecasts(series, spec, chosen, params or {}, earlier)
+        before = candidate_forecasts(series, spec, earlier, params, (chosen,), weekly_fits(series, spec, earlier))[
+            chosen
+        ]
         residuals = np.concatenate([before.relative_residuals(), residuals])
     calibration = {"interval_days": len(residuals)}
     evaluation = Evaluation(fold_days(series, origins), scores, chosen, extra={"chosen_on": metric} | calibration)

@@ -55,7 +55,7 @@ from pipelines.logic.backtest import (
     conformal_quantiles,
     fold_origins,
     naive_forecasts,
-    weekly_forecasts,
+    weekly_fits,
 )
 from pipelines.logic.data import load_reference, validate
 from pipelines.logic.evaluation import NAIVE_RULES
@@ -172,7 +172,7 @@ def paired_difference(champion: FoldForecasts, other: FoldForecasts) -> str:
 
 def verdict(champion: FoldForecasts, other: FoldForecasts) -> str:
     """`beats`, `matches` (equal as printed: the same forecasts) or `does not beat`, with the MAE change."""
-    mine, theirs = np.abs(champion.forecast - champion.actual).mean(), np.abs(other.forecast - other.actual).mean()
+    mine, theirs = champion.mae(), other.mae()
     if round(mine, 2) == round(theirs, 2):
         return "matches"
     return f"{'beats' if mine < theirs else 'does not beat'} ({(mine / theirs - 1) * 100:+.1f} %)"
@@ -217,7 +217,7 @@ def main() -> None:
     print("-" * len(header))
     for name, series, spec, origins in series_to_score:
         candidates = candidate_forecasts(series, spec, origins, {})
-        weekly = {family: weekly_forecasts(series, spec, family, {}, origins) for family in candidates}
+        weekly = candidate_forecasts(series, spec, origins, {}, fitted_at=weekly_fits(series, spec, origins))
         champion_forecasts, picks = daily_champion(candidates, weekly, FOLDS)
         scored = origins[-FOLDS:]
         methods = {

@@ -284,7 +284,7 @@ def test_weekly_refits_are_fitted_before_each_weeks_monday(series):
     """On a series that starts on a Wednesday at noon: each day's forecast comes from the family
     fitted on the data before its week's Monday (UTC), or, where that Monday has less than three
     weeks of data before it, before the first midnight that has."""
-    from pipelines.logic.backtest import weekly_forecasts
+    from pipelines.logic.backtest import candidate_forecasts, weekly_fits
 
     frame = series.iloc[: 36 * DAY].copy()
     frame.index = pd.date_range("2000-06-07 12:00", periods=len(frame), freq="30min", name=frame.index.name)
@@ -292,7 +292,8 @@ def test_weekly_refits_are_fitted_before_each_weeks_monday(series):
     enough = (frame.index[0] + pd.Timedelta(days=21)).ceil("D")  # Thursday 29 June
     midnights = np.flatnonzero(frame.index.normalize() == frame.index)
     origins = midnights[(frame.index[midnights] >= enough) & (midnights + DAY <= len(frame))]
-    forecasts = weekly_forecasts(arrays, SPEC, "trees", params, origins).forecast
+    fitted_at = weekly_fits(arrays, SPEC, origins)
+    forecasts = candidate_forecasts(arrays, SPEC, origins, params, ("trees",), fitted_at)["trees"].forecast
     fitted_until = set()
     for weekly, origin in zip(forecasts, origins, strict=True):
         day = frame.index[origin]
