@@ -9,7 +9,7 @@ import pandas as pd
 from pipelines.logic.backtest import FoldForecasts, fold_origins
 from pipelines.logic.data import validate
 from pipelines.logic.model import Series
-from tests.bench.bench_accuracy import HELD_OUT_DAYS_BEFORE, HELD_OUT_SERIES, SERIES, paired_difference, scored_series
+from tests.bench.bench_accuracy import DEFAULT_FOLDS, HELD_OUT_SERIES, SERIES, paired_difference, scored_series
 
 
 def test_paired_difference_counts_the_days_and_gives_the_t_interval_of_the_mean():
@@ -27,7 +27,7 @@ def test_the_held_out_series_end_where_the_first_tables_scored_days_begin():
     for (name, load), (held_out_name, load_held_out) in zip(SERIES[1:], HELD_OUT_SERIES, strict=True):
         frame, spec = load()
         series = Series.of(validate(frame, spec, name), spec)
-        first_scored = pd.Timestamp(series.timestamps[fold_origins(series, spec, HELD_OUT_DAYS_BEFORE)[0]])
+        first_scored = pd.Timestamp(series.timestamps[fold_origins(series, spec, DEFAULT_FOLDS)[0]])
         held_out, _ = load_held_out()
         assert held_out["timestamp"].iloc[-1] + pd.Timedelta(spec.frequency) == first_scored, held_out_name
     # and each has the days the default folds need (it refuses otherwise)
