@@ -21,7 +21,7 @@ SYNTH_PY := $(PY) -O
 # DRY_RUN and READ_ONLY are only tested for being set, and not exported (the trigger reads its own DRY_RUN).
 # Every one is exported, empty when not given: none may be named like a variable a program reads
 # (REGISTRY_URI, DATA_SPEC: `make serve` takes those from the shell).
-USER_VARIABLES := ENV PIPELINE PARAMS TAG FUNCTION HOST PORT TEAM OWNERS BASE NAME BODY DAYS SHIFT_DAY DASHBOARD_REGISTRY
+USER_VARIABLES := ENV PIPELINE PARAMS TAG FUNCTION HOST PORT TEAM OWNERS BASE NAME BODY DAYS SHIFT_DAY DASHBOARD_REGISTRY BENCH
 PARAMS ?= {}
 BODY ?= {}
 HOST ?= 127.0.0.1
@@ -188,11 +188,10 @@ simulate: setup ## The daily cycle over DAYS= replayed days of the reference ser
 	$(if $(DAYS),,$(error DAYS is required, e.g. `make simulate DAYS=14 SHIFT_DAY=8`))
 	$(PY) -m tools.simulate --days "$$DAYS" $(if $(SHIFT_DAY),--shift-day "$$SHIFT_DAY")
 
-bench: setup ## Benchmarks with their floors: synth, local training pipeline, predict under load, forecast accuracy
-	$(PY) tests/bench/bench_synth.py
-	$(PY) tests/bench/bench_training.py
-	$(PY) tests/bench/bench_predict.py
-	$(PY) tests/bench/bench_accuracy.py
+BENCHMARKS := synth training predict accuracy
+bench: setup ## Benchmarks with their floors: synth, local training pipeline, predict under load, forecast accuracy [BENCH=some of them]
+	$(if $(filter-out $(BENCHMARKS),$(BENCH)),$(error BENCH: '$(BENCH)' is not a benchmark; expected some of: $(BENCHMARKS)))
+	$(foreach name,$(or $(BENCH),$(BENCHMARKS)),$(PY) tests/bench/bench_$(name).py;)
 
 clean: ## Remove synthesized stacks (and staging leftovers), build outputs, test and lint caches (keeps .venv and .cache)
 	rm -rf infra/cdktf.out infra/.synth-* environments/teams/.*.partial build .pytest_cache .ruff_cache .hypothesis

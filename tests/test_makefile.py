@@ -84,3 +84,20 @@ def test_make_serve_refuses_hostile_values_with_a_clear_message(tmp_path):
         assert (result.returncode, result.stdout) == (2, "")
         assert result.stderr.splitlines()[0] == message
     assert not marker.exists()
+
+
+def test_make_bench_runs_the_benchmarks_bench_names_and_refuses_any_other(tmp_path):
+    every = ["synth", "training", "predict", "accuracy"]
+    assert run_recipe("bench") == [f"tests/bench/bench_{name}.py" for name in every]
+    assert run_recipe("bench", "BENCH=predict accuracy") == [f"tests/bench/bench_{name}.py" for name in every[2:]]
+    marker = tmp_path / "ran"
+    for value in ("accuracy speed", f"accuracy $(shell touch {marker})", f"accuracy;touch {marker}"):
+        result = subprocess.run(
+            ["make", "--no-print-directory", "-s", "-o", ".venv/.synced", "bench", f"BENCH={value}", "PY=true"],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+        )
+        assert (result.returncode, result.stdout) == (2, "")
+        assert f"*** BENCH: '{value}' is not a benchmark; expected some of: {' '.join(every)}." in result.stderr
+    assert not marker.exists()
