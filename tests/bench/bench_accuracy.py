@@ -76,16 +76,25 @@ from pipelines.logic.model import SEASONAL_WINDOW_DAYS, Series, interval_level
 from pipelines.logic.parameters import DEFAULTS
 from pipelines.logic.spec import DataSpec
 
+
+def days_setting(name: str, default: int, minimum: int) -> int:
+    """A whole number of days from the environment variable `name`; refuses anything else in one line."""
+    text = os.environ.get(name, str(default))
+    if not text.isdigit() or int(text) < minimum:
+        raise SystemExit(f"{name}={text!r}: expected a whole number of days, {minimum} or more (default {default})")
+    return int(text)
+
+
 DEFAULT_FOLDS = 56
-FOLDS = int(os.environ.get("BENCH_FOLDS", str(DEFAULT_FOLDS)))
+FOLDS = days_setting("BENCH_FOLDS", DEFAULT_FOLDS, 1)
 SELECTION_DAYS = DEFAULTS["holdout_days"]  # a training run's backtest: the days it chooses on
 FORTNIGHT = 14
 # The fortnights (counted back from the end, 1 the last) whose days a setting was chosen on: the
 # trees' objective on the 14 and 28 days before the last 14 of every series, and the ensemble's
 # weight on the reference's days 57-70.
 TUNED_FORTNIGHTS = (2, 3)
-DAYS_BEFORE = int(os.environ.get("BENCH_DAYS_BEFORE", "0"))
-CALIBRATION = int(os.environ.get("BENCH_CALIBRATION_DAYS", str(CALIBRATION_DAYS)))
+DAYS_BEFORE = days_setting("BENCH_DAYS_BEFORE", 0, 0)
+CALIBRATION = days_setting("BENCH_CALIBRATION_DAYS", CALIBRATION_DAYS, 1)
 OTHER_SERIES_DAYS = 120
 
 
@@ -224,8 +233,9 @@ def scored_series(loaders) -> list[tuple[str, Series, DataSpec, np.ndarray]]:
         chosen.append((name, series, spec, origins))
     if problems:
         raise SystemExit(
-            f"BENCH_FOLDS={FOLDS} with BENCH_DAYS_BEFORE={DAYS_BEFORE} needs {SELECTION_DAYS + FOLDS} days with "
-            f"{MIN_TRAINING_DAYS} days of data before each; " + "; ".join(problems)
+            f"BENCH_FOLDS={FOLDS} with BENCH_DAYS_BEFORE={DAYS_BEFORE} needs {SELECTION_DAYS + FOLDS} days (the "
+            f"scored days and the {SELECTION_DAYS} a champion is chosen on before them) with {MIN_TRAINING_DAYS} days "
+            "of data before each; " + "; ".join(problems)
         )
     return chosen
 

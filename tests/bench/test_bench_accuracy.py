@@ -5,11 +5,19 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from pipelines.logic.backtest import FoldForecasts, fold_origins
 from pipelines.logic.data import validate
 from pipelines.logic.model import Series
-from tests.bench.bench_accuracy import DEFAULT_FOLDS, HELD_OUT_SERIES, SERIES, paired_difference, scored_series
+from tests.bench.bench_accuracy import (
+    DEFAULT_FOLDS,
+    HELD_OUT_SERIES,
+    SERIES,
+    days_setting,
+    paired_difference,
+    scored_series,
+)
 
 
 def test_paired_difference_counts_the_days_and_gives_the_t_interval_of_the_mean():
@@ -32,3 +40,15 @@ def test_the_held_out_series_end_where_the_first_tables_scored_days_begin():
         assert held_out["timestamp"].iloc[-1] + pd.Timedelta(spec.frequency) == first_scored, held_out_name
     # and each has the days the default folds need (it refuses otherwise)
     assert [name for name, *_ in scored_series(HELD_OUT_SERIES)] == [name for name, _ in HELD_OUT_SERIES]
+
+
+def test_a_days_setting_is_a_whole_number_at_or_above_its_minimum(monkeypatch):
+    monkeypatch.delenv("BENCH_X", raising=False)
+    assert days_setting("BENCH_X", 56, 1) == 56
+    monkeypatch.setenv("BENCH_X", "14")
+    assert days_setting("BENCH_X", 56, 1) == 14
+    for text in ("0", "-3", "abc", "1.5", ""):
+        monkeypatch.setenv("BENCH_X", text)
+        with pytest.raises(SystemExit) as refusal:
+            days_setting("BENCH_X", 56, 1)
+        assert str(refusal.value) == f"BENCH_X={text!r}: expected a whole number of days, 1 or more (default 56)"
