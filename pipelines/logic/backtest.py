@@ -12,8 +12,7 @@ of the week before the origin, per step, pooled over the steps h - POOL..h + POO
 backtest reports is leave-one-fold-out: fold k's interval comes from the other folds' residuals,
 never its own. The registered model's intervals come from the chosen family's residuals on the
 last CALIBRATION_DAYS days (its backtest's and, refit weekly, the days before it, as far as the
-series allows): a week's residuals, of the family that did best on that very week, gave
-intervals that covered 73-77 % and 85-88 % instead of 80 and 95 % (`make bench`, 56 days, 3 series).
+series allows; why not the backtest's alone: CALIBRATION_DAYS).
 """
 
 from __future__ import annotations
@@ -248,9 +247,8 @@ def train_challenger(
     earlier = calibration_origins(series, spec, days)
     residuals = candidates[chosen].relative_residuals()
     if len(earlier):
-        before = candidate_forecasts(series, spec, earlier, params, (chosen,), weekly_fits(series, spec, earlier))[
-            chosen
-        ]
+        fitted_at = weekly_fits(series, spec, earlier)
+        before = candidate_forecasts(series, spec, earlier, params, (chosen,), fitted_at)[chosen]
         residuals = np.concatenate([before.relative_residuals(), residuals])
     calibration = {"interval_days": len(residuals)}
     evaluation = Evaluation(fold_days(series, origins), scores, chosen, extra={"chosen_on": metric} | calibration)

@@ -78,9 +78,9 @@ TREE_WINDOW_DAYS = 365
 ORIGINS_PER_DAY = 4  # training origins every six hours: requests may end at any time of day
 # The trees learn absolute error, the gate's default metric: on the 14 and 28 days before the last
 # 14 of the accuracy benchmark's series (its second and third scored fortnights from the end, when
-# it scored only the last one), their champions beat the best of MSTL and the
-# naive rules on all 6 series and windows, against 4 of 6 learning squared error; the ensemble's
-# weight, chosen again on the reference's days 57-70, stayed 0.4.
+# it scored only the last one), their champions beat the best of MSTL and the naive rules on all 6
+# series and windows, against 4 of 6 learning squared error; the ensemble's weight, chosen again
+# on the reference's days 57-70, stayed 0.4.
 DEFAULT_PARAMS = {
     "n_estimators": 150,
     "max_depth": 5,

@@ -65,6 +65,7 @@ from pipelines.logic.backtest import (
     FoldForecasts,
     candidate_forecasts,
     conformal_quantiles,
+    first_training_origin,
     fold_origins,
     naive_forecasts,
     weekly_fits,
@@ -227,7 +228,7 @@ def scored_series(loaders) -> list[tuple[str, Series, DataSpec, np.ndarray]]:
         frame, spec = load()
         series = Series.of(validate(frame, spec, name), spec)
         origins = fold_origins(series, spec, CALIBRATION_DAYS + FOLDS + DAYS_BEFORE)[: CALIBRATION_DAYS + FOLDS]
-        origins = origins[origins >= MIN_TRAINING_DAYS * spec.periods_per_day]
+        origins = origins[origins >= first_training_origin(series, spec)]
         if len(origins) < SELECTION_DAYS + FOLDS:
             problems.append(f"{name} has {len(origins)}: BENCH_FOLDS {len(origins) - SELECTION_DAYS} or less")
         chosen.append((name, series, spec, origins))
@@ -243,7 +244,8 @@ def scored_series(loaders) -> list[tuple[str, Series, DataSpec, np.ndarray]]:
 def print_series(name: str, series: Series, spec: DataSpec, origins: np.ndarray, tuned_fortnights=()) -> None:
     """One series' rows, verdicts and fortnights, marking `tuned_fortnights`."""
     candidates = candidate_forecasts(series, spec, origins, {})
-    weekly = candidate_forecasts(series, spec, origins, {}, fitted_at=weekly_fits(series, spec, origins))
+    calibrated = origins[:-SELECTION_DAYS]  # the days before a scored day's backtest: its calibration days
+    weekly = candidate_forecasts(series, spec, calibrated, {}, fitted_at=weekly_fits(series, spec, calibrated))
     champion_forecasts, picks = daily_champion(candidates, weekly, FOLDS)
     scored = origins[-FOLDS:]
     methods = {
